@@ -1,0 +1,180 @@
+//! RecordConsent, GetConsent and ListConsentEvents.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio_stream::Stream;
+use tonic::Status;
+
+use super::convert::{self, enum_field};
+use super::{limits, pb};
+use crate::app::App;
+use crate::config::Config;
+use crate::consent::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::error::ApiError;
+use crate::phone::PhoneNumber;
+
+/// How far in the future `occurred_at` may lie (clock skew between callers).
+const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Parses a phone field, naming it on failure.
+pub fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(value).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+pub async fn record(
+    app: &App,
+    tenant: String,
+    req: pb::RecordConsentRequest,
+) -> Result<pb::RecordConsentResponse, ApiError> {
+    let config = app.config_for(&tenant)?;
+    let event = new_event(&config, tenant, req, app.clock.now())?;
+    let recorded = app.ledger.record(event).await?;
+    let view = convert::view_to_pb(&recorded.event.event.phone, &recorded.consent, None);
+    Ok(pb::RecordConsentResponse {
+        consistency_token: recorded.event.sequence.to_string(),
+        event: Some(convert::event_to_pb(&recorded.event)),
+        duplicate: recorded.duplicate,
+        consent: Some(view),
+    })
+}
+
+/// Validates a RecordConsent request into a ledger event.
+fn new_event(
+    config: &Config,
+    tenant: String,
+    req: pb::RecordConsentRequest,
+    now: jiff::Timestamp,
+) -> Result<NewEvent, ApiError> {
+    limits::id("event_id", &req.event_id)?;
+    let phone = phone("phone", &req.phone)?;
+    let action = match enum_field::<pb::ConsentAction>(req.action, "action")? {
+        pb::ConsentAction::Unspecified => return Err(ApiError::invalid("action", "required: GRANT or REVOKE")),
+        pb::ConsentAction::Grant => Action::Grant,
+        pb::ConsentAction::Revoke => Action::Revoke,
+    };
+    let level = convert::level_from_pb(enum_field(req.level, "level")?);
+    if action == Action::Grant && level == Level::Unspecified {
+        return Err(ApiError::invalid("level", "required for GRANT"));
+    }
+    let source = match convert::source_from_pb(enum_field(req.source, "source")?) {
+        Source::Unspecified => Source::Api,
+        s => s,
+    };
+    let scope = scope(config, &tenant, req.scope.unwrap_or_default())?;
+    let occurred_at = convert::instant(req.occurred_at.as_ref(), "occurred_at")?.unwrap_or(now);
+    if occurred_at > now + MAX_FUTURE_SKEW {
+        return Err(ApiError::invalid("occurred_at", "is more than 24h in the future"));
+    }
+    if req.categories.len() > limits::MAX_CATEGORIES {
+        return Err(ApiError::invalid("categories", "lists more categories than exist"));
+    }
+    let mut categories = Vec::with_capacity(req.categories.len());
+    for (i, c) in req.categories.iter().enumerate() {
+        let field = format!("categories[{i}]");
+        let cat = convert::category_from_pb(enum_field(*c, &field)?)
+            .ok_or_else(|| ApiError::invalid(&field, "UNSPECIFIED is not a category"))?;
+        if !categories.contains(&cat) {
+            categories.push(cat);
+        }
+    }
+    if action == Action::Revoke && !categories.is_empty() {
+        return Err(ApiError::invalid("categories", "a revocation covers every category; leave it empty"));
+    }
+    categories.sort();
+    Ok(NewEvent {
+        tenant_id: tenant,
+        event_id: req.event_id,
+        phone: phone.as_str().to_string(),
+        action,
+        level: if action == Action::Revoke { Level::Unspecified } else { level },
+        scope,
+        source,
+        occurred_at,
+        evidence: evidence(req.evidence.unwrap_or_default())?,
+        categories,
+        inbound_text: String::new(),
+    })
+}
+
+/// Checks a scope against the tenant's campaigns and senders.
+pub fn scope(config: &Config, tenant: &str, s: pb::ConsentScope) -> Result<Scope, ApiError> {
+    let t = &config.tenants[tenant];
+    if !s.campaign_id.is_empty() && !t.campaigns.iter().any(|c| c.id == s.campaign_id) {
+        return Err(ApiError::invalid("scope.campaign_id", "no such campaign for this tenant"));
+    }
+    let sender = if s.sender.is_empty() {
+        String::new()
+    } else {
+        let p = phone("scope.sender", &s.sender)?;
+        if !t.campaigns.iter().flat_map(|c| &c.senders).any(|n| n.0 == p) {
+            return Err(ApiError::invalid("scope.sender", "not a sender number of this tenant"));
+        }
+        p.as_str().to_string()
+    };
+    Ok(Scope { campaign_id: s.campaign_id, sender })
+}
+
+fn evidence(e: pb::Evidence) -> Result<Evidence, ApiError> {
+    limits::text("evidence.collected_by", &e.collected_by, limits::MAX_SHORT)?;
+    limits::text("evidence.method_detail", &e.method_detail, limits::MAX_LONG)?;
+    limits::text("evidence.disclosure_text", &e.disclosure_text, limits::MAX_LONG)?;
+    limits::text("evidence.user_agent", &e.user_agent, limits::MAX_LONG)?;
+    limits::text("evidence.document_ref", &e.document_ref, limits::MAX_SHORT)?;
+    if !e.ip_address.is_empty() && e.ip_address.parse::<IpAddr>().is_err() {
+        return Err(ApiError::invalid("evidence.ip_address", "not an IPv4 or IPv6 address"));
+    }
+    if e.extra.len() > limits::MAX_EXTRA_ENTRIES {
+        return Err(ApiError::invalid("evidence.extra", format!("more than {} entries", limits::MAX_EXTRA_ENTRIES)));
+    }
+    for (k, v) in &e.extra {
+        limits::id("evidence.extra key", k)?;
+        limits::text(&format!("evidence.extra[{k}]"), v, limits::MAX_SHORT)?;
+    }
+    Ok(Evidence {
+        collected_by: e.collected_by,
+        method_detail: e.method_detail,
+        disclosure_text: e.disclosure_text,
+        ip_address: e.ip_address,
+        user_agent: e.user_agent,
+        document_ref: e.document_ref,
+        extra: e.extra.into_iter().collect(),
+    })
+}
+
+pub fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
+    app.config_for(&tenant)?;
+    let phone = phone("phone", &req.phone)?;
+    let consent = app.ledger.consent(&tenant, phone.as_str())?.unwrap_or_default();
+    Ok(convert::view_to_pb(phone.as_str(), &consent, None))
+}
+
+/// A boxed server stream of `T`.
+pub type EventStreamOf<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Streams events oldest first; a bounded channel gives back-pressure.
+pub fn list(
+    app: &App,
+    tenant: String,
+    req: pb::ListConsentEventsRequest,
+) -> Result<EventStreamOf<pb::ConsentEvent>, ApiError> {
+    app.config_for(&tenant)?;
+    let phone = match req.phone.as_str() {
+        "" => None,
+        p => Some(phone("phone", p)?.as_str().to_string()),
+    };
+    let limit = if req.limit == 0 { usize::MAX } else { req.limit as usize };
+    let ledger = Arc::clone(&app.ledger);
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::task::spawn_blocking(move || {
+        for item in ledger.events(&tenant, phone.as_deref(), req.after_sequence).take(limit) {
+            let item = item.map(|e| convert::event_to_pb(&e)).map_err(|e| Status::from(ApiError::from(e)));
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+}

@@ -1,0 +1,167 @@
+//! Conversions between wire (prost) types and domain types. Nothing outside
+//! `api/` sees a prost type.
+
+use prost_types::Timestamp as PbTimestamp;
+
+use super::pb;
+use crate::consent::{Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Scope, Source, Status};
+use crate::error::ApiError;
+
+/// A wire timestamp as an instant; `None` when absent. Rejects values outside
+/// 1970-01-01 .. 9999-12-31 with the field's name.
+pub fn instant(ts: Option<&PbTimestamp>, field: &str) -> Result<Option<jiff::Timestamp>, ApiError> {
+    let Some(ts) = ts else { return Ok(None) };
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(ApiError::invalid(field, "nanos must be 0 to 999,999,999"));
+    }
+    if ts.seconds < 0 {
+        return Err(ApiError::invalid(field, "must not be before 1970-01-01"));
+    }
+    jiff::Timestamp::new(ts.seconds, ts.nanos)
+        .map(Some)
+        .map_err(|_| ApiError::invalid(field, "is not a valid timestamp"))
+}
+
+pub fn timestamp(t: jiff::Timestamp) -> PbTimestamp {
+    PbTimestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() }
+}
+
+/// Decodes a proto enum field, naming the field when the value is unknown.
+pub fn enum_field<E: TryFrom<i32>>(value: i32, field: &str) -> Result<E, ApiError> {
+    E::try_from(value).map_err(|_| ApiError::invalid(field, format!("unknown enum value {value}")))
+}
+
+pub fn action_to_pb(a: Action) -> pb::ConsentAction {
+    match a {
+        Action::Grant => pb::ConsentAction::Grant,
+        Action::Revoke => pb::ConsentAction::Revoke,
+    }
+}
+
+pub fn level_from_pb(l: pb::ConsentLevel) -> Level {
+    match l {
+        pb::ConsentLevel::Unspecified => Level::Unspecified,
+        pb::ConsentLevel::Implied => Level::Implied,
+        pb::ConsentLevel::Express => Level::Express,
+        pb::ConsentLevel::ExpressWritten => Level::ExpressWritten,
+    }
+}
+
+pub fn level_to_pb(l: Level) -> pb::ConsentLevel {
+    match l {
+        Level::Unspecified => pb::ConsentLevel::Unspecified,
+        Level::Implied => pb::ConsentLevel::Implied,
+        Level::Express => pb::ConsentLevel::Express,
+        Level::ExpressWritten => pb::ConsentLevel::ExpressWritten,
+    }
+}
+
+pub fn source_from_pb(s: pb::ConsentSource) -> Source {
+    use pb::ConsentSource as P;
+    match s {
+        P::Unspecified => Source::Unspecified,
+        P::Keyword => Source::Keyword,
+        P::WebForm => Source::WebForm,
+        P::PaperForm => Source::PaperForm,
+        P::Verbal => Source::Verbal,
+        P::Api => Source::Api,
+        P::Import => Source::Import,
+        P::AgentAttestation => Source::AgentAttestation,
+    }
+}
+
+pub fn source_to_pb(s: Source) -> pb::ConsentSource {
+    use pb::ConsentSource as P;
+    match s {
+        Source::Unspecified => P::Unspecified,
+        Source::Keyword => P::Keyword,
+        Source::WebForm => P::WebForm,
+        Source::PaperForm => P::PaperForm,
+        Source::Verbal => P::Verbal,
+        Source::Api => P::Api,
+        Source::Import => P::Import,
+        Source::AgentAttestation => P::AgentAttestation,
+    }
+}
+
+/// A category field; UNSPECIFIED is `None` (derive it).
+pub fn category_from_pb(c: pb::MessageCategory) -> Option<Category> {
+    match c {
+        pb::MessageCategory::CategoryUnspecified => None,
+        pb::MessageCategory::CategoryConversational => Some(Category::Conversational),
+        pb::MessageCategory::CategoryInformational => Some(Category::Informational),
+        pb::MessageCategory::CategoryPromotional => Some(Category::Promotional),
+    }
+}
+
+pub fn category_to_pb(c: Category) -> pb::MessageCategory {
+    match c {
+        Category::Conversational => pb::MessageCategory::CategoryConversational,
+        Category::Informational => pb::MessageCategory::CategoryInformational,
+        Category::Promotional => pb::MessageCategory::CategoryPromotional,
+    }
+}
+
+pub fn scope_to_pb(s: &Scope) -> pb::ConsentScope {
+    pb::ConsentScope { campaign_id: s.campaign_id.clone(), sender: s.sender.clone() }
+}
+
+pub fn evidence_to_pb(e: &Evidence) -> pb::Evidence {
+    pb::Evidence {
+        collected_by: e.collected_by.clone(),
+        method_detail: e.method_detail.clone(),
+        disclosure_text: e.disclosure_text.clone(),
+        ip_address: e.ip_address.clone(),
+        user_agent: e.user_agent.clone(),
+        document_ref: e.document_ref.clone(),
+        extra: e.extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}
+
+pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
+    let e = &ev.event;
+    pb::ConsentEvent {
+        tenant_id: e.tenant_id.clone(),
+        event_id: e.event_id.clone(),
+        sequence: ev.sequence,
+        phone: e.phone.clone(),
+        action: action_to_pb(e.action) as i32,
+        level: level_to_pb(e.level) as i32,
+        scope: Some(scope_to_pb(&e.scope)),
+        source: source_to_pb(e.source) as i32,
+        occurred_at: Some(timestamp(e.occurred_at)),
+        recorded_at: Some(timestamp(ev.recorded_at)),
+        evidence: Some(evidence_to_pb(&e.evidence)),
+        categories: e.categories.iter().map(|c| category_to_pb(*c) as i32).collect(),
+        inbound_text: e.inbound_text.clone(),
+    }
+}
+
+/// The consent view of one number. `conversation` is (last inbound, window
+/// open until), when the number ever texted in.
+pub fn view_to_pb(
+    phone: &str,
+    consent: &ContactConsent,
+    conversation: Option<(jiff::Timestamp, jiff::Timestamp)>,
+) -> pb::ConsentView {
+    pb::ConsentView {
+        phone: phone.to_string(),
+        scopes: consent
+            .scopes
+            .iter()
+            .map(|s| pb::ScopedConsent {
+                scope: Some(scope_to_pb(&s.scope)),
+                status: match s.status {
+                    Status::Granted => pb::ConsentStatus::Granted,
+                    Status::Revoked => pb::ConsentStatus::Revoked,
+                } as i32,
+                level: level_to_pb(s.level) as i32,
+                categories: s.categories.iter().map(|c| category_to_pb(*c) as i32).collect(),
+                event_id: s.event_id.clone(),
+                since: Some(timestamp(s.since)),
+            })
+            .collect(),
+        last_inbound_at: conversation.map(|(last, _)| timestamp(last)),
+        conversation_open_until: conversation.map(|(_, until)| timestamp(until)),
+    }
+}

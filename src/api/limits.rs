@@ -1,0 +1,45 @@
+//! Size limits on request fields, so every stored record stays bounded. The
+//! README's "Limits" section lists them.
+
+use crate::error::ApiError;
+
+/// Idempotency keys, message ids, client references.
+pub const MAX_ID: usize = 128;
+/// Short evidence fields (collected_by, ip_address, document_ref, ...).
+pub const MAX_SHORT: usize = 512;
+/// Long evidence text (disclosure_text, user_agent, method_detail).
+pub const MAX_LONG: usize = 4096;
+/// Message bodies (CheckMessage, ProcessInbound): 10 concatenated segments.
+pub const MAX_BODY: usize = 1600;
+/// Entries in `evidence.extra`.
+pub const MAX_EXTRA_ENTRIES: usize = 32;
+/// Categories listed in one grant.
+pub const MAX_CATEGORIES: usize = 3;
+/// Largest request message the server decodes, bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Checks a free-text field: at most `max` bytes and no control characters
+/// other than newline and tab.
+pub fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max {
+        return Err(ApiError::invalid(field, format!("longer than {max} bytes")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(ApiError::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Checks an identifier: required, at most `MAX_ID` bytes, printable, no spaces.
+pub fn id(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "required"));
+    }
+    if value.len() > MAX_ID {
+        return Err(ApiError::invalid(field, format!("longer than {MAX_ID} bytes")));
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::invalid(field, "must not contain spaces or control characters"));
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! The `textgate` command line: `serve` and `check-config`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::server::{serve, ServeOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "textgate", version, about = "Policy decisions and consent ledger for business texting")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gRPC service (the built-in demo tenant when no --config is given).
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override `server.listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Override `server.data_dir`.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Validate a configuration file and print what is wrong with it.
+    CheckConfig { file: PathBuf },
+}
+
+/// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
+pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
+    crate::telemetry::init(cli.log_json, log_filter.as_deref());
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(c) => {
+                eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config, listen, data_dir } => {
+            let loaded = match &config {
+                Some(path) => Config::load(path),
+                None => Ok(Config::demo()),
+            };
+            let mut config = match loaded {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            config.server.listen = listen.unwrap_or(config.server.listen);
+            config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
+            let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("cannot listen on {}: {e}", config.server.listen);
+                    return ExitCode::from(1);
+                }
+            };
+            match serve(listener, ServeOptions::new(config), shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "textgate failed");
+                    eprintln!("textgate: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,34 @@
+//! The source of "now". Handlers take time from here, never from the system
+//! directly, so tests can pin it.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+/// Something that tells the current instant.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that always says the same instant (tests, replays).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// A shareable clock.
+pub type SharedClock = Arc<dyn Clock>;

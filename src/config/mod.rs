@@ -1,0 +1,251 @@
+//! The TOML configuration: listen addresses, data dir, auth tokens, tenants,
+//! their campaigns and policy. Parsing is a pure function of the text, so tests
+//! never touch the process environment.
+//!
+//! Values are checked while parsing (durations, times, E.164 senders, enums),
+//! so the TOML error names the line and key; cross-field checks (duplicates,
+//! references) run after and name the key path.
+
+mod types;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use types::{CampaignCategory, HumanDuration, TimeOfDay};
+
+use crate::phone::PhoneNumber;
+
+/// The example configuration, which is also the built-in demo used when the
+/// server starts without a file.
+pub const DEMO_TOML: &str = include_str!("../../deploy/textgate.example.toml");
+
+/// A configuration error, formatted for an operator: where, which key, why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    /// File name (or `<built-in demo>`), with `:line:column` when known.
+    pub origin: String,
+    pub message: String,
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// HTTP admin endpoint (/metrics, /healthz, /readyz).
+    pub admin_listen: Option<SocketAddr>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// How long a shutdown waits for in-flight calls before closing connections.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            admin_listen: None,
+            data_dir: default_data_dir(),
+            shutdown_grace: default_grace(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50051))
+}
+
+fn default_grace() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// When false, calls without a token act as `default_tenant`.
+    #[serde(default = "yes")]
+    pub require_token: bool,
+    pub default_tenant: Option<String>,
+    /// Bearer token -> tenant id, or "*" for every tenant.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { require_token: true, default_tenant: None, tokens: BTreeMap::new() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How consent writes reach the disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// "group": concurrent writes share one fsync; "per_write": one fsync each.
+    #[serde(default)]
+    pub durability: Durability,
+    /// Most writes one fsync covers in group mode.
+    #[serde(default = "default_batch")]
+    pub max_batch: usize,
+    /// sled page cache in MiB.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u64,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig { durability: Durability::Group, max_batch: default_batch(), cache_mib: default_cache_mib() }
+    }
+}
+
+fn default_batch() -> usize {
+    64
+}
+
+fn default_cache_mib() -> u64 {
+    256
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    #[default]
+    Group,
+    PerWrite,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub brand: String,
+    pub help_reply: String,
+    pub opt_out_reply: String,
+    pub opt_in_reply: String,
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub campaigns: Vec<CampaignConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub conversation_window: HumanDuration,
+    pub disclosure_interval: HumanDuration,
+    pub opt_out_notice: String,
+    pub quiet_hours: QuietHours,
+    #[serde(default = "yes")]
+    pub state_rules: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// Start of the allowed sending window, recipient local time.
+    pub start: TimeOfDay,
+    /// End of the allowed sending window (exclusive).
+    pub end: TimeOfDay,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignConfig {
+    pub id: String,
+    /// TCR use case, e.g. "UCAAS_LOW", "CHARITY", "MARKETING".
+    pub use_case: String,
+    pub category: CampaignCategory,
+    pub senders: Vec<E164>,
+    #[serde(default)]
+    pub embedded_links: bool,
+    #[serde(default)]
+    pub link_domains: Vec<String>,
+    #[serde(default)]
+    pub embedded_phone: bool,
+}
+
+/// A sender number that must be written in strict E.164.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct E164(pub PhoneNumber);
+
+impl<'de> Deserialize<'de> for E164 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PhoneNumber::parse_e164(&s).map(E164).map_err(|e| serde::de::Error::custom(format!("sender {s:?} {e}")))
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let origin = match inner.span() {
+                Some(span) => {
+                    let (line, col) = line_col(text, span.start);
+                    format!("{origin}:{line}:{col}")
+                }
+                None => origin.to_string(),
+            };
+            let message = if key.is_empty() || key == "." {
+                inner.message().to_string()
+            } else {
+                format!("`{key}`: {}", inner.message())
+            };
+            ConfigError { origin, message }
+        })?;
+        validate::check(&config).map_err(|message| ConfigError { origin: origin.to_string(), message })?;
+        Ok(config)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
+        Config::parse(&text, &origin)
+    }
+
+    /// The built-in demo configuration (the example file).
+    pub fn demo() -> Config {
+        Config::parse(DEMO_TOML, "<built-in demo>").expect("the built-in demo config is valid")
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests;

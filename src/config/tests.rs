@@ -1,0 +1,77 @@
+use super::*;
+
+#[test]
+fn example_file_loads_as_is() {
+    let c = Config::demo();
+    let t = &c.tenants["northside"];
+    assert_eq!(t.policy.conversation_window.0.as_secs(), 24 * 3600);
+    assert_eq!(t.policy.disclosure_interval.0.as_secs(), 30 * 86400);
+    assert_eq!(t.policy.quiet_hours.start, TimeOfDay { minutes: 8 * 60 });
+    assert_eq!(t.campaigns.len(), 2);
+    assert_eq!(t.campaigns[1].senders[0].0.as_str(), "+13125550101");
+    assert!(!c.auth.require_token);
+    assert_eq!(c.auth.tokens["ops-dev-token"], "*");
+}
+
+/// Replaces `from` in the example with `to`, parses, returns the error text.
+fn error_after(from: &str, to: &str) -> String {
+    assert!(DEMO_TOML.contains(from), "example no longer contains {from:?}");
+    let text = DEMO_TOML.replacen(from, to, 1);
+    Config::parse(&text, "t.toml").expect_err("must be rejected").to_string()
+}
+
+#[test]
+fn rejections_name_the_key_and_where() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("state_rules = true", "state_rules = true\nquiet_hourz = 1", &["t.toml:", "quiet_hourz"]),
+        ("conversation_window = \"24h\"", "conversation_window = \"24 hours-ish\"", &["t.toml:", "bad duration"]),
+        ("disclosure_interval = \"30d\"", "disclosure_interval = 30", &["t.toml:", "disclosure_interval"]),
+        ("\"+13125550101\"", "\"312-555-0101\"", &["t.toml:", "sender", "E.164"]),
+        ("\"+13125550101\"", "\"+13125550100\"", &["campaigns[1].senders[0]", "already registered"]),
+        ("default_tenant = \"northside\"", "default_tenant = \"southside\"", &["auth.default_tenant"]),
+        ("= \"northside\", \"ops", "= \"nowhere\", \"ops", &["auth.tokens", "nowhere"]),
+        ("id = \"fundraising\"", "id = \"casework\"", &["campaigns[1].id", "twice"]),
+        ("use_case = \"CHARITY\"", "use_case = \"CHARTY\"", &["use_case", "CHARTY"]),
+        ("category = \"promotional\"", "category = \"spam\"", &["t.toml:", "spam"]),
+        ("start = \"08:00\"", "start = \"8am\"", &["t.toml:", "bad time"]),
+        ("start = \"08:00\"", "start = \"22:00\"", &["quiet_hours", "before end"]),
+        ("listen = \"127.0.0.1:50051\"", "listen = \"localhost\"", &["t.toml:", "listen"]),
+        ("link_domains = [\"northside.example.org\"]", "link_domains = [\"not a domain\"]", &["link_domains[0]"]),
+        ("[tenants.northside]", "[tenants.North_Side]", &["tenants.North_Side"]),
+    ];
+    for (from, to, wants) in cases {
+        let err = error_after(from, to);
+        for want in *wants {
+            assert!(err.contains(want), "replacing {from:?} by {to:?}: {err:?} lacks {want:?}");
+        }
+    }
+}
+
+#[test]
+fn toml_errors_carry_the_line() {
+    let err = error_after("state_rules = true", "state_rules = true\nbogus = 1");
+    let line = DEMO_TOML.lines().position(|l| l.contains("state_rules = true")).unwrap() + 2;
+    assert!(err.starts_with(&format!("t.toml:{line}:")), "{err}");
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let text = r#"
+        [auth]
+        tokens = { "secret-token-1" = "acme" }
+        [tenants.acme]
+        brand = "Acme"
+        help_reply = "Acme: help at 312-555-0100."
+        opt_out_reply = "Acme: unsubscribed."
+        opt_in_reply = "Acme: resubscribed."
+        [tenants.acme.policy]
+        conversation_window = "24h"
+        disclosure_interval = "30d"
+        opt_out_notice = "Reply STOP to opt out."
+        quiet_hours = { start = "08:00", end = "21:00" }
+    "#;
+    let c = Config::parse(text, "min.toml").unwrap();
+    assert!(c.auth.require_token);
+    assert_eq!(c.ledger.durability, Durability::Group);
+    assert_eq!(c.server.listen.port(), 50051);
+}

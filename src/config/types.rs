@@ -1,0 +1,55 @@
+//! Value types of the configuration that validate while they parse.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A duration written for people: "24h", "30d", "90s", "1h 30m".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map(HumanDuration)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?} ({e}); write e.g. \"24h\" or \"30d\"")))
+    }
+}
+
+/// A wall-clock time "HH:MM" (00:00 to 24:00).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeOfDay {
+    /// Minutes after midnight, 0..=1440.
+    pub minutes: u16,
+}
+
+impl TimeOfDay {
+    pub fn parse(s: &str) -> Option<TimeOfDay> {
+        let (h, m) = s.split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        if m >= 60 || h > 24 || (h == 24 && m != 0) {
+            return None;
+        }
+        Some(TimeOfDay { minutes: h * 60 + m })
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TimeOfDay::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("bad time {s:?}; write \"HH:MM\"")))
+    }
+}
+
+/// The category a campaign is registered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignCategory {
+    Conversational,
+    Informational,
+    Promotional,
+}

@@ -1,0 +1,120 @@
+//! Cross-field checks that serde cannot express. Each error names the key.
+
+use std::collections::BTreeMap;
+
+use super::Config;
+
+/// TCR use cases the registry accepts (compliance-rules §4.1), plus common
+/// CSP spellings.
+const USE_CASES: &[&str] = &[
+    "2FA",
+    "ACCOUNT_NOTIFICATION",
+    "CUSTOMER_CARE",
+    "DELIVERY_NOTIFICATION",
+    "FRAUD_ALERT",
+    "HIGHER_EDUCATION",
+    "LOW_VOLUME",
+    "LOW_VOLUME_MIXED",
+    "M2M",
+    "MARKETING",
+    "MIXED",
+    "POLLING_VOTING",
+    "PUBLIC_SERVICE_ANNOUNCEMENT",
+    "SECURITY_ALERT",
+    "AGENTS_FRANCHISES",
+    "CARRIER_EXEMPT",
+    "CHARITY",
+    "CONVERSATIONAL",
+    "EMERGENCY",
+    "K12_EDUCATION",
+    "PLATFORM_FREE_TRIAL",
+    "TRIAL",
+    "POLITICAL",
+    "POLITICAL_SECTION_527",
+    "PROXY",
+    "PUBLIC_SAFETY_RESTRICTED",
+    "SOCIAL",
+    "SOLE_PROPRIETOR",
+    "SWEEPSTAKE",
+    "UCAAS_LOW",
+    "UCAAS_LOW_VOLUME",
+    "UCAAS_HIGH",
+];
+
+/// Tenant and campaign ids: 1-64 of `[a-z0-9_-]`, so keys never collide.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+pub fn check(c: &Config) -> Result<(), String> {
+    if c.tenants.is_empty() {
+        return Err("`tenants`: at least one tenant is required".into());
+    }
+    let mut senders: BTreeMap<&str, String> = BTreeMap::new();
+    for (tid, t) in &c.tenants {
+        let at = format!("tenants.{tid}");
+        if !valid_id(tid) {
+            return Err(format!("`{at}`: tenant id must be 1-64 of a-z, 0-9, '_' or '-'"));
+        }
+        for (key, text) in [("brand", &t.brand), ("help_reply", &t.help_reply), ("opt_out_reply", &t.opt_out_reply)] {
+            if text.trim().is_empty() {
+                return Err(format!("`{at}.{key}`: must not be empty"));
+            }
+        }
+        let p = &t.policy;
+        if p.quiet_hours.start >= p.quiet_hours.end {
+            return Err(format!("`{at}.policy.quiet_hours`: start must be before end"));
+        }
+        let mut ids = Vec::new();
+        for (i, camp) in t.campaigns.iter().enumerate() {
+            let ck = format!("{at}.campaigns[{i}]");
+            if !valid_id(&camp.id) {
+                return Err(format!("`{ck}.id`: campaign id must be 1-64 of a-z, 0-9, '_' or '-'"));
+            }
+            if ids.contains(&camp.id.as_str()) {
+                return Err(format!("`{ck}.id`: campaign {:?} is defined twice", camp.id));
+            }
+            ids.push(&camp.id);
+            if !USE_CASES.contains(&camp.use_case.as_str()) {
+                return Err(format!("`{ck}.use_case`: unknown TCR use case {:?}", camp.use_case));
+            }
+            if camp.senders.is_empty() {
+                return Err(format!("`{ck}.senders`: a campaign needs at least one sender number"));
+            }
+            for (j, s) in camp.senders.iter().enumerate() {
+                let key = format!("{ck}.senders[{j}]");
+                if let Some(first) = senders.insert(s.0.as_str(), key.clone()) {
+                    return Err(format!("`{key}`: sender {} is already registered at `{first}`", s.0));
+                }
+            }
+            for (j, d) in camp.link_domains.iter().enumerate() {
+                let ok = d.contains('.') && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                if !ok {
+                    return Err(format!("`{ck}.link_domains[{j}]`: {d:?} is not a domain name"));
+                }
+            }
+        }
+    }
+    let a = &c.auth;
+    if let Some(d) = &a.default_tenant {
+        if !c.tenants.contains_key(d) {
+            return Err(format!("`auth.default_tenant`: no tenant {d:?} is configured"));
+        }
+    } else if !a.require_token {
+        return Err("`auth.default_tenant`: required when require_token = false".into());
+    }
+    for (token, tenant) in &a.tokens {
+        if token.len() < 8 {
+            return Err("`auth.tokens`: every token must be at least 8 characters".into());
+        }
+        if tenant != "*" && !c.tenants.contains_key(tenant) {
+            return Err(format!("`auth.tokens`: a token maps to unknown tenant {tenant:?}"));
+        }
+    }
+    if c.ledger.max_batch == 0 || c.ledger.max_batch > 4096 {
+        return Err("`ledger.max_batch`: must be 1 to 4096".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Group commit: one thread takes queued writes, applies up to `max_batch` of
+//! them in one sled transaction, fsyncs once, and answers every waiter.
+//!
+//! Measured on this machine kind (DESIGN.md): a flush costs ~115 µs, and
+//! batching 64 writes per flush gives ~5.7x the throughput of one flush per
+//! write. `flush_async` from many tasks hangs sled 0.34, so only this thread
+//! ever flushes on the write path.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use tokio::sync::{mpsc, oneshot};
+
+use super::ledger::Recorded;
+use super::model::{ConsentEvent, NewEvent};
+use super::state::ContactConsent;
+use super::{keys, ConsentError};
+
+/// A request to the committer.
+pub enum Job {
+    Write { event: Box<NewEvent>, reply: oneshot::Sender<Result<Recorded, ConsentError>> },
+    Shutdown,
+}
+
+/// The trees a write touches, updated together in one transaction.
+#[derive(Clone)]
+pub struct Trees {
+    pub events: sled::Tree,
+    pub idempotency: sled::Tree,
+    pub by_phone: sled::Tree,
+    pub consent: sled::Tree,
+}
+
+pub struct Committer {
+    db: sled::Db,
+    trees: Trees,
+    max_batch: usize,
+    /// Last sequence per tenant; loaded from the tree on first use.
+    last_seq: HashMap<String, u64>,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
+
+impl Committer {
+    pub fn new(db: sled::Db, trees: Trees, max_batch: usize) -> Self {
+        Committer { db, trees, max_batch, last_seq: HashMap::new() }
+    }
+
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut stop = false;
+        while !stop {
+            let Some(first) = rx.blocking_recv() else { break };
+            let mut batch = Vec::with_capacity(self.max_batch);
+            match first {
+                Job::Write { event, reply } => batch.push((*event, reply)),
+                Job::Shutdown => stop = true,
+            }
+            while !stop && batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(Job::Write { event, reply }) => batch.push((*event, reply)),
+                    Ok(Job::Shutdown) => stop = true,
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+        }
+        if let Err(e) = self.db.flush() {
+            tracing::error!(error = %e, "final ledger flush failed");
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<(NewEvent, oneshot::Sender<Result<Recorded, ConsentError>>)>) {
+        let span = tracing::info_span!("ledger.commit", batch = batch.len());
+        let _g = span.enter();
+        let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let result = self.apply(&events).and_then(|out| {
+            let started = std::time::Instant::now();
+            self.db.flush()?;
+            tracing::debug!(flush_us = started.elapsed().as_micros() as u64, "ledger flushed");
+            Ok(out)
+        });
+        match result {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ledger batch failed; no write in it is acknowledged");
+                for reply in replies {
+                    let _ = reply.send(Err(ConsentError::StoreUnavailable(e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Applies a batch in one transaction; updates sequence counters only
+    /// after it commits (the closure may run more than once).
+    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Recorded>, ConsentError> {
+        for e in events {
+            if !self.last_seq.contains_key(&e.tenant_id) {
+                let last = self.load_last_seq(&e.tenant_id)?;
+                self.last_seq.insert(e.tenant_id.clone(), last);
+            }
+        }
+        let t = &self.trees;
+        let now = Timestamp::now();
+        let (outcomes, seqs) = (&t.events, &t.idempotency, &t.by_phone, &t.consent)
+            .transaction(|(ev_t, id_t, bp_t, cs_t)| {
+                let mut seqs = self.last_seq.clone();
+                let mut out = Vec::with_capacity(events.len());
+                for e in events {
+                    out.push(apply_one(e, now, &mut seqs, ev_t, id_t, bp_t, cs_t)?);
+                }
+                Ok((out, seqs))
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => e.into(),
+            })?;
+        self.last_seq = seqs;
+        Ok(outcomes)
+    }
+
+    fn load_last_seq(&self, tenant: &str) -> Result<u64, ConsentError> {
+        match self.trees.events.scan_prefix(keys::tenant_prefix(tenant)).next_back() {
+            Some(r) => {
+                let (k, _) = r?;
+                keys::event_seq(&k).ok_or_else(|| ConsentError::Corrupt("event key".into()))
+            }
+            None => Ok(0),
+        }
+    }
+}
+
+fn abort(e: impl Into<ConsentError>) -> ConflictableTransactionError<ConsentError> {
+    ConflictableTransactionError::Abort(e.into())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_one(
+    e: &NewEvent,
+    now: Timestamp,
+    seqs: &mut HashMap<String, u64>,
+    ev_t: &TransactionalTree,
+    id_t: &TransactionalTree,
+    bp_t: &TransactionalTree,
+    cs_t: &TransactionalTree,
+) -> TxResult<Recorded> {
+    let phone_key = keys::phone(&e.tenant_id, &e.phone);
+    let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
+        match bytes {
+            Some(b) => bincode::deserialize(&b).map_err(abort),
+            None => Ok(ContactConsent::default()),
+        }
+    };
+    if let Some(seq) = id_t.get(keys::idempotency(&e.tenant_id, &e.event_id))? {
+        let seq = keys::event_seq(&seq).ok_or_else(|| abort(ConsentError::Corrupt("idempotency value".into())))?;
+        let original = ev_t
+            .get(keys::event(&e.tenant_id, seq))?
+            .ok_or_else(|| abort(ConsentError::Corrupt(format!("idempotency names missing event {seq}"))))?;
+        let event: ConsentEvent = bincode::deserialize(&original).map_err(abort)?;
+        let consent = load_consent(cs_t.get(keys::phone(&e.tenant_id, &event.event.phone))?)?;
+        return Ok(Recorded { event, duplicate: true, consent });
+    }
+    let seq = seqs.get(&e.tenant_id).copied().unwrap_or(0) + 1;
+    seqs.insert(e.tenant_id.clone(), seq);
+    let stored = ConsentEvent { sequence: seq, recorded_at: now, event: e.clone() };
+    let mut consent = load_consent(cs_t.get(phone_key.as_slice())?)?;
+    consent.apply(&stored);
+    ev_t.insert(keys::event(&e.tenant_id, seq), bincode::serialize(&stored).map_err(abort)?)?;
+    id_t.insert(keys::idempotency(&e.tenant_id, &e.event_id), &seq.to_be_bytes())?;
+    bp_t.insert(keys::by_phone(&e.tenant_id, &e.phone, seq), &[])?;
+    cs_t.insert(phone_key, bincode::serialize(&consent).map_err(abort)?)?;
+    Ok(Recorded { event: stored, duplicate: false, consent })
+}

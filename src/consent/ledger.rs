@@ -1,0 +1,164 @@
+//! Opening the store, reading it, and handing writes to the group committer.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::committer::{Committer, Job, Trees};
+use super::model::{ConsentEvent, NewEvent};
+use super::state::ContactConsent;
+use super::{keys, ConsentError};
+
+/// How the ledger commits writes.
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Most events one fsync covers. 1 = one fsync per write.
+    pub max_batch: usize,
+    /// Writes waiting for the committer before callers wait for room.
+    pub queue: usize,
+    /// sled page cache, bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions { max_batch: 64, queue: 4096, cache_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+/// The outcome of one write.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The stored event: the original one when `duplicate`.
+    pub event: ConsentEvent,
+    pub duplicate: bool,
+    /// The number's consent after the write.
+    pub consent: ContactConsent,
+}
+
+/// The consent ledger. Writes go through one committer thread that applies a
+/// batch in one sled transaction and fsyncs it once (group commit); a write is
+/// acknowledged only after that fsync.
+pub struct Ledger {
+    db: sled::Db,
+    trees: Trees,
+    jobs: mpsc::Sender<Job>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Ledger {
+    /// Opens (or creates) the store in `dir` and starts the committer.
+    pub fn open(dir: &Path, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
+        let db = sled::Config::new().path(dir).cache_capacity(opts.cache_bytes).open()?;
+        Self::with_db(db, opts)
+    }
+
+    /// A throwaway store for tests.
+    pub fn temporary(opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
+        Self::with_db(sled::Config::new().temporary(true).open()?, opts)
+    }
+
+    fn with_db(db: sled::Db, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
+        let trees = Trees {
+            events: db.open_tree("events")?,
+            idempotency: db.open_tree("idempotency")?,
+            by_phone: db.open_tree("by_phone")?,
+            consent: db.open_tree("consent")?,
+        };
+        db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
+        let (tx, rx) = mpsc::channel(opts.queue.max(1));
+        let committer = Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1));
+        let handle = std::thread::Builder::new()
+            .name("ledger-committer".into())
+            .spawn(move || committer.run(rx))
+            .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
+        Ok(Ledger { db, trees, jobs: tx, committer: Mutex::new(Some(handle)) })
+    }
+
+    /// Appends an event, or returns the original if its id was seen before.
+    /// Returns only after the event is fsynced.
+    pub async fn record(&self, event: NewEvent) -> Result<Recorded, ConsentError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Write { event: Box::new(event), reply })
+            .await
+            .map_err(|_| ConsentError::StoreUnavailable("ledger is shut down".into()))?;
+        answer.await.map_err(|_| ConsentError::StoreUnavailable("ledger stopped before the write".into()))?
+    }
+
+    /// Current consent of one number (None when nothing was ever recorded).
+    pub fn consent(&self, tenant: &str, phone: &str) -> Result<Option<ContactConsent>, ConsentError> {
+        match self.trees.consent.get(keys::phone(tenant, phone))? {
+            Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Events of a tenant (optionally one number) with sequence > `after`,
+    /// oldest first.
+    pub fn events<'a>(
+        &'a self,
+        tenant: &str,
+        phone: Option<&str>,
+        after: u64,
+    ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
+        let start = after.saturating_add(1);
+        match phone {
+            None => {
+                let lo = keys::event(tenant, start);
+                let hi = keys::event(tenant, u64::MAX);
+                Box::new(self.trees.events.range(lo..=hi).map(|r| {
+                    let (_, v) = r?;
+                    Ok(bincode::deserialize(&v)?)
+                }))
+            }
+            Some(p) => {
+                let lo = keys::by_phone(tenant, p, start);
+                let prefix = keys::by_phone_prefix(tenant, p);
+                let tenant = tenant.to_string();
+                Box::new(
+                    self.trees
+                        .by_phone
+                        .range(lo..)
+                        .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+                        .map(move |r| {
+                            let (k, _) = r?;
+                            let seq =
+                                keys::event_seq(&k).ok_or_else(|| ConsentError::Corrupt("by_phone key".into()))?;
+                            let v = self
+                                .trees
+                                .events
+                                .get(keys::event(&tenant, seq))?
+                                .ok_or_else(|| ConsentError::Corrupt(format!("index names missing event {seq}")))?;
+                            Ok(bincode::deserialize(&v)?)
+                        }),
+                )
+            }
+        }
+    }
+
+    /// Stops the committer after the writes already queued, then flushes.
+    /// Writes submitted afterwards fail with `StoreUnavailable`.
+    pub async fn shutdown(&self) -> Result<(), ConsentError> {
+        let handle = self.committer.lock().map_err(|_| poisoned())?.take();
+        if let Some(h) = handle {
+            // The committer answers everything queued before Shutdown, then exits.
+            let _ = self.jobs.send(Job::Shutdown).await;
+            tokio::task::spawn_blocking(move || h.join())
+                .await
+                .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))?
+                .map_err(|_| ConsentError::StoreUnavailable("committer panicked".into()))?;
+        }
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))??;
+        Ok(())
+    }
+}
+
+fn poisoned() -> ConsentError {
+    ConsentError::StoreUnavailable("ledger lock poisoned".into())
+}

@@ -1,0 +1,41 @@
+//! The consent ledger: an append-only, fsynced event log per tenant in sled,
+//! with the current state per phone number derived from it.
+//!
+//! `sled::Error` stops at this module's edge and becomes [`ConsentError`].
+
+mod committer;
+mod keys;
+mod ledger;
+pub mod model;
+pub mod state;
+
+pub use ledger::{Ledger, LedgerOptions, Recorded};
+pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
+pub use state::{ContactConsent, ScopeState, Status};
+
+/// What can go wrong in the ledger. Callers see only the kind; the cause is
+/// logged where it happens.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    /// The store cannot take or serve data right now (disk, shutdown).
+    #[error("consent store unavailable: {0}")]
+    StoreUnavailable(String),
+    /// Stored bytes do not decode: the store needs `textgate verify`.
+    #[error("consent store holds a record that does not decode: {0}")]
+    Corrupt(String),
+}
+
+impl From<sled::Error> for ConsentError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { .. } => ConsentError::Corrupt(e.to_string()),
+            other => ConsentError::StoreUnavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<bincode::Error> for ConsentError {
+    fn from(e: bincode::Error) -> Self {
+        ConsentError::Corrupt(e.to_string())
+    }
+}

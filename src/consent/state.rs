@@ -1,0 +1,213 @@
+//! Current consent of one phone number, derived from its events.
+//!
+//! The state is a pure fold over the ledger (`apply`), so `rebuild` and a
+//! replay check can recompute it and compare.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Action, Category, ConsentEvent, Level, Scope, Source};
+
+/// Granted or revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Granted,
+    Revoked,
+}
+
+/// The consent in force for one scope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeState {
+    pub scope: Scope,
+    pub status: Status,
+    /// For a revoked scope, the level of the grant it revoked (Unspecified when
+    /// there was none): an opt-in keyword restores exactly that.
+    pub level: Level,
+    /// Empty = every category the level permits.
+    pub categories: Vec<Category>,
+    pub event_id: String,
+    pub sequence: u64,
+    pub since: Timestamp,
+}
+
+impl ScopeState {
+    /// Whether this grant covers `category` at the level the category needs.
+    pub fn permits(&self, category: Category) -> bool {
+        self.status == Status::Granted
+            && self.level >= category.required_level()
+            && (self.categories.is_empty() || self.categories.contains(&category))
+    }
+}
+
+/// All scoped consent of one phone number within one tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactConsent {
+    pub scopes: Vec<ScopeState>,
+}
+
+impl ContactConsent {
+    /// Folds one event into the state. Deterministic: replaying the ledger in
+    /// sequence order always yields the stored state.
+    ///
+    /// - REVOKE at scope S marks every state inside S revoked (keeping the
+    ///   revoked level) and records S itself as revoked.
+    /// - GRANT at scope S sets S granted. An opt-in keyword (source KEYWORD)
+    ///   first restores the grants inside S that an opt-out revoked, at their
+    ///   own level and scope; only when there is none does it grant S at the
+    ///   event's level.
+    pub fn apply(&mut self, ev: &ConsentEvent) {
+        let e = &ev.event;
+        let stamp = |s: &mut ScopeState| {
+            s.event_id.clone_from(&e.event_id);
+            s.sequence = ev.sequence;
+            s.since = e.occurred_at;
+        };
+        match e.action {
+            Action::Revoke => {
+                for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope)) {
+                    s.status = Status::Revoked;
+                    stamp(s);
+                }
+                if !self.scopes.iter().any(|s| s.scope == e.scope) {
+                    self.scopes.push(ScopeState {
+                        scope: e.scope.clone(),
+                        status: Status::Revoked,
+                        level: Level::Unspecified,
+                        categories: Vec::new(),
+                        event_id: e.event_id.clone(),
+                        sequence: ev.sequence,
+                        since: e.occurred_at,
+                    });
+                }
+            }
+            Action::Grant => {
+                if e.source == Source::Keyword {
+                    let restorable = |s: &ScopeState| {
+                        e.scope.contains(&s.scope) && s.status == Status::Revoked && s.level > Level::Unspecified
+                    };
+                    if self.scopes.iter().any(restorable) {
+                        self.scopes.retain(|s| !(e.scope.contains(&s.scope) && s.level == Level::Unspecified));
+                        for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope)) {
+                            s.status = Status::Granted;
+                            stamp(s);
+                        }
+                        self.sort();
+                        return;
+                    }
+                }
+                let new = ScopeState {
+                    scope: e.scope.clone(),
+                    status: Status::Granted,
+                    level: e.level,
+                    categories: e.categories.clone(),
+                    event_id: e.event_id.clone(),
+                    sequence: ev.sequence,
+                    since: e.occurred_at,
+                };
+                match self.scopes.iter_mut().find(|s| s.scope == e.scope) {
+                    Some(s) => *s = new,
+                    None => self.scopes.push(new),
+                }
+            }
+        }
+        self.sort();
+    }
+
+    fn sort(&mut self) {
+        self.scopes.sort_by(|a, b| a.scope.cmp(&b.scope));
+    }
+
+    /// The most recent state (by ledger sequence) among the scopes that cover a
+    /// send on `campaign_id` from `sender`: the latest word of the person wins.
+    pub fn latest_for_send(&self, campaign_id: &str, sender: &str) -> Option<&ScopeState> {
+        self.scopes.iter().filter(|s| s.scope.covers_send(campaign_id, sender)).max_by_key(|s| s.sequence)
+    }
+
+    /// Whether the number has revoked consent at every scope (tenant-wide).
+    pub fn tenant_revoked(&self) -> bool {
+        self.latest_for_send("", "").is_some_and(|s| s.status == Status::Revoked && s.scope == Scope::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::model::{Evidence, NewEvent};
+
+    fn ev(seq: u64, action: Action, level: Level, campaign: &str, source: Source) -> ConsentEvent {
+        ConsentEvent {
+            sequence: seq,
+            recorded_at: Timestamp::UNIX_EPOCH,
+            event: NewEvent {
+                tenant_id: "t".into(),
+                event_id: format!("e{seq}"),
+                phone: "+13125550199".into(),
+                action,
+                level,
+                scope: Scope { campaign_id: campaign.into(), sender: String::new() },
+                source,
+                occurred_at: Timestamp::UNIX_EPOCH,
+                evidence: Evidence::default(),
+                categories: vec![],
+                inbound_text: String::new(),
+            },
+        }
+    }
+
+    fn fold(events: &[ConsentEvent]) -> ContactConsent {
+        let mut c = ContactConsent::default();
+        events.iter().for_each(|e| c.apply(e));
+        c
+    }
+
+    #[test]
+    fn revoke_covers_narrower_grants_and_latest_wins() {
+        let c = fold(&[
+            ev(1, Action::Grant, Level::Express, "casework", Source::Verbal),
+            ev(2, Action::Revoke, Level::Unspecified, "", Source::Keyword),
+        ]);
+        let s = c.latest_for_send("casework", "+13125550100").unwrap();
+        assert_eq!((s.status, s.event_id.as_str()), (Status::Revoked, "e2"));
+        assert!(c.tenant_revoked());
+
+        // A fresh explicit grant for one campaign lifts the opt-out for it only.
+        let mut c = c;
+        c.apply(&ev(3, Action::Grant, Level::Express, "casework", Source::WebForm));
+        assert!(c.latest_for_send("casework", "x").unwrap().permits(Category::Informational));
+        assert_eq!(c.latest_for_send("fundraising", "x").unwrap().status, Status::Revoked);
+    }
+
+    #[test]
+    fn opt_in_keyword_restores_revoked_grants_at_their_level() {
+        let c = fold(&[
+            ev(1, Action::Grant, Level::ExpressWritten, "fundraising", Source::WebForm),
+            ev(2, Action::Revoke, Level::Unspecified, "", Source::Keyword),
+            ev(3, Action::Grant, Level::Express, "", Source::Keyword),
+        ]);
+        assert_eq!(c.scopes.len(), 1, "{c:?}");
+        let s = c.latest_for_send("fundraising", "x").unwrap();
+        assert_eq!((s.status, s.level, s.event_id.as_str()), (Status::Granted, Level::ExpressWritten, "e3"));
+        assert!(c.latest_for_send("casework", "x").is_none());
+    }
+
+    #[test]
+    fn opt_in_keyword_with_nothing_to_restore_grants_express() {
+        let c = fold(&[
+            ev(1, Action::Revoke, Level::Unspecified, "", Source::Keyword),
+            ev(2, Action::Grant, Level::Express, "", Source::Keyword),
+        ]);
+        let s = c.latest_for_send("casework", "x").unwrap();
+        assert_eq!((s.status, s.level), (Status::Granted, Level::Express));
+        assert!(!s.permits(Category::Promotional));
+    }
+
+    #[test]
+    fn categories_limit_a_grant() {
+        let mut e = ev(1, Action::Grant, Level::ExpressWritten, "", Source::WebForm);
+        e.event.categories = vec![Category::Informational];
+        let c = fold(&[e]);
+        let s = c.latest_for_send("any", "x").unwrap();
+        assert!(s.permits(Category::Informational));
+        assert!(!s.permits(Category::Promotional));
+    }
+}

@@ -1,0 +1,67 @@
+//! The one place where crate errors become gRPC statuses.
+//!
+//! A small fixed set of codes; messages name the offending field; internal
+//! causes are logged with their chain and never sent to the client.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::consent::ConsentError;
+
+/// An error a handler returns. `From<ApiError> for Status` is the only mapping.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A rejected field: `field` is the request's field path, e.g. `scope.campaign_id`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::InvalidArgument { field: field.into(), reason: reason.into() }
+    }
+}
+
+impl From<ConsentError> for ApiError {
+    fn from(e: ConsentError) -> Self {
+        match e {
+            ConsentError::StoreUnavailable(cause) => {
+                tracing::error!(%cause, "consent store unavailable");
+                ApiError::Unavailable("consent store unavailable; nothing was recorded, retry later".into())
+            }
+            ConsentError::Corrupt(cause) => ApiError::Internal(format!("corrupt record: {cause}")),
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        match e {
+            ApiError::InvalidArgument { field, reason } => {
+                let details = ErrorDetails::with_bad_request_violation(field.clone(), reason.clone());
+                Status::with_error_details(Code::InvalidArgument, format!("{field}: {reason}"), details)
+            }
+            ApiError::Unauthenticated(m) => Status::unauthenticated(m),
+            ApiError::PermissionDenied(m) => Status::permission_denied(m),
+            ApiError::NotFound(m) => Status::not_found(m),
+            ApiError::Unavailable(m) => Status::unavailable(m),
+            ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! textgate: a gRPC policy decision service for business text messaging, and
+//! the consent ledger its decisions rest on.
+//!
+//! # Layout
+//!
+//! - [`server`]: wiring; `serve` runs the gRPC services on a given listener.
+//! - [`api`]: the tonic services, wire <-> domain conversion, auth.
+//! - [`error`]: the one mapping from crate errors to gRPC statuses.
+//! - [`consent`]: the sled ledger (group commit), consent state, idempotency.
+//! - [`phone`]: E.164 / NANP parsing.
+//! - [`config`]: the TOML model and its validation.
+//! - [`cli`]: the `textgate` command line.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod consent;
+pub mod error;
+pub mod phone;
+pub mod server;
+pub mod telemetry;
+
+pub use server::{serve, ServeOptions};

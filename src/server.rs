@@ -1,0 +1,110 @@
+//! Wiring: opens the ledger, builds the gRPC services and serves them on a
+//! listener the caller bound (tests bind 127.0.0.1:0).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::api::auth::Authenticator;
+use crate::api::pb::policy_service_server::PolicyServiceServer;
+use crate::api::{limits, PolicyApi, FILE_DESCRIPTOR_SET};
+use crate::app::App;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, Durability};
+use crate::consent::{ConsentError, Ledger, LedgerOptions};
+
+/// Everything `serve` needs besides the listener.
+pub struct ServeOptions {
+    pub config: Config,
+    pub clock: SharedClock,
+}
+
+impl ServeOptions {
+    pub fn new(config: Config) -> Self {
+        ServeOptions { config, clock: Arc::new(SystemClock) }
+    }
+}
+
+/// Why the server could not start or stopped uncleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the data directory {dir}: {source}")]
+    DataDir { dir: String, source: std::io::Error },
+    #[error(transparent)]
+    Ledger(#[from] ConsentError),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The ledger options a configuration asks for.
+pub fn ledger_options(config: &Config) -> LedgerOptions {
+    let max_batch = match config.ledger.durability {
+        Durability::Group => config.ledger.max_batch,
+        Durability::PerWrite => 1,
+    };
+    LedgerOptions { max_batch, cache_bytes: config.ledger.cache_mib * 1024 * 1024, ..LedgerOptions::default() }
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight calls, drains the
+/// ledger's queue and flushes it before returning.
+pub async fn serve(
+    listener: TcpListener,
+    opts: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let dir = opts.config.server.data_dir.clone();
+    let opts_grace = opts.config.server.shutdown_grace.0;
+    std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
+    let ledger = Arc::new(Ledger::open(&dir, &ledger_options(&opts.config))?);
+    let app = Arc::new(App::new(opts.config, Arc::clone(&ledger), opts.clock));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let api =
+        PolicyServiceServer::new(PolicyApi::new(Arc::clone(&app))).max_decoding_message_size(limits::MAX_MESSAGE_BYTES);
+    let api = tonic::service::interceptor::InterceptedService::new(api, Authenticator { table: Arc::clone(&app.auth) });
+
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "textgate serving");
+    // Stop accepting on `shutdown`, let in-flight calls finish, but do not wait
+    // more than the grace period for clients that keep connections open.
+    let grace = opts_grace;
+    let fired = Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let fired = Arc::clone(&fired);
+        async move {
+            shutdown.await;
+            fired.notify_one();
+        }
+    };
+    let server = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(api)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let served = tokio::select! {
+        r = server => r,
+        _ = async { fired.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_s = grace.as_secs_f64(), "grace period over; closing remaining connections");
+            Ok(())
+        }
+    };
+    health.set_not_serving::<PolicyServiceServer<PolicyApi>>().await;
+    let closed = ledger.shutdown().await;
+    tracing::info!("textgate stopped; ledger flushed");
+    served?;
+    Ok(closed?)
+}

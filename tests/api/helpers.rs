@@ -1,0 +1,192 @@
+//! Starting a real server for a test and talking to it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+use textgate::api::pb::policy_service_client::PolicyServiceClient;
+use textgate::api::pb::{self, ConsentAction, ConsentLevel};
+use textgate::config::Config;
+use textgate::{serve, ServeOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+/// The demo config plus a second tenant and a required token, for isolation tests.
+pub const TWO_TENANTS: &str = r#"
+[auth]
+require_token = true
+tokens = { "northside-token" = "northside", "southside-token" = "southside", "ops-token-all" = "*" }
+
+[tenants.northside]
+brand = "Northside Family Services"
+help_reply = "Northside: call 312-555-0100. Reply STOP to opt out."
+opt_out_reply = "Northside: you will receive no more texts. Reply START to resume."
+opt_in_reply = "Northside: texts resumed. Reply HELP for help, STOP to opt out."
+[tenants.northside.policy]
+conversation_window = "24h"
+disclosure_interval = "30d"
+opt_out_notice = "Reply STOP to opt out."
+quiet_hours = { start = "08:00", end = "21:00" }
+[[tenants.northside.campaigns]]
+id = "casework"
+use_case = "UCAAS_LOW"
+category = "informational"
+senders = ["+13125550100"]
+
+[tenants.southside]
+brand = "Southside Clinic"
+help_reply = "Southside: call 773-555-0100."
+opt_out_reply = "Southside: unsubscribed."
+opt_in_reply = "Southside: resubscribed."
+[tenants.southside.policy]
+conversation_window = "24h"
+disclosure_interval = "30d"
+opt_out_notice = "Reply STOP to opt out."
+quiet_hours = { start = "08:00", end = "21:00" }
+[[tenants.southside.campaigns]]
+id = "reminders"
+use_case = "ACCOUNT_NOTIFICATION"
+category = "informational"
+senders = ["+17735550100"]
+"#;
+
+/// Adds `authorization: Bearer <token>` when a token is set.
+#[derive(Clone)]
+pub struct Token(pub Option<String>);
+
+impl Interceptor for Token {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(t) = &self.0 {
+            req.metadata_mut().insert("authorization", format!("Bearer {t}").parse().expect("ascii token"));
+        }
+        Ok(req)
+    }
+}
+
+pub type Client = PolicyServiceClient<InterceptedService<Channel, Token>>;
+
+/// A running server with its own data directory.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    dir: Option<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        textgate::telemetry::init(false, Some("debug"));
+    }
+}
+
+impl TestApp {
+    /// The built-in demo config (no token needed) on a fresh data dir.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Config::demo(), TempDir::new().expect("tempdir")).await
+    }
+
+    /// A config given as TOML text, on a fresh data dir.
+    pub async fn spawn_toml(toml: &str) -> TestApp {
+        Self::spawn_with(Config::parse(toml, "test.toml").expect("test config"), TempDir::new().expect("tempdir")).await
+    }
+
+    /// `config` served from `dir` (which may hold data from an earlier run).
+    pub async fn spawn_with(mut config: Config, dir: TempDir) -> TestApp {
+        init_logs();
+        config.server.data_dir = dir.path().join("data");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve(listener, ServeOptions::new(config), async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server stopped cleanly");
+        });
+        TestApp { addr, dir: Some(dir), stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.as_ref().expect("dir until stop").path().join("data")
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect")
+    }
+
+    pub async fn client(&self) -> Client {
+        self.client_with(None).await
+    }
+
+    pub async fn client_with(&self, token: Option<&str>) -> Client {
+        PolicyServiceClient::with_interceptor(self.channel().await, Token(token.map(str::to_string)))
+    }
+
+    /// Graceful shutdown; returns the data dir for a restart.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task");
+        }
+        self.dir.take().expect("stopped once")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A GRANT request with verbal evidence, as an employee would record it.
+pub fn grant(event_id: &str, phone: &str, level: ConsentLevel) -> pb::RecordConsentRequest {
+    pb::RecordConsentRequest {
+        event_id: event_id.into(),
+        phone: phone.into(),
+        action: ConsentAction::Grant as i32,
+        level: level as i32,
+        source: pb::ConsentSource::Verbal as i32,
+        evidence: Some(pb::Evidence {
+            collected_by: "caseworker-17".into(),
+            method_detail: "phone call".into(),
+            disclosure_text: "May we text you about your case? Msg & data rates may apply. Reply STOP to opt out."
+                .into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A tenant-wide REVOKE request.
+pub fn revoke(event_id: &str, phone: &str) -> pb::RecordConsentRequest {
+    pb::RecordConsentRequest {
+        event_id: event_id.into(),
+        phone: phone.into(),
+        action: ConsentAction::Revoke as i32,
+        source: pb::ConsentSource::Api as i32,
+        ..Default::default()
+    }
+}
+
+/// All events of the caller's tenant (optionally one phone).
+pub async fn list_all(client: &mut Client, phone: &str) -> Vec<pb::ConsentEvent> {
+    let mut stream = client
+        .list_consent_events(pb::ListConsentEventsRequest { phone: phone.into(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(e) = stream.message().await.expect("stream item") {
+        out.push(e);
+    }
+    out
+}

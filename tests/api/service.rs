@@ -1,0 +1,61 @@
+//! gRPC health and reflection answer without a token.
+
+use textgate::api::pb::policy_service_client::PolicyServiceClient;
+use tokio_stream::StreamExt;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+use crate::helpers::{TestApp, TWO_TENANTS};
+
+#[tokio::test]
+async fn health_answers_serving_without_a_token() {
+    let app = TestApp::spawn_toml(TWO_TENANTS).await;
+    let mut health = HealthClient::new(app.channel().await);
+    for service in ["", "textgate.v1.PolicyService"] {
+        let resp = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+        assert_eq!(resp.status, ServingStatus::Serving as i32, "{service:?}");
+    }
+}
+
+#[tokio::test]
+async fn reflection_lists_and_describes_the_service() {
+    let app = TestApp::spawn_toml(TWO_TENANTS).await;
+    let mut refl = ServerReflectionClient::new(app.channel().await);
+    let requests = tokio_stream::iter(vec![
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol("textgate.v1.PolicyService".into())),
+        },
+    ]);
+    let mut responses = refl.server_reflection_info(requests).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list")
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"textgate.v1.PolicyService"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected descriptors")
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+}
+
+#[tokio::test]
+async fn unimplemented_rpcs_say_so_until_the_engine_lands() {
+    let app = TestApp::spawn().await;
+    let mut c: PolicyServiceClient<_> = app.client().await;
+    let err = c.check_message(textgate::api::pb::CheckMessageRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
+}
