@@ -19,7 +19,10 @@ pub mod config;
 pub mod consent;
 pub mod error;
 pub mod phone;
+pub mod policy;
 pub mod server;
 pub mod telemetry;
+#[cfg(test)]
+mod testkit;
 
 pub use server::{serve, ServeOptions};

@@ -44,6 +44,9 @@ pub struct Config {
     pub ledger: LedgerConfig,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// First 12 hex digits of the SHA-256 of the file's text: the policy version.
+    #[serde(skip)]
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,8 +164,12 @@ pub struct PolicyConfig {
     pub disclosure_interval: HumanDuration,
     pub opt_out_notice: String,
     pub quiet_hours: QuietHours,
+    /// Apply the rule pack's state windows and caps (FL, OK, MD, CT, TX, VA, WA).
     #[serde(default = "yes")]
     pub state_rules: bool,
+    /// Quiet hours also hold for replies inside an open conversation.
+    #[serde(default)]
+    pub quiet_hours_conversational: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +195,10 @@ pub struct CampaignConfig {
     pub link_domains: Vec<String>,
     #[serde(default)]
     pub embedded_phone: bool,
+    /// Restricted content categories this campaign is registered (and age-gated)
+    /// for, e.g. ["alcohol"]; ids from the content rule pack.
+    #[serde(default)]
+    pub allowed_content: Vec<String>,
 }
 
 /// A sender number that must be written in strict E.164.
@@ -222,6 +233,8 @@ impl Config {
             };
             ConfigError { origin, message }
         })?;
+        let mut config = config;
+        config.version = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())[..6]);
         validate::check(&config).map_err(|message| ConfigError { origin: origin.to_string(), message })?;
         Ok(config)
     }

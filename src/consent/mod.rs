@@ -4,6 +4,7 @@
 //! `sled::Error` stops at this module's edge and becomes [`ConsentError`].
 
 mod committer;
+pub mod contact;
 mod keys;
 mod ledger;
 pub mod model;

@@ -5,6 +5,8 @@
 //! NANP national forms are accepted because US callers type them; anything we
 //! cannot read unambiguously is rejected rather than guessed.
 
+pub mod area_codes;
+
 use std::fmt;
 
 /// A phone number in canonical E.164 form (`+` and 8 to 15 digits).

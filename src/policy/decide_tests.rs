@@ -1,0 +1,406 @@
+//! Table-driven tests of the pipeline, one rule family at a time, with the
+//! time injected. The demo tenant: casework (informational, +13125550100/0102,
+//! links to northside.example.org, phones allowed) and fundraising
+//! (promotional, +13125550101, links to give.northside.example.org, no phones).
+
+use std::sync::{Arc, OnceLock};
+
+use jiff::{SignedDuration, Timestamp};
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::Config;
+use crate::consent::contact::SentMessage;
+use crate::consent::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
+use crate::policy::RulePack;
+
+const CASEWORK: &str = "+13125550100";
+const FUNDRAISING: &str = "+13125550101";
+
+fn policy() -> &'static Policy {
+    static P: OnceLock<Policy> = OnceLock::new();
+    P.get_or_init(|| Policy::compile(&Config::demo(), Arc::new(RulePack::builtin().unwrap())).unwrap())
+}
+
+fn tenant() -> &'static TenantPolicy {
+    &policy().tenants["northside"]
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn grant(level: Level, seq: u64) -> ContactConsent {
+    let mut c = ContactConsent::default();
+    c.apply(&ConsentEvent {
+        sequence: seq,
+        recorded_at: Timestamp::UNIX_EPOCH,
+        event: NewEvent {
+            tenant_id: "northside".into(),
+            event_id: format!("grant-{seq}"),
+            phone: String::new(),
+            action: Action::Grant,
+            level,
+            scope: Scope::default(),
+            source: Source::Verbal,
+            occurred_at: Timestamp::UNIX_EPOCH,
+            evidence: Evidence::default(),
+            categories: vec![],
+            inbound_text: String::new(),
+        },
+    });
+    c
+}
+
+struct Case {
+    from: &'static str,
+    to: &'static str,
+    body: &'static str,
+    at: &'static str,
+    category: Option<Category>,
+    consent: ContactConsent,
+    history: ContactHistory,
+}
+
+impl Case {
+    fn new(from: &'static str, to: &'static str, body: &'static str, at: &'static str) -> Case {
+        Case {
+            from,
+            to,
+            body,
+            at,
+            category: None,
+            consent: grant(Level::ExpressWritten, 1),
+            history: ContactHistory::default(),
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        let to = PhoneNumber::parse(self.to).unwrap();
+        let msg = Message {
+            from: self.from,
+            to: &to,
+            body: self.body,
+            origin: Origin::Person,
+            category: self.category,
+            campaign_id: "",
+            send_at: ts(self.at),
+            recipient_state: None,
+            recipient_zone: None,
+        };
+        decide(policy(), tenant(), &msg, &self.consent, &self.history)
+    }
+}
+
+fn disclosed(at: &str) -> ContactHistory {
+    ContactHistory { last_disclosure_at: Some(ts(at)), ..Default::default() }
+}
+
+/// (from, to, body, at, expected outcome, expected first reason rule_id, defer_until)
+type Row = (&'static str, &'static str, &'static str, &'static str, Outcome, &'static str, Option<&'static str>);
+
+fn run(rows: &[Row], history: impl Fn() -> ContactHistory) {
+    for (from, to, body, at, outcome, rule, until) in rows {
+        let mut c = Case::new(from, to, body, at);
+        c.history = history();
+        let d = c.decide();
+        assert_eq!(d.outcome, *outcome, "{to} {body:?} at {at}: {d:#?}");
+        assert_eq!(d.reasons.first().map_or("", |r| r.rule_id.as_str()), *rule, "{to} {body:?} at {at}");
+        assert_eq!(d.defer_until, until.map(ts), "{to} {body:?} at {at}");
+    }
+}
+
+#[test]
+fn region_sender_content_and_category_rules() {
+    use Outcome::*;
+    let rows: &[Row] = &[
+        (CASEWORK, "+442079460958", "hi", "2026-06-02T15:00Z", Deny, "region.unsupported", None),
+        (CASEWORK, "+14165550199", "hi", "2026-06-02T15:00Z", Deny, "region.unsupported", None),
+        ("+13125550999", "3125550199", "hi", "2026-06-02T15:00Z", Deny, "sender.registered", None),
+        (
+            CASEWORK,
+            "3125550199",
+            "Flash sale: 20% off today",
+            "2026-06-02T15:00Z",
+            Deny,
+            "category.promotional_content",
+            None,
+        ),
+        (CASEWORK, "3125550199", "Details at https://bit.ly/x", "2026-06-02T15:00Z", Deny, "content.shortener", None),
+        (
+            CASEWORK,
+            "3125550199",
+            "Forms at https://evil.example.com/f",
+            "2026-06-02T15:00Z",
+            Deny,
+            "content.link.domain",
+            None,
+        ),
+        (CASEWORK, "3125550199", "Forms at https://northside.example.org/f", "2026-06-02T15:00Z", Allow, "", None),
+        (
+            FUNDRAISING,
+            "3125550199",
+            "Give at give.northside.example.org or call 312-555-0142",
+            "2026-06-02T15:00Z",
+            Deny,
+            "content.phone",
+            None,
+        ),
+        (
+            FUNDRAISING,
+            "3125550199",
+            "Give at give.northside.example.org, questions 312-555-0100",
+            "2026-06-02T15:00Z",
+            Allow,
+            "",
+            None,
+        ),
+        (CASEWORK, "3125550199", "Your case worker can call 312-555-0142", "2026-06-02T15:00Z", Allow, "", None),
+        (
+            FUNDRAISING,
+            "3125550199",
+            "Vape pens half price, donate now",
+            "2026-06-02T15:00Z",
+            Deny,
+            "content.category.tobacco",
+            None,
+        ),
+    ];
+    run(rows, || disclosed("2026-06-01T15:00Z"));
+}
+
+#[test]
+fn quiet_hours_in_every_candidate_zone_and_state_windows() {
+    use Outcome::*;
+    let rows: &[Row] = &[
+        // Chicago (312), tenant window 08:00-21:00 CDT: the exact boundaries.
+        (
+            CASEWORK,
+            "3125550199",
+            "Your appointment is confirmed",
+            "2026-06-02T12:59:59Z",
+            Defer,
+            "quiet_hours.tenant",
+            Some("2026-06-02T13:00:00Z"),
+        ),
+        (CASEWORK, "3125550199", "Your appointment is confirmed", "2026-06-02T13:00:00Z", Allow, "", None),
+        (CASEWORK, "3125550199", "Your appointment is confirmed", "2026-06-03T01:59:59Z", Allow, "", None),
+        (
+            CASEWORK,
+            "3125550199",
+            "Your appointment is confirmed",
+            "2026-06-03T02:00:00Z",
+            Defer,
+            "quiet_hours.tenant",
+            Some("2026-06-03T13:00:00Z"),
+        ),
+        // 850 spans Central and Eastern: 08:30 EDT is 07:30 CDT -> 09:00 EDT.
+        (
+            CASEWORK,
+            "8505550199",
+            "Your appointment is confirmed",
+            "2026-06-02T12:30:00Z",
+            Defer,
+            "quiet_hours.tenant",
+            Some("2026-06-02T13:00:00Z"),
+        ),
+        // DST: 22:00 EST on the eve of spring-forward -> 08:00 EDT (12:00Z).
+        (
+            CASEWORK,
+            "2125550199",
+            "Your appointment is confirmed",
+            "2026-03-08T03:00:00Z",
+            Defer,
+            "quiet_hours.tenant",
+            Some("2026-03-08T12:00:00Z"),
+        ),
+        // ... and fall-back: 07:30 EST on 2026-11-01 -> 08:00 EST (13:00Z).
+        (
+            CASEWORK,
+            "2125550199",
+            "Your appointment is confirmed",
+            "2026-11-01T12:30:00Z",
+            Defer,
+            "quiet_hours.tenant",
+            Some("2026-11-01T13:00:00Z"),
+        ),
+        // Florida (305): informational keeps the tenant window (20:30 EDT allowed) ...
+        (CASEWORK, "3055550199", "Your appointment is confirmed", "2026-06-03T00:30:00Z", Allow, "", None),
+        // ... promotional follows FL 08:00-20:00: 20:00 exactly is out.
+        (
+            FUNDRAISING,
+            "3055550199",
+            "Our gala is Friday",
+            "2026-06-03T00:00:00Z",
+            Defer,
+            "quiet_hours.state.FL",
+            Some("2026-06-03T12:00:00Z"),
+        ),
+        (FUNDRAISING, "3055550199", "Our gala is Friday", "2026-06-02T23:59:59Z", Allow, "", None),
+        // Texas (512) on Sunday 2026-06-07: promotional waits for noon CDT.
+        (
+            FUNDRAISING,
+            "5125550199",
+            "Our gala is Friday",
+            "2026-06-07T15:00:00Z",
+            Defer,
+            "quiet_hours.state.TX",
+            Some("2026-06-07T17:00:00Z"),
+        ),
+        (FUNDRAISING, "5125550199", "Our gala is Friday", "2026-06-06T15:00:00Z", Allow, "", None),
+        // Connecticut (203): 09:00-20:00 for promotional.
+        (
+            FUNDRAISING,
+            "2035550199",
+            "Our gala is Friday",
+            "2026-06-02T12:30:00Z",
+            Defer,
+            "quiet_hours.state.CT",
+            Some("2026-06-02T13:00:00Z"),
+        ),
+        // Toll-free: unknown zone -> the 50-state fallback (Honolulu is 10h behind UTC).
+        (
+            CASEWORK,
+            "8005550199",
+            "Your appointment is confirmed",
+            "2026-06-02T15:00:00Z",
+            Defer,
+            "quiet_hours.tenant",
+            Some("2026-06-02T18:00:00Z"),
+        ),
+    ];
+    run(rows, || disclosed("2026-06-01T15:00Z"));
+}
+
+#[test]
+fn state_frequency_cap_defers_until_the_oldest_send_expires() {
+    let mut c = Case::new(FUNDRAISING, "3055550199", "Our gala is Friday", "2026-06-02T18:00:00Z");
+    let send = |at| SentMessage { campaign_id: "fundraising".into(), category: Category::Promotional, at: ts(at) };
+    c.history = disclosed("2026-06-01T15:00Z");
+    c.history.sends = vec![send("2026-06-02T13:00:00Z"), send("2026-06-02T14:00:00Z")];
+    assert_eq!(c.decide().outcome, Outcome::Allow, "two sends are under the cap");
+    c.history.sends.push(send("2026-06-02T15:00:00Z"));
+    let d = c.decide();
+    assert_eq!((d.outcome, d.reasons[0].rule_id.as_str()), (Outcome::Defer, "frequency_cap.state.FL"));
+    assert_eq!(d.defer_until, Some(ts("2026-06-03T13:00:00Z")));
+    // An Illinois number is not under the FL cap.
+    c.to = "3125550199";
+    assert_eq!(c.decide().outcome, Outcome::Allow);
+}
+
+#[test]
+fn consent_levels_by_category() {
+    let mut c = Case::new(FUNDRAISING, "3125550199", "Our gala is Friday", "2026-06-02T15:00:00Z");
+    c.history = disclosed("2026-06-01T15:00Z");
+    c.consent = grant(Level::Express, 7);
+    let d = c.decide();
+    assert_eq!((d.outcome, d.reasons[0].code), (Outcome::Deny, ReasonCode::ConsentInsufficient));
+    assert_eq!(d.reasons[0].consent_event_id, "grant-7");
+    c.consent = ContactConsent::default();
+    let d = c.decide();
+    assert_eq!(
+        (d.reasons[0].code, d.reasons[0].rule_id.as_str()),
+        (ReasonCode::ConsentRequired, "consent.required.promotional")
+    );
+    // A conversational reply needs the window, not a record.
+    c.from = CASEWORK;
+    c.body = "Thanks, see you at 3";
+    assert_eq!(c.decide().reasons[0].rule_id, "consent.required.informational");
+    c.history.last_inbound_at = Some(ts("2026-06-02T03:00:00Z"));
+    let d = c.decide();
+    assert_eq!((d.outcome, d.category), (Outcome::Allow, Some(Category::Conversational)));
+    // The window closes after 24h; quiet hours do not apply to replies.
+    c.at = "2026-06-03T03:00:00Z";
+    assert_eq!(c.decide().reasons[0].rule_id, "consent.required.informational");
+    c.at = "2026-06-03T02:59:59Z";
+    assert_eq!(c.decide().outcome, Outcome::Allow, "a reply at 21:59 CDT is exempt from quiet hours");
+}
+
+#[test]
+fn opt_out_notice_first_then_every_interval_never_twice() {
+    let mut c = Case::new(CASEWORK, "3125550199", "Your appointment is Tuesday at 10.", "2026-06-02T15:00:00Z");
+    c.consent = grant(Level::Express, 1);
+    let d = c.decide();
+    assert_eq!(d.outcome, Outcome::AllowWithChanges);
+    assert_eq!(d.body, "Northside Family Services: Your appointment is Tuesday at 10. Reply STOP to opt out.");
+    assert_eq!(
+        d.changes.iter().map(|c| c.kind).collect::<Vec<_>>(),
+        [ChangeKind::BrandPrefix, ChangeKind::OptOutNotice]
+    );
+    assert!(d.discloses);
+
+    c.history = disclosed("2026-05-04T15:00:01Z");
+    assert_eq!(c.decide().outcome, Outcome::Allow, "29 days after the last notice");
+    c.history = disclosed("2026-05-03T15:00:00Z");
+    assert_eq!(c.decide().outcome, Outcome::AllowWithChanges, "30 days after the last notice");
+
+    c.history = ContactHistory::default();
+    c.body = "Northside Family Services: your file is ready. Reply STOP to opt out";
+    let d = c.decide();
+    assert_eq!((d.outcome, d.discloses), (Outcome::Allow, true), "already carries the wording");
+    c.body = "northside family services: your file is ready";
+    let d = c.decide();
+    assert_eq!(d.changes.iter().map(|c| c.kind).collect::<Vec<_>>(), [ChangeKind::OptOutNotice], "brand already named");
+}
+
+#[test]
+fn opted_out_recipient_is_denied_citing_the_revocation() {
+    let mut c = Case::new(CASEWORK, "3125550199", "hello", "2026-06-02T15:00:00Z");
+    c.consent.apply(&ConsentEvent {
+        sequence: 2,
+        recorded_at: Timestamp::UNIX_EPOCH,
+        event: NewEvent {
+            tenant_id: "northside".into(),
+            event_id: "inbound:stop-1".into(),
+            phone: String::new(),
+            action: Action::Revoke,
+            level: Level::Unspecified,
+            scope: Scope::default(),
+            source: Source::Keyword,
+            occurred_at: ts("2026-06-01T00:00:00Z"),
+            evidence: Evidence::default(),
+            categories: vec![],
+            inbound_text: "STOP".into(),
+        },
+    });
+    c.history.last_inbound_at = Some(ts("2026-06-02T14:00:00Z"));
+    let d = c.decide();
+    assert_eq!((d.outcome, d.reasons[0].code), (Outcome::Deny, ReasonCode::OptedOut));
+    assert_eq!(d.reasons[0].consent_event_id, "inbound:stop-1");
+}
+
+const NPAS: &[&str] = &["312", "850", "305", "512", "203", "907", "928", "808", "800", "787", "416", "208"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// decide never panics, and a DEFER's instant is itself allowed (time-wise).
+    #[test]
+    fn defer_until_is_itself_allowed(
+        secs in 0i64..4_102_444_800,
+        npa in 0usize..NPAS.len(),
+        promo in any::<bool>(),
+        state in prop::option::of(prop::sample::select(vec!["FL", "TX", "CT", "WA", "NY"])),
+        sends in prop::collection::vec(0i64..172_800, 0..6),
+        body in "\\PC{0,80}",
+    ) {
+        let at = Timestamp::from_second(secs).unwrap();
+        let to = PhoneNumber::parse(&format!("{}5550199", NPAS[npa])).unwrap();
+        let from = if promo { FUNDRAISING } else { CASEWORK };
+        let mut history = ContactHistory::default();
+        for s in sends {
+            let t = at.checked_sub(SignedDuration::from_secs(s)).unwrap_or(at);
+            history.note_send(SentMessage { campaign_id: "fundraising".into(), category: Category::Promotional, at: t }, false, SignedDuration::from_hours(48));
+        }
+        let consent = grant(Level::ExpressWritten, 1);
+        let mut msg = Message { from, to: &to, body: "Our gala is Friday", origin: Origin::Person, category: None, campaign_id: "", send_at: at, recipient_state: state, recipient_zone: None };
+        let _ = decide(policy(), tenant(), &Message { body: &body, ..msg.clone() }, &consent, &history);
+        let d = decide(policy(), tenant(), &msg, &consent, &history);
+        if d.outcome == Outcome::Defer {
+            let until = d.defer_until.unwrap();
+            prop_assert!(until > at);
+            msg.send_at = until;
+            let again = decide(policy(), tenant(), &msg, &consent, &history);
+            prop_assert!(again.outcome != Outcome::Defer, "{:?} at {} -> {:?}", d.reasons, until, again.reasons);
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Tests of the inbound classifier, including the labelled corpus.
+
+use super::*;
+
+// Paths are relative to THIS file: in the project (src/policy/inbound.rs) use
+// "../../tests/data/inbound_corpus.tsv" and the project's rulepack.
+const CORPUS_TSV: &str = include_str!("../../tests/data/inbound_corpus.tsv");
+const RULEPACK_TOML: &str = include_str!("rules/inbound.toml");
+
+fn rules() -> InboundRules {
+    let table: toml::Table = toml::from_str(RULEPACK_TOML).expect("rulepack parses");
+    table["inbound"].clone().try_into().expect("[inbound] deserializes")
+}
+fn clf() -> Classifier {
+    Classifier::new(&rules()).expect("rules compile")
+}
+const INTENTS: [Intent; 4] = [Intent::OptOut, Intent::OptIn, Intent::Help, Intent::Message];
+fn label(s: &str) -> Intent {
+    match s {
+        "OPT_OUT" => Intent::OptOut,
+        "OPT_IN" => Intent::OptIn,
+        "HELP" => Intent::Help,
+        "MESSAGE" => Intent::Message,
+        other => panic!("bad label {other:?}"),
+    }
+}
+
+#[test]
+fn corpus_confusion_matrix() {
+    let c = clf();
+    let mut m = [[0usize; 4]; 4]; // m[expected][got]
+    let (mut fcc, mut fcc_hit, mut false_out) = (0, 0, Vec::new());
+    let idx = |x: Intent| INTENTS.iter().position(|&y| y == x).unwrap_or(3);
+    for line in CORPUS_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.splitn(4, '\t').collect();
+        assert_eq!(cols.len(), 4, "bad corpus row {line:?}");
+        assert!(matches!(cols[1], "0" | "1"), "bad opted_out in {line:?}");
+        let (want, got) = (label(cols[0]), c.classify(cols[3], cols[1] == "1"));
+        m[idx(want)][idx(got.intent)] += 1;
+        if cols[2].split(',').any(|t| t == "fcc") {
+            fcc += 1;
+            fcc_hit += usize::from(got.intent == Intent::OptOut);
+        }
+        if want != Intent::OptOut && got.intent == Intent::OptOut {
+            false_out.push(line);
+        }
+        if want != got.intent {
+            println!("MISS want {:?} got {:?} ({:?} {:?}): {line}", want, got.intent, got.how, got.matched);
+        }
+    }
+    println!("expected \\ got  {:>8} {:>8} {:>8} {:>8}", "OptOut", "OptIn", "Help", "Message");
+    for (i, row) in m.iter().enumerate() {
+        println!("{:<15} {:>8} {:>8} {:>8} {:>8}", format!("{:?}", INTENTS[i]), row[0], row[1], row[2], row[3]);
+    }
+    let total: usize = m.iter().flatten().sum();
+    let correct: usize = (0..4).map(|i| m[i][i]).sum();
+    for (i, it) in INTENTS.iter().enumerate() {
+        let got: usize = (0..4).map(|r| m[r][i]).sum();
+        let want: usize = m[i].iter().sum();
+        let pct = |a: usize, b: usize| {
+            if b == 0 {
+                100.0
+            } else {
+                100.0 * a as f64 / b as f64
+            }
+        };
+        println!("{it:?}: precision {:.1}% recall {:.1}%", pct(m[i][i], got), pct(m[i][i], want));
+    }
+    let acc = 100.0 * correct as f64 / total as f64;
+    println!("accuracy {correct}/{total} = {acc:.1}%; fcc recall {fcc_hit}/{fcc}");
+    assert!(total >= 170, "corpus too small: {total}");
+    assert_eq!(fcc_hit, fcc, "every FCC per-se word must opt out");
+    assert!(false_out.is_empty(), "false opt-outs: {false_out:#?}");
+    assert!(acc >= 97.0, "accuracy {acc:.1}% < 97%");
+}
+
+#[test]
+fn normalize_table() {
+    for (input, want) in [
+        ("stop", "STOP"),
+        ("  STOP!!! 🛑 ", "STOP"),
+        ("ＳＴＯＰ", "STOP"),
+        ("opt-out", "OPT OUT"),
+        ("OPT_OUT", "OPT OUT"),
+        ("don't  stop", "DONT STOP"),
+        ("don’t", "DONT"),
+        ("'stop'", "STOP"),
+        ("ARRÊT", "ARRET"),
+        ("no más", "NO MAS"),
+        ("S\u{0301}T\u{0308}O\u{0323}P", "STOP"),
+        ("ST\u{200B}OP", "STOP"),
+        ("\u{202E}stop\u{202C}", "STOP"),
+        ("stop\n\tnow\r\n", "STOP NOW"),
+        ("🙅\u{200D}♀\u{FE0F}", ""),
+        ("", ""),
+        ("straße", "STRASSE"),
+        ("ﬁne 5pm", "FINE 5PM"),
+    ] {
+        assert_eq!(normalize(input), want, "normalize({input:?})");
+    }
+}
+
+#[test]
+fn spaced_letters_table() {
+    for (input, want) in [
+        ("S T O P", Some("STOP")),
+        ("E N D", Some("END")),
+        ("O K", None),
+        ("STOP", None),
+        ("", None),
+        ("I A M S T O P", Some("IAMSTOP")),
+        ("please S T O P now", Some("PLEASE STOP NOW")),
+    ] {
+        assert_eq!(join_spaced_letters(&normalize(input), 3).as_deref(), want, "{input:?}");
+    }
+}
+
+fn check(c: &Classifier, cases: &[(&str, bool, Intent, MatchKind, &str)]) {
+    for &(text, opted_out, intent, how, matched) in cases {
+        let got = c.classify(text, opted_out);
+        assert_eq!((got.intent, got.how, got.matched.as_str()), (intent, how, matched), "{text:?}");
+    }
+}
+
+#[test]
+fn keyword_family() {
+    use {Intent::*, MatchKind::Keyword as K};
+    check(
+        &clf(),
+        &[
+            ("STOP please", false, OptOut, K, "STOP"),
+            ("stop all", false, OptOut, K, "STOP ALL"),
+            ("Opt-Out", false, OptOut, K, "OPT OUT"),
+            ("S T O P", false, OptOut, K, "STOP"),
+            ("START STOP", false, OptOut, K, "STOP"),
+            ("yes stop", false, OptOut, K, "STOP"),
+            ("no más", false, OptOut, K, "NO MAS"),
+            ("unstop", false, OptIn, K, "UNSTOP"),
+            ("YES!", true, OptIn, K, "YES"),
+            ("YES", false, Message, MatchKind::None, ""),
+            ("help?", false, Help, K, "HELP"),
+            ("please", false, Message, MatchKind::None, ""),
+        ],
+    );
+}
+
+#[test]
+fn phrase_families() {
+    use {Intent::*, MatchKind::Phrase as P};
+    let none = MatchKind::None;
+    check(
+        &clf(),
+        &[
+            ("please stop texting me", false, OptOut, P, "STOP TEXTING"),
+            ("stop sending me these messages", false, OptOut, P, "STOP SENDING"),
+            ("quit calling me", false, OptOut, P, "QUIT CALLING"),
+            ("I don't want to receive texts", false, OptOut, P, "DONT WANT TO RECEIVE TEXTS"),
+            ("please remove my number", false, OptOut, P, "REMOVE MY NUMBER"),
+            ("take me off the list", false, OptOut, P, "TAKE ME OFF"),
+            ("leave me alone", false, OptOut, P, "LEAVE ME ALONE"),
+            ("wrong number", false, OptOut, P, "WRONG NUMBER"),
+            ("no me envíes más mensajes", false, OptOut, P, "NO ME ENVIES"),
+            ("revoke my consent", false, OptOut, P, "REVOKE MY CONSENT"),
+            ("please don't stop sending reminders", false, Message, none, ""),
+            ("don't unsubscribe me", false, Message, none, ""),
+            ("don't call before noon", false, Message, none, ""),
+            ("stop by, text me", false, Message, none, ""),
+            ("I never got the text", false, Message, none, ""),
+            ("I can't stop smiling, stop texting me", false, OptOut, P, "STOP TEXTING"),
+        ],
+    );
+}
+
+#[test]
+fn instruction_family() {
+    let c = clf();
+    for body in [
+        "Reply STOP to opt out",
+        "Text STOP to unsubscribe",
+        "reply stop to cancel",
+        "Txt STOP to end",
+        "STOP to opt-out",
+        "Msg&data rates may apply. Reply HELP for help, STOP2END",
+        "To opt out, reply with the word STOP.",
+        "Responde BAJA para cancelar",
+    ] {
+        assert!(c.carries_opt_out_instruction(body), "{body:?}");
+    }
+    for body in [
+        "stop by the office",
+        "Please reply with the end date of your lease",
+        "Text us when you stop by",
+        "Your appointment ends at 5. Don't stop your meds.",
+        "",
+    ] {
+        assert!(!c.carries_opt_out_instruction(body), "{body:?}");
+    }
+}
+
+#[test]
+fn bad_rules_name_the_key() {
+    let mut r = rules();
+    r.opt_out_keywords.clear();
+    assert!(Classifier::new(&r).err().unwrap_or_default().contains("inbound.opt_out_keywords"));
+    let mut r = rules();
+    r.help_keywords.push("STOP".into());
+    assert!(Classifier::new(&r).err().unwrap_or_default().contains("inbound.help_keywords[3]"));
+    let mut r = rules();
+    r.opt_out_rules[3].max_gap = 99;
+    assert!(Classifier::new(&r).err().unwrap_or_default().contains("opt_out_rules[3] (\"remove_me\").max_gap"));
+    let mut r = rules();
+    r.negation_rules[0].gap_words.push("two words".into());
+    assert!(Classifier::new(&r)
+        .err()
+        .unwrap_or_default()
+        .contains("negation_rules[0] (\"dont_stop\").gap_words: entries must be single words"));
+    let extra = format!("{RULEPACK_TOML}\n[inbound.typo]\nx = 1\n");
+    let table: toml::Table = toml::from_str(&extra).expect("toml");
+    assert!(table["inbound"].clone().try_into::<InboundRules>().is_err(), "deny_unknown_fields");
+}
+
+#[test]
+fn never_panics_on_weird_input() {
+    let c = clf();
+    let long_word = "a".repeat(10_000);
+    let letters = "S ".repeat(5_000);
+    let emoji = "🛑🙅\u{200D}♀\u{FE0F}👍🏽".repeat(1_000);
+    let stops = "STOP ".repeat(2_000);
+    let weird = [
+        "",
+        " ",
+        "\0",
+        "\u{7}\u{1b}[31mSTOP\u{1b}[0m",
+        "\u{202E}POTS\u{202C}",
+        "توقف من فضلك",
+        "עצור",
+        "STOP\u{0301}\u{0301}\u{0301}",
+        "\u{0301}\u{0308}",
+        "ＳＴＯＰ　ＮＯＷ",
+        "\u{FEFF}",
+        "ǰ̌ΐ",
+        "\u{FFFD}\u{10FFFF}",
+        "-_-'''\"\"",
+        "S",
+        "S T",
+        "don't",
+        "no",
+        "'",
+        "\r\n\t",
+        &long_word,
+        &letters,
+        &emoji,
+        &stops,
+    ];
+    for s in weird {
+        for opted_out in [false, true] {
+            let got = c.classify(s, opted_out);
+            assert_eq!(got.matched.is_empty(), got.intent == Intent::Message, "{s:?}");
+        }
+        let _ = c.carries_opt_out_instruction(s);
+        let n = normalize(s);
+        assert_eq!(normalize(&n), n, "normalize is idempotent on {s:?}");
+    }
+    assert_eq!(c.classify(&letters, false).intent, Intent::Message);
+    assert_eq!(c.classify(&stops, false).intent, Intent::OptOut);
+    assert_eq!(c.classify("\u{7}\u{1b}[31mSTOP\u{1b}[0m", false).intent, Intent::Message);
+}

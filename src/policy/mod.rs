@@ -1,0 +1,145 @@
+//! The pure decision engine. Nothing here does I/O or reads the clock: it gets
+//! the compiled policy, the recipient's stored state, the request and the
+//! instant, and returns a [`Decision`].
+//!
+//! - [`rulepack`]: the embedded US rule pack (keywords, content lists, states).
+//! - [`decide`](mod@decide): the ordered pipeline (DESIGN.md "Decision pipeline").
+//! - [`schedule`]: quiet hours + caps -> the earliest compliant instant.
+//! - [`inbound`], [`content`], [`quiet_hours`]: rule families.
+
+pub mod content;
+pub mod decide;
+pub mod decision;
+pub mod inbound;
+pub mod quiet_hours;
+pub mod rulepack;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::civil::Time;
+use jiff::SignedDuration;
+
+pub use decide::{decide, Message, Origin};
+pub use decision::{Change, ChangeKind, Decision, Outcome, Reason, ReasonCode, Recipient};
+use quiet_hours::{LocalWindow, NamedWindow, WeeklyWindow};
+pub use rulepack::RulePack;
+
+use crate::config::{Config, TenantConfig, TimeOfDay};
+use crate::consent::Category;
+
+/// One campaign, ready for decisions.
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    pub id: String,
+    pub use_case: String,
+    pub category: Category,
+    pub senders: Vec<String>,
+    pub time_critical: bool,
+    pub embedded_links: bool,
+    pub link_domains: Vec<String>,
+    pub embedded_phone: bool,
+    pub allowed_content: Vec<String>,
+}
+
+/// One tenant's policy, compiled from its configuration.
+#[derive(Clone, Debug)]
+pub struct TenantPolicy {
+    pub id: String,
+    pub brand: String,
+    pub help_reply: String,
+    pub opt_out_reply: String,
+    pub opt_in_reply: String,
+    pub opt_out_notice: String,
+    pub conversation_window: SignedDuration,
+    pub disclosure_interval: SignedDuration,
+    pub quiet_hours: NamedWindow,
+    pub quiet_hours_conversational: bool,
+    pub state_rules: bool,
+    pub campaigns: Vec<Campaign>,
+    /// Numbers a body may mention without `embedded_phone`: the tenant's own.
+    pub own_numbers: Vec<String>,
+}
+
+impl TenantPolicy {
+    /// The campaign a send from `sender` belongs to (or the named one, when
+    /// `campaign_id` is set and registers that sender).
+    pub fn campaign_for(&self, sender: &str, campaign_id: &str) -> Option<&Campaign> {
+        self.campaigns
+            .iter()
+            .find(|c| (campaign_id.is_empty() || c.id == campaign_id) && c.senders.iter().any(|s| s == sender))
+    }
+}
+
+/// The whole compiled policy: the rule pack plus every tenant.
+pub struct Policy {
+    /// Identifies the configuration that produced a decision.
+    pub version: String,
+    pub pack: Arc<RulePack>,
+    pub tenants: HashMap<String, TenantPolicy>,
+}
+
+fn local(t: TimeOfDay) -> Time {
+    if t.minutes >= 24 * 60 {
+        return Time::MAX;
+    }
+    Time::new((t.minutes / 60) as i8, (t.minutes % 60) as i8, 0, 0).unwrap_or(Time::MIN)
+}
+
+fn duration(d: std::time::Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
+}
+
+impl Policy {
+    /// Compiles a validated configuration against the rule pack.
+    pub fn compile(config: &Config, pack: Arc<RulePack>) -> Result<Policy, String> {
+        let mut tenants = HashMap::new();
+        for (id, t) in &config.tenants {
+            tenants.insert(id.clone(), tenant(id, t, &pack)?);
+        }
+        Ok(Policy { version: config.version.clone(), pack, tenants })
+    }
+}
+
+fn tenant(id: &str, t: &TenantConfig, pack: &RulePack) -> Result<TenantPolicy, String> {
+    let p = &t.policy;
+    let mut own_numbers: Vec<String> =
+        t.campaigns.iter().flat_map(|c| c.senders.iter().map(|s| s.0.as_str().to_string())).collect();
+    own_numbers.extend(pack.content.phones(&t.help_reply).into_iter().map(|p| p.e164));
+    let mut campaigns = Vec::new();
+    for (i, c) in t.campaigns.iter().enumerate() {
+        for (j, cat) in c.allowed_content.iter().enumerate() {
+            if !pack.content.has_category(cat) {
+                return Err(format!("`tenants.{id}.campaigns[{i}].allowed_content[{j}]`: no content category {cat:?}"));
+            }
+        }
+        campaigns.push(Campaign {
+            id: c.id.clone(),
+            use_case: c.use_case.clone(),
+            category: rulepack::category(c.category),
+            senders: c.senders.iter().map(|s| s.0.as_str().to_string()).collect(),
+            time_critical: pack.time_critical_use_cases.contains(&c.use_case),
+            embedded_links: c.embedded_links,
+            link_domains: c.link_domains.clone(),
+            embedded_phone: c.embedded_phone,
+            allowed_content: c.allowed_content.clone(),
+        });
+    }
+    let window = LocalWindow { start: local(p.quiet_hours.start), end: local(p.quiet_hours.end) };
+    Ok(TenantPolicy {
+        id: id.to_string(),
+        brand: t.brand.clone(),
+        help_reply: t.help_reply.clone(),
+        opt_out_reply: t.opt_out_reply.clone(),
+        opt_in_reply: t.opt_in_reply.clone(),
+        opt_out_notice: p.opt_out_notice.clone(),
+        conversation_window: duration(p.conversation_window.0),
+        disclosure_interval: duration(p.disclosure_interval.0),
+        quiet_hours: NamedWindow { rule_id: "quiet_hours.tenant".into(), window: WeeklyWindow::every_day(window) },
+        quiet_hours_conversational: p.quiet_hours_conversational,
+        state_rules: p.state_rules,
+        campaigns,
+        own_numbers,
+    })
+}

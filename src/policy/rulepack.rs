@@ -1,0 +1,153 @@
+//! The built-in US rule pack: keyword lists, content lists, regions, state
+//! windows and caps, all as TOML data embedded in the binary and compiled once
+//! at load into lookup structures.
+
+use std::collections::HashMap;
+
+use jiff::tz::{TimeZone, TimeZoneDatabase};
+use jiff::SignedDuration;
+use serde::Deserialize;
+
+use super::content::{ContentData, ContentRules};
+use super::inbound::{Classifier, InboundRules};
+use super::quiet_hours::{NamedWindow, WeeklyWindow};
+use crate::config::{CampaignCategory, HumanDuration};
+use crate::consent::Category;
+use crate::phone::area_codes::AreaCodes;
+
+const US_TOML: &str = include_str!("rules/us.toml");
+const INBOUND_TOML: &str = include_str!("rules/inbound.toml");
+const CONTENT_TOML: &str = include_str!("rules/content.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsData {
+    supported_regions: Vec<String>,
+    fallback_zones: Vec<String>,
+    time_critical_use_cases: Vec<String>,
+    defer_horizon: HumanDuration,
+    states: Vec<StateData>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateData {
+    state: String,
+    categories: Vec<CampaignCategory>,
+    window: Option<WeeklyWindow>,
+    cap: Option<CapData>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct CapData {
+    max: u32,
+    per: HumanDuration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundFile {
+    inbound: InboundRules,
+}
+
+/// A rolling-period cap on sends per recipient and campaign.
+#[derive(Clone, Debug)]
+pub struct Cap {
+    pub rule_id: String,
+    pub max: u32,
+    pub per: SignedDuration,
+}
+
+/// One state's rules, compiled.
+#[derive(Clone, Debug)]
+pub struct StateRule {
+    pub categories: Vec<Category>,
+    pub window: Option<NamedWindow>,
+    pub cap: Option<Cap>,
+}
+
+/// Everything in the rule pack, ready for `decide` and the inbound classifier.
+pub struct RulePack {
+    pub supported_regions: Vec<String>,
+    pub fallback_zones: Vec<(String, TimeZone)>,
+    pub time_critical_use_cases: Vec<String>,
+    pub defer_horizon: SignedDuration,
+    pub states: HashMap<String, StateRule>,
+    /// Longest cap period: how much send history a contact keeps.
+    pub history_window: SignedDuration,
+    pub inbound: Classifier,
+    pub content: ContentRules,
+    pub area_codes: AreaCodes,
+}
+
+pub fn category(c: CampaignCategory) -> Category {
+    match c {
+        CampaignCategory::Conversational => Category::Conversational,
+        CampaignCategory::Informational => Category::Informational,
+        CampaignCategory::Promotional => Category::Promotional,
+    }
+}
+
+fn duration(d: HumanDuration) -> SignedDuration {
+    SignedDuration::try_from(d.0).unwrap_or(SignedDuration::MAX)
+}
+
+impl RulePack {
+    /// Compiles the embedded rule pack; an error names the file and key.
+    pub fn builtin() -> Result<RulePack, String> {
+        let us: UsData = toml::from_str(US_TOML).map_err(|e| format!("rules/us.toml: {e}"))?;
+        let inbound: InboundFile = toml::from_str(INBOUND_TOML).map_err(|e| format!("rules/inbound.toml: {e}"))?;
+        let content: ContentData = toml::from_str(CONTENT_TOML).map_err(|e| format!("rules/content.toml: {e}"))?;
+        let db = TimeZoneDatabase::bundled();
+        let fallback_zones = us
+            .fallback_zones
+            .iter()
+            .map(|z| db.get(z).map(|tz| (z.clone(), tz)).map_err(|e| format!("rules/us.toml fallback_zones: {z}: {e}")))
+            .collect::<Result<_, _>>()?;
+        let mut states = HashMap::new();
+        let mut history_window = SignedDuration::ZERO;
+        for s in us.states {
+            let cap = s.cap.map(|c| Cap {
+                rule_id: format!("frequency_cap.state.{}", s.state),
+                max: c.max,
+                per: duration(c.per),
+            });
+            if let Some(c) = &cap {
+                history_window = history_window.max(c.per);
+            }
+            let window = s.window.map(|w| NamedWindow { rule_id: format!("quiet_hours.state.{}", s.state), window: w });
+            let rule = StateRule { categories: s.categories.into_iter().map(category).collect(), window, cap };
+            if states.insert(s.state.clone(), rule).is_some() {
+                return Err(format!("rules/us.toml: state {} is listed twice", s.state));
+            }
+        }
+        Ok(RulePack {
+            supported_regions: us.supported_regions,
+            fallback_zones,
+            time_critical_use_cases: us.time_critical_use_cases,
+            defer_horizon: duration(us.defer_horizon),
+            states,
+            history_window,
+            inbound: Classifier::new(&inbound.inbound).map_err(|e| format!("rules/inbound.toml: {e}"))?,
+            content: ContentRules::new(&content).map_err(|e| format!("rules/content.toml: {e}"))?,
+            area_codes: AreaCodes::builtin()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rule_pack_compiles_with_the_state_rules() {
+        let p = RulePack::builtin().unwrap();
+        for st in ["FL", "OK", "MD", "CT", "TX", "VA", "WA"] {
+            assert!(p.states[st].window.is_some(), "{st}");
+        }
+        assert_eq!(p.states["FL"].cap.as_ref().unwrap().max, 3);
+        assert_eq!(p.history_window, SignedDuration::from_hours(24));
+        assert_eq!(p.states["TX"].window.as_ref().unwrap().rule_id, "quiet_hours.state.TX");
+    }
+}
