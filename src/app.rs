@@ -1,27 +1,77 @@
-//! What every handler shares: the live configuration, the auth table, the
-//! ledger and the clock. Configuration is swapped atomically on reload.
+//! What every handler shares: the live configuration and compiled policy, the
+//! auth table, the ledger, the clock, and per-recipient locks. Configuration
+//! and policy are swapped atomically on reload.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::consent::Ledger;
 use crate::error::ApiError;
+use crate::policy::{Policy, RulePack, TenantPolicy};
+
+/// Number of lock stripes serializing read-decide-write per recipient.
+const STRIPES: usize = 256;
 
 pub struct App {
     pub config: ArcSwap<Config>,
+    pub policy: ArcSwap<Policy>,
+    pub pack: Arc<RulePack>,
     pub auth: Arc<ArcSwap<AuthTable>>,
     pub ledger: Arc<Ledger>,
     pub clock: SharedClock,
+    /// Reloads that failed (the old policy stayed in force).
+    pub reload_failures: AtomicU64,
+    stripes: Vec<Mutex<()>>,
 }
 
 impl App {
-    pub fn new(config: Config, ledger: Arc<Ledger>, clock: SharedClock) -> App {
+    pub fn new(config: Config, pack: Arc<RulePack>, ledger: Arc<Ledger>, clock: SharedClock) -> Result<App, String> {
+        let policy = Policy::compile(&config, Arc::clone(&pack))?;
         let auth = Arc::new(ArcSwap::from_pointee(AuthTable::from_config(&config)));
-        App { config: ArcSwap::from_pointee(config), auth, ledger, clock }
+        Ok(App {
+            config: ArcSwap::from_pointee(config),
+            policy: ArcSwap::from_pointee(policy),
+            pack,
+            auth,
+            ledger,
+            clock,
+            reload_failures: AtomicU64::new(0),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        })
+    }
+
+    /// Installs a new configuration atomically; calls in flight finish on the
+    /// policy they started with.
+    pub fn install(&self, config: Config) -> Result<(), String> {
+        let policy = Policy::compile(&config, Arc::clone(&self.pack))?;
+        self.auth.store(Arc::new(AuthTable::from_config(&config)));
+        self.policy.store(Arc::new(policy));
+        self.config.store(Arc::new(config));
+        Ok(())
+    }
+
+    /// The compiled policy as of now, with tenant `id` checked to exist.
+    pub fn policy_for(&self, id: &str) -> Result<(Arc<Policy>, String), ApiError> {
+        let policy = self.policy.load_full();
+        if !policy.tenants.contains_key(id) {
+            return Err(ApiError::NotFound("tenant_id: no such tenant".into()));
+        }
+        Ok((policy, id.to_string()))
+    }
+
+    /// Serializes work on one recipient of one tenant.
+    pub async fn lock_recipient(&self, tenant: &str, phone: &str) -> MutexGuard<'_, ()> {
+        let mut h = DefaultHasher::new();
+        (tenant, phone).hash(&mut h);
+        self.stripes[(h.finish() as usize) % STRIPES].lock().await
     }
 
     /// The configuration as of now, checked to contain tenant `id`.
@@ -32,4 +82,9 @@ impl App {
         }
         Ok(config)
     }
+}
+
+/// Looks up a tenant in a policy already checked by [`App::policy_for`].
+pub fn tenant_of<'a>(policy: &'a Policy, id: &str) -> Result<&'a TenantPolicy, ApiError> {
+    policy.tenants.get(id).ok_or_else(|| ApiError::NotFound("tenant_id: no such tenant".into()))
 }

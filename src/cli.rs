@@ -50,6 +50,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             }
         },
         Command::Serve { config, listen, data_dir } => {
+            let config_path_arg = config.clone();
             let loaded = match &config {
                 Some(path) => Config::load(path),
                 None => Ok(Config::demo()),
@@ -70,7 +71,8 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match serve(listener, ServeOptions::new(config), shutdown_signal()).await {
+            let opts = ServeOptions { config_path: config_path_arg, ..ServeOptions::new(config) };
+            match serve(listener, opts, shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "textgate failed");

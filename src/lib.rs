@@ -20,6 +20,7 @@ pub mod consent;
 pub mod error;
 pub mod phone;
 pub mod policy;
+pub mod reload;
 pub mod server;
 pub mod telemetry;
 #[cfg(test)]

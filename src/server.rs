@@ -15,16 +15,19 @@ use crate::app::App;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Durability};
 use crate::consent::{ConsentError, Ledger, LedgerOptions};
+use crate::policy::RulePack;
 
 /// Everything `serve` needs besides the listener.
 pub struct ServeOptions {
     pub config: Config,
+    /// The file the config came from; watched for changes (and SIGHUP) to reload.
+    pub config_path: Option<std::path::PathBuf>,
     pub clock: SharedClock,
 }
 
 impl ServeOptions {
     pub fn new(config: Config) -> Self {
-        ServeOptions { config, clock: Arc::new(SystemClock) }
+        ServeOptions { config, config_path: None, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -35,6 +38,8 @@ pub enum ServeError {
     DataDir { dir: String, source: std::io::Error },
     #[error(transparent)]
     Ledger(#[from] ConsentError),
+    #[error("policy: {0}")]
+    Policy(String),
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
@@ -61,7 +66,9 @@ pub async fn serve(
     let opts_grace = opts.config.server.shutdown_grace.0;
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let ledger = Arc::new(Ledger::open(&dir, &ledger_options(&opts.config))?);
-    let app = Arc::new(App::new(opts.config, Arc::clone(&ledger), opts.clock));
+    let pack = Arc::new(RulePack::builtin().map_err(ServeError::Policy)?);
+    let app = Arc::new(App::new(opts.config, pack, Arc::clone(&ledger), opts.clock).map_err(ServeError::Policy)?);
+    let reloader = opts.config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
@@ -103,6 +110,9 @@ pub async fn serve(
         }
     };
     health.set_not_serving::<PolicyServiceServer<PolicyApi>>().await;
+    if let Some(r) = reloader {
+        r.abort();
+    }
     let closed = ledger.shutdown().await;
     tracing::info!("textgate stopped; ledger flushed");
     served?;

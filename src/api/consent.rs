@@ -144,10 +144,15 @@ fn evidence(e: pb::Evidence) -> Result<Evidence, ApiError> {
 }
 
 pub fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
-    app.config_for(&tenant)?;
+    let (policy, tenant) = app.policy_for(&tenant)?;
+    let window = crate::app::tenant_of(&policy, &tenant)?.conversation_window;
     let phone = phone("phone", &req.phone)?;
+    if !req.consistency_token.is_empty() && req.consistency_token.parse::<u64>().is_err() {
+        return Err(ApiError::invalid("consistency_token", "not a token returned by this service"));
+    }
     let consent = app.ledger.consent(&tenant, phone.as_str())?.unwrap_or_default();
-    Ok(convert::view_to_pb(phone.as_str(), &consent, None))
+    let history = app.ledger.contact(&tenant, phone.as_str())?;
+    Ok(convert::view_to_pb(phone.as_str(), &consent, super::check::conversation(&history, window)))
 }
 
 /// A boxed server stream of `T`.

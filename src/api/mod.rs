@@ -3,8 +3,10 @@
 //! errors in one place (`crate::error`).
 
 pub mod auth;
+mod check;
 mod consent;
 pub mod convert;
+mod inbound;
 pub mod limits;
 
 use std::sync::Arc;
@@ -39,26 +41,24 @@ impl PolicyApi {
     }
 }
 
-fn unimplemented_until_engine() -> Status {
-    Status::unimplemented("the decision engine is not built yet (issue: decision engine)")
-}
-
 #[tonic::async_trait]
 impl pb::policy_service_server::PolicyService for PolicyApi {
     async fn check_message(
         &self,
-        _req: Request<pb::CheckMessageRequest>,
+        req: Request<pb::CheckMessageRequest>,
     ) -> Result<Response<pb::CheckMessageResponse>, Status> {
-        Err(unimplemented_until_engine())
+        let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
+        Ok(Response::new(check::check(&self.app, tenant, req.into_inner()).await?))
     }
 
     type CheckMessagesStream = consent::EventStreamOf<pb::CheckMessageResponse>;
 
     async fn check_messages(
         &self,
-        _req: Request<Streaming<pb::CheckMessageRequest>>,
+        req: Request<Streaming<pb::CheckMessageRequest>>,
     ) -> Result<Response<Self::CheckMessagesStream>, Status> {
-        Err(unimplemented_until_engine())
+        let access = auth::access_of(&req)?;
+        Ok(Response::new(check::check_stream(Arc::clone(&self.app), access, req.into_inner())))
     }
 
     async fn record_consent(
@@ -71,9 +71,10 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
 
     async fn process_inbound(
         &self,
-        _req: Request<pb::ProcessInboundRequest>,
+        req: Request<pb::ProcessInboundRequest>,
     ) -> Result<Response<pb::ProcessInboundResponse>, Status> {
-        Err(unimplemented_until_engine())
+        let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
+        Ok(Response::new(inbound::process(&self.app, tenant, req.into_inner()).await?))
     }
 
     async fn get_consent(&self, req: Request<pb::GetConsentRequest>) -> Result<Response<pb::ConsentView>, Status> {
@@ -91,10 +92,8 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
         Ok(Response::new(consent::list(&self.app, tenant, req.into_inner())?))
     }
 
-    async fn get_decision(
-        &self,
-        _req: Request<pb::GetDecisionRequest>,
-    ) -> Result<Response<pb::DecisionRecord>, Status> {
-        Err(unimplemented_until_engine())
+    async fn get_decision(&self, req: Request<pb::GetDecisionRequest>) -> Result<Response<pb::DecisionRecord>, Status> {
+        let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
+        Ok(Response::new(check::get_decision(&self.app, tenant, req.into_inner())?))
     }
 }

@@ -44,6 +44,7 @@ pub struct Recorded {
 pub struct Ledger {
     db: sled::Db,
     trees: Trees,
+    pub(super) activity: super::activity::ActivityTrees,
     jobs: mpsc::Sender<Job>,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -74,7 +75,8 @@ impl Ledger {
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
-        Ok(Ledger { db, trees, jobs: tx, committer: Mutex::new(Some(handle)) })
+        let activity = super::activity::ActivityTrees::open(&db)?;
+        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)) })
     }
 
     /// Appends an event, or returns the original if its id was seen before.

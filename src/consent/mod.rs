@@ -3,6 +3,7 @@
 //!
 //! `sled::Error` stops at this module's edge and becomes [`ConsentError`].
 
+mod activity;
 mod committer;
 pub mod contact;
 mod keys;

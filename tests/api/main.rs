@@ -3,5 +3,7 @@
 
 mod cli;
 mod consent;
+mod decisions;
 mod helpers;
+mod inbound;
 mod service;

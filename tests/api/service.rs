@@ -1,6 +1,5 @@
 //! gRPC health and reflection answer without a token.
 
-use textgate::api::pb::policy_service_client::PolicyServiceClient;
 use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -50,12 +49,4 @@ async fn reflection_lists_and_describes_the_service() {
         panic!("expected descriptors")
     };
     assert!(!files.file_descriptor_proto.is_empty());
-}
-
-#[tokio::test]
-async fn unimplemented_rpcs_say_so_until_the_engine_lands() {
-    let app = TestApp::spawn().await;
-    let mut c: PolicyServiceClient<_> = app.client().await;
-    let err = c.check_message(textgate::api::pb::CheckMessageRequest::default()).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
 }

@@ -1,0 +1,242 @@
+//! CheckMessage, CheckMessages and GetDecision.
+
+use jiff::tz::{TimeZone, TimeZoneDatabase};
+use prost::Message as _;
+use sha2::{Digest, Sha256};
+use tokio_stream::StreamExt;
+use tonic::{Status, Streaming};
+
+use super::consent::{phone, EventStreamOf};
+use super::convert::{self, enum_field};
+use super::{limits, pb};
+use crate::app::{tenant_of, App};
+use crate::consent::contact::SentMessage;
+use crate::error::ApiError;
+use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
+
+/// USPS codes accepted in `recipient_state`.
+const STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
+    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
+    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
+];
+
+/// Decides one message; unless dry_run, records an allowed send and logs the
+/// decision.
+pub async fn check(
+    app: &App,
+    tenant: String,
+    req: pb::CheckMessageRequest,
+) -> Result<pb::CheckMessageResponse, ApiError> {
+    let (policy, tenant) = app.policy_for(&tenant)?;
+    let tp = tenant_of(&policy, &tenant)?;
+    let from = phone("from", &req.from)?;
+    let to = phone("to", &req.to)?;
+    if req.body.is_empty() {
+        return Err(ApiError::invalid("body", "required"));
+    }
+    limits::text("body", &req.body, limits::MAX_BODY)?;
+    let origin = match enum_field::<pb::Origin>(req.origin, "origin")? {
+        pb::Origin::Unspecified => Origin::Unspecified,
+        pb::Origin::Person => Origin::Person,
+        pb::Origin::Automated => Origin::Automated,
+    };
+    let category = convert::category_from_pb(enum_field(req.category, "category")?);
+    if !req.campaign_id.is_empty() && !tp.campaigns.iter().any(|c| c.id == req.campaign_id) {
+        return Err(ApiError::invalid("campaign_id", "no such campaign for this tenant"));
+    }
+    let now = app.clock.now();
+    let send_at = convert::instant(req.send_at.as_ref(), "send_at")?.unwrap_or(now);
+    if !req.client_ref.is_empty() {
+        limits::text("client_ref", &req.client_ref, limits::MAX_ID)?;
+    }
+    if !req.consistency_token.is_empty() && req.consistency_token.parse::<u64>().is_err() {
+        return Err(ApiError::invalid("consistency_token", "not a token returned by this service"));
+    }
+    let state = match req.recipient_state.as_str() {
+        "" => None,
+        s if STATES.contains(&s) => Some(s),
+        _ => return Err(ApiError::invalid("recipient_state", "not a two-letter US state code such as \"FL\"")),
+    };
+    let zone: Option<TimeZone> = match req.recipient_time_zone.as_str() {
+        "" => None,
+        z if z.len() <= 64 => Some(TimeZoneDatabase::bundled().get(z).map_err(|_| {
+            ApiError::invalid("recipient_time_zone", "not an IANA time zone such as \"America/Chicago\"")
+        })?),
+        _ => return Err(ApiError::invalid("recipient_time_zone", "too long")),
+    };
+    let msg = Message {
+        from: from.as_str(),
+        to: &to,
+        body: &req.body,
+        origin,
+        category,
+        campaign_id: &req.campaign_id,
+        send_at,
+        recipient_state: state,
+        recipient_zone: zone.as_ref().map(|z| (req.recipient_time_zone.as_str(), z)),
+    };
+    let span = tracing::info_span!("decide", tenant = %tenant, dry_run = req.dry_run);
+    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to.as_str()).await) };
+    let consent = app.ledger.consent(&tenant, to.as_str())?.unwrap_or_default();
+    let mut history = app.ledger.contact(&tenant, to.as_str())?;
+    let decision = span.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
+    let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
+    if sent && !req.dry_run {
+        if let Some(category) = decision.category {
+            let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: send_at };
+            history.note_send(note, decision.discloses, policy.pack.history_window);
+            app.ledger.put_contact(&tenant, to.as_str(), &history)?;
+        }
+    }
+    let decision_id = new_decision_id(now);
+    let view = convert::view_to_pb(to.as_str(), &consent, conversation(&history, tp.conversation_window));
+    let resp = response(&decision, &decision_id, &policy.version, view, &req);
+    if !req.dry_run {
+        let record = pb::DecisionRecord {
+            decision_id: decision_id.clone(),
+            decided_at: Some(convert::timestamp(now)),
+            request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req.clone() }),
+            response: Some(pb::CheckMessageResponse { body: sha256_hex(&resp.body), ..resp.clone() }),
+        };
+        app.ledger.log_decision(&tenant, &decision_id, record.encode_to_vec())?;
+    }
+    Ok(resp)
+}
+
+/// (last inbound, open until) for the consent view.
+pub fn conversation(
+    h: &crate::consent::contact::ContactHistory,
+    window: jiff::SignedDuration,
+) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+    h.last_inbound_at.map(|t| (t, t.checked_add(window).unwrap_or(t)))
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Time-ordered, unique: microseconds since the epoch plus 32 random bits.
+fn new_decision_id(now: jiff::Timestamp) -> String {
+    format!("d-{:014x}{:08x}", now.as_microsecond().max(0), rand::random::<u32>())
+}
+
+fn response(
+    d: &Decision,
+    decision_id: &str,
+    version: &str,
+    consent: pb::ConsentView,
+    req: &pb::CheckMessageRequest,
+) -> pb::CheckMessageResponse {
+    pb::CheckMessageResponse {
+        decision: match d.outcome {
+            Outcome::Allow => pb::Decision::Allow,
+            Outcome::AllowWithChanges => pb::Decision::AllowWithChanges,
+            Outcome::Defer => pb::Decision::Defer,
+            Outcome::Deny => pb::Decision::Deny,
+        } as i32,
+        body: d.body.clone(),
+        changes: d
+            .changes
+            .iter()
+            .map(|c| pb::Change {
+                kind: match c.kind {
+                    ChangeKind::BrandPrefix => pb::ChangeKind::ChangeBrandPrefix,
+                    ChangeKind::OptOutNotice => pb::ChangeKind::ChangeOptOutNotice,
+                } as i32,
+                rule_id: c.rule_id.clone(),
+                text: c.text.clone(),
+            })
+            .collect(),
+        reasons: d
+            .reasons
+            .iter()
+            .map(|r| pb::Reason {
+                code: reason_code(r.code) as i32,
+                rule_id: r.rule_id.clone(),
+                message: r.message.clone(),
+                consent_event_id: r.consent_event_id.clone(),
+            })
+            .collect(),
+        defer_until: d.defer_until.map(convert::timestamp),
+        decision_id: decision_id.to_string(),
+        policy_version: version.to_string(),
+        category: d.category.map_or(pb::MessageCategory::CategoryUnspecified, convert::category_to_pb) as i32,
+        consent: Some(consent),
+        recipient: Some(pb::RecipientInfo {
+            e164: d.recipient.e164.clone(),
+            region: d.recipient.region.clone(),
+            time_zones: d.recipient.time_zones.clone(),
+            states: d.recipient.states.clone(),
+        }),
+        client_ref: req.client_ref.clone(),
+        dry_run: req.dry_run,
+    }
+}
+
+fn reason_code(c: ReasonCode) -> pb::ReasonCode {
+    use pb::ReasonCode as P;
+    match c {
+        ReasonCode::OptedOut => P::ReasonOptedOut,
+        ReasonCode::ConsentRequired => P::ReasonConsentRequired,
+        ReasonCode::ConsentInsufficient => P::ReasonConsentInsufficient,
+        ReasonCode::QuietHours => P::ReasonQuietHours,
+        ReasonCode::FrequencyCap => P::ReasonFrequencyCap,
+        ReasonCode::ProhibitedContent => P::ReasonProhibitedContent,
+        ReasonCode::PublicUrlShortener => P::ReasonPublicUrlShortener,
+        ReasonCode::UndeclaredLink => P::ReasonUndeclaredLink,
+        ReasonCode::UndeclaredPhone => P::ReasonUndeclaredPhone,
+        ReasonCode::SenderNotRegistered => P::ReasonSenderNotRegistered,
+        ReasonCode::UnsupportedRegion => P::ReasonUnsupportedRegion,
+        ReasonCode::CategoryNotAllowed => P::ReasonCategoryNotAllowed,
+        ReasonCode::DisclosureAdded => P::ReasonDisclosureAdded,
+    }
+}
+
+/// Many decisions over one stream. Requests are decided in arrival order; a
+/// bounded channel applies back-pressure. An invalid request ends the stream
+/// with INVALID_ARGUMENT naming its client_ref and field.
+pub fn check_stream(
+    app: std::sync::Arc<App>,
+    access: super::auth::Access,
+    mut requests: Streaming<pb::CheckMessageRequest>,
+) -> EventStreamOf<pb::CheckMessageResponse> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(item) = requests.next().await {
+            let out = match item {
+                Err(status) => Err(status),
+                Ok(req) => {
+                    let client_ref = req.client_ref.clone();
+                    let tenant = access.tenant(&req.tenant_id, &app.auth.load());
+                    let result = match tenant {
+                        Ok(t) => check(&app, t, req).await,
+                        Err(e) => Err(e),
+                    };
+                    result.map_err(|e| match e {
+                        ApiError::InvalidArgument { field, reason } => {
+                            Status::from(ApiError::invalid(format!("client_ref={client_ref:?} {field}"), reason))
+                        }
+                        other => Status::from(other),
+                    })
+                }
+            };
+            let stop = out.is_err();
+            if tx.send(out).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// A logged decision by id.
+pub fn get_decision(app: &App, tenant: String, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
+    app.policy_for(&tenant)?;
+    limits::id("decision_id", &req.decision_id)?;
+    let bytes = app
+        .ledger
+        .decision(&tenant, &req.decision_id)?
+        .ok_or_else(|| ApiError::NotFound("decision_id: no such decision (dry runs are not logged)".into()))?;
+    pb::DecisionRecord::decode(bytes.as_slice()).map_err(|e| ApiError::Internal(format!("decision record: {e}")))
+}

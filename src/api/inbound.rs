@@ -1,0 +1,100 @@
+//! ProcessInbound: a recipient's text in; opt-out / opt-in / help handling,
+//! the conversation window, and the one reply to send.
+
+use prost::Message as _;
+
+use super::check::conversation;
+use super::consent::phone;
+use super::{convert, limits, pb};
+use crate::app::{tenant_of, App};
+use crate::consent::{Action, ContactConsent, Evidence, Level, NewEvent, Scope, Source, Status};
+use crate::error::ApiError;
+use crate::policy::inbound::Intent;
+
+pub async fn process(
+    app: &App,
+    tenant: String,
+    req: pb::ProcessInboundRequest,
+) -> Result<pb::ProcessInboundResponse, ApiError> {
+    let (policy, tenant) = app.policy_for(&tenant)?;
+    let tp = tenant_of(&policy, &tenant)?;
+    let from = phone("from", &req.from)?;
+    let to = phone("to", &req.to)?;
+    let Some(campaign) = tp.campaign_for(to.as_str(), "") else {
+        return Err(ApiError::invalid("to", "not a sender number of this tenant"));
+    };
+    limits::id("message_id", &req.message_id)?;
+    limits::text("body", &req.body, limits::MAX_BODY)?;
+    let now = app.clock.now();
+    let received_at = convert::instant(req.received_at.as_ref(), "received_at")?.unwrap_or(now);
+
+    let _lock = app.lock_recipient(&tenant, from.as_str()).await;
+    if let Some(stored) = app.ledger.inbound_answer(&tenant, &req.message_id)? {
+        let mut resp = pb::ProcessInboundResponse::decode(stored.as_slice())
+            .map_err(|e| ApiError::Internal(format!("inbound record: {e}")))?;
+        resp.duplicate = true;
+        return Ok(resp);
+    }
+    let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
+    let opted_out = consent.latest_for_send(&campaign.id, to.as_str()).is_some_and(|s| s.status == Status::Revoked);
+    let class = policy.pack.inbound.classify(&req.body, opted_out);
+    let span = tracing::info_span!("inbound", tenant = %tenant, intent = ?class.intent);
+    let _g = span.enter();
+
+    let event = |action, level| NewEvent {
+        tenant_id: tenant.clone(),
+        event_id: format!("inbound:{}", req.message_id),
+        phone: from.as_str().to_string(),
+        action,
+        level,
+        scope: Scope::default(),
+        source: Source::Keyword,
+        occurred_at: received_at,
+        evidence: Evidence {
+            collected_by: "textgate:inbound".into(),
+            method_detail: format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched),
+            ..Evidence::default()
+        },
+        categories: vec![],
+        inbound_text: req.body.clone(),
+    };
+    let (intent, new_event, reply) = match class.intent {
+        // One confirmation only: a repeated STOP while opted out changes nothing.
+        Intent::OptOut if tenant_wide_revoked(&consent) => (pb::InboundIntent::OptOut, None, String::new()),
+        Intent::OptOut => {
+            (pb::InboundIntent::OptOut, Some(event(Action::Revoke, Level::Unspecified)), tp.opt_out_reply.clone())
+        }
+        Intent::OptIn if opted_out || consent.scopes.is_empty() => {
+            (pb::InboundIntent::OptIn, Some(event(Action::Grant, Level::Express)), tp.opt_in_reply.clone())
+        }
+        Intent::OptIn => (pb::InboundIntent::OptIn, None, tp.opt_in_reply.clone()),
+        Intent::Help => (pb::InboundIntent::Help, None, tp.help_reply.clone()),
+        Intent::Message => (pb::InboundIntent::Message, None, String::new()),
+    };
+    let (event, token, consent) = match new_event {
+        Some(e) => {
+            let rec = app.ledger.record(e).await?;
+            (Some(convert::event_to_pb(&rec.event)), rec.event.sequence.to_string(), rec.consent)
+        }
+        None => (None, String::new(), consent),
+    };
+    let mut history = app.ledger.contact(&tenant, from.as_str())?;
+    history.note_inbound(received_at);
+    app.ledger.put_contact(&tenant, from.as_str(), &history)?;
+    let resp = pb::ProcessInboundResponse {
+        intent: intent as i32,
+        matched: class.matched,
+        reply_body: reply,
+        event,
+        consistency_token: token,
+        consent: Some(convert::view_to_pb(from.as_str(), &consent, conversation(&history, tp.conversation_window))),
+        duplicate: false,
+    };
+    app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
+    Ok(resp)
+}
+
+/// Whether the number's latest word covers the whole tenant and is a revoke.
+fn tenant_wide_revoked(c: &ContactConsent) -> bool {
+    c.tenant_revoked()
+}

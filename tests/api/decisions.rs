@@ -1,0 +1,246 @@
+//! CheckMessage end to end: the founding case, the decision log, streams,
+//! dry runs and hot reload.
+
+use textgate::api::pb::{self, ConsentLevel, Decision, ReasonCode};
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+use crate::helpers::{grant, Client, TestApp};
+
+const CASEWORK: &str = "+13125550100";
+/// Tuesday 2026-06-02 10:00 CDT: inside every window.
+const MIDDAY: i64 = 1_780_412_400;
+
+pub fn msg(to: &str, body: &str) -> pb::CheckMessageRequest {
+    pb::CheckMessageRequest {
+        from: CASEWORK.into(),
+        to: to.into(),
+        body: body.into(),
+        origin: pb::Origin::Person as i32,
+        send_at: Some(prost_types::Timestamp { seconds: MIDDAY, nanos: 0 }),
+        ..Default::default()
+    }
+}
+
+pub fn inbound(id: &str, from: &str, body: &str, at: i64) -> pb::ProcessInboundRequest {
+    pb::ProcessInboundRequest {
+        from: from.into(),
+        to: CASEWORK.into(),
+        body: body.into(),
+        message_id: id.into(),
+        received_at: Some(prost_types::Timestamp { seconds: at, nanos: 0 }),
+        ..Default::default()
+    }
+}
+
+async fn decide(c: &mut Client, req: pb::CheckMessageRequest) -> pb::CheckMessageResponse {
+    c.check_message(req).await.expect("check").into_inner()
+}
+
+#[tokio::test]
+async fn founding_case_end_to_end() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+
+    // A customer texts first: the employee's reply needs no consent record.
+    let r = c
+        .process_inbound(inbound("m1", "3125550142", "Hi, is my appointment still on?", MIDDAY - 600))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.intent, r.reply_body.as_str()), (pb::InboundIntent::Message as i32, ""));
+    let reply = decide(&mut c, msg("3125550142", "Yes, Tuesday at 10.")).await;
+    assert_eq!(reply.decision, Decision::Allow as i32, "{reply:?}");
+    assert_eq!(reply.category, pb::MessageCategory::CategoryConversational as i32);
+
+    // An employee starts a conversation with no consent on record.
+    let cold = decide(&mut c, msg("3125550199", "Your case file is ready.")).await;
+    assert_eq!(cold.decision, Decision::Deny as i32);
+    assert_eq!(cold.reasons[0].code, ReasonCode::ReasonConsentRequired as i32);
+
+    // Verbal consent, recorded with who collected it.
+    c.record_consent(grant("verbal-1", "3125550199", ConsentLevel::Express)).await.unwrap();
+    let first = decide(&mut c, msg("3125550199", "Your case file is ready.")).await;
+    assert_eq!(first.decision, Decision::AllowWithChanges as i32, "{first:?}");
+    assert!(first.body.ends_with("Reply STOP to opt out."), "{}", first.body);
+    assert!(first.body.starts_with("Northside Family Services: "));
+    let second = decide(&mut c, msg("3125550199", "Please bring your ID.")).await;
+    assert_eq!((second.decision, second.body.as_str()), (Decision::Allow as i32, "Please bring your ID."));
+
+    // "please stop texting me": one confirmation, then every send is denied.
+    let stop = c
+        .process_inbound(inbound("m2", "3125550199", "please stop texting me", MIDDAY + 60))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stop.intent, pb::InboundIntent::OptOut as i32);
+    assert!(stop.reply_body.contains("no more texts"), "{}", stop.reply_body);
+    let revoke_id = stop.event.unwrap().event_id;
+    let again = c.process_inbound(inbound("m3", "3125550199", "STOP", MIDDAY + 120)).await.unwrap().into_inner();
+    assert_eq!(
+        (again.intent, again.reply_body.as_str()),
+        (pb::InboundIntent::OptOut as i32, ""),
+        "no second confirmation"
+    );
+    let retry = c
+        .process_inbound(inbound("m2", "3125550199", "please stop texting me", MIDDAY + 60))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(retry.duplicate);
+    let denied = decide(&mut c, msg("3125550199", "Reminder: bring your ID.")).await;
+    assert_eq!(denied.decision, Decision::Deny as i32);
+    assert_eq!(denied.reasons[0].code, ReasonCode::ReasonOptedOut as i32);
+    assert_eq!(denied.reasons[0].consent_event_id, revoke_id);
+
+    // START restores the grant that the opt-out revoked.
+    let start = c.process_inbound(inbound("m4", "3125550199", "START", MIDDAY + 180)).await.unwrap().into_inner();
+    assert_eq!(start.intent, pb::InboundIntent::OptIn as i32);
+    assert!(!start.reply_body.is_empty());
+    let back = decide(&mut c, msg("3125550199", "Welcome back.")).await;
+    assert!(back.decision == Decision::Allow as i32 || back.decision == Decision::AllowWithChanges as i32, "{back:?}");
+
+    // HELP answers with the tenant's help text and changes nothing.
+    let help = c.process_inbound(inbound("m5", "3125550199", "HELP", MIDDAY + 240)).await.unwrap().into_inner();
+    assert!(help.reply_body.contains("312-555-0100") && help.event.is_none());
+}
+
+#[tokio::test]
+async fn decisions_are_logged_and_dry_runs_are_not() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    c.record_consent(grant("g", "3125550199", ConsentLevel::Express)).await.unwrap();
+    let dry = decide(
+        &mut c,
+        pb::CheckMessageRequest { dry_run: true, client_ref: "x1".into(), ..msg("3125550199", "Hello") },
+    )
+    .await;
+    assert_eq!((dry.decision, dry.client_ref.as_str(), dry.dry_run), (Decision::AllowWithChanges as i32, "x1", true));
+    // The dry run counted nothing: the notice is still due.
+    let real = decide(&mut c, msg("3125550199", "Hello")).await;
+    assert_eq!(real.decision, Decision::AllowWithChanges as i32);
+    assert!(!real.policy_version.is_empty());
+    let get = |id: &str| pb::GetDecisionRequest { decision_id: id.into(), ..Default::default() };
+    let rec = c.get_decision(get(&real.decision_id)).await.unwrap().into_inner();
+    let req = rec.request.unwrap();
+    assert_eq!(req.body.len(), 64, "the body is stored as its SHA-256 only");
+    assert_ne!(req.body, "Hello");
+    assert_eq!(rec.response.unwrap().reasons, real.reasons);
+    assert_eq!(c.get_decision(get(&dry.decision_id)).await.unwrap_err().code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn bad_check_requests_name_the_field() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    let cases: Vec<(&str, pb::CheckMessageRequest)> = vec![
+        ("to", msg("12345", "hi")),
+        ("from", pb::CheckMessageRequest { from: "nope".into(), ..msg("3125550199", "hi") }),
+        ("body", msg("3125550199", "")),
+        ("body", msg("3125550199", &"x".repeat(1601))),
+        ("origin", pb::CheckMessageRequest { origin: 9, ..msg("3125550199", "hi") }),
+        ("category", pb::CheckMessageRequest { category: 9, ..msg("3125550199", "hi") }),
+        ("campaign_id", pb::CheckMessageRequest { campaign_id: "ghost".into(), ..msg("3125550199", "hi") }),
+        ("recipient_state", pb::CheckMessageRequest { recipient_state: "Florida".into(), ..msg("3125550199", "hi") }),
+        (
+            "recipient_time_zone",
+            pb::CheckMessageRequest { recipient_time_zone: "Mars/Base".into(), ..msg("3125550199", "hi") },
+        ),
+        (
+            "send_at",
+            pb::CheckMessageRequest {
+                send_at: Some(prost_types::Timestamp { seconds: -5, nanos: 0 }),
+                ..msg("3125550199", "hi")
+            },
+        ),
+        ("consistency_token", pb::CheckMessageRequest { consistency_token: "abc".into(), ..msg("3125550199", "hi") }),
+    ];
+    for (field, req) in cases {
+        let err = c.check_message(req).await.expect_err(field);
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}");
+        assert!(err.message().starts_with(field), "{field}: {}", err.message());
+    }
+}
+
+#[tokio::test]
+async fn stream_of_decisions_echoes_client_refs() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    c.record_consent(grant("g", "3125550199", ConsentLevel::Express)).await.unwrap();
+    let reqs: Vec<_> = (0..50)
+        .map(|i| pb::CheckMessageRequest {
+            client_ref: format!("r{i}"),
+            ..msg(if i % 2 == 0 { "3125550199" } else { "3125550142" }, "Update on your case")
+        })
+        .collect();
+    let mut out = c.check_messages(tokio_stream::iter(reqs)).await.unwrap().into_inner();
+    let mut seen = Vec::new();
+    while let Some(r) = out.next().await {
+        let r = r.unwrap();
+        let want =
+            if r.client_ref.trim_start_matches('r').parse::<u32>().unwrap() % 2 == 0 { "allowed" } else { "denied" };
+        let got = if r.decision == Decision::Deny as i32 { "denied" } else { "allowed" };
+        assert_eq!(got, want, "{r:?}");
+        seen.push(r.client_ref);
+    }
+    assert_eq!(seen.len(), 50);
+
+    let bad =
+        vec![msg("3125550199", "ok"), pb::CheckMessageRequest { client_ref: "bad-one".into(), ..msg("123", "x") }];
+    let mut out = c.check_messages(tokio_stream::iter(bad)).await.unwrap().into_inner();
+    assert!(out.next().await.unwrap().is_ok());
+    let err = out.next().await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("bad-one") && err.message().contains("to"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn policy_reloads_when_the_file_changes_and_a_bad_file_keeps_the_old_one() {
+    use textgate::config::{Config, DEMO_TOML};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("textgate.toml");
+    std::fs::write(&path, DEMO_TOML).unwrap();
+    let mut config = Config::load(&path).unwrap();
+    config.server.data_dir = dir.path().join("data");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let opts = textgate::ServeOptions { config_path: Some(path.clone()), ..textgate::ServeOptions::new(config) };
+    let server = tokio::spawn(textgate::serve(listener, opts, async {
+        let _ = stopped.await;
+    }));
+    let mut c = pb::policy_service_client::PolicyServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    c.record_consent(grant("g", "3125550199", ConsentLevel::Express)).await.unwrap();
+    let dry = || pb::CheckMessageRequest { dry_run: true, ..msg("3125550199", "Hello") };
+    let before = c.check_message(dry()).await.unwrap().into_inner();
+    assert!(before.body.ends_with("Reply STOP to opt out."));
+
+    let poll = |want: &'static str| {
+        let mut c = c.clone();
+        async move {
+            for _ in 0..100 {
+                let r = c.check_message(dry()).await.unwrap().into_inner();
+                if r.body.ends_with(want) {
+                    return r;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("policy never reloaded to {want:?}");
+        }
+    };
+    std::fs::write(
+        &path,
+        DEMO_TOML.replace("opt_out_notice = \"Reply STOP to opt out.\"", "opt_out_notice = \"Text STOP to opt out.\""),
+    )
+    .unwrap();
+    let after = poll("Text STOP to opt out.").await;
+    assert_ne!(after.policy_version, before.policy_version);
+
+    std::fs::write(&path, "this is not toml = = =").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let kept = c.check_message(dry()).await.unwrap().into_inner();
+    assert_eq!(kept.policy_version, after.policy_version, "a bad file keeps the old policy");
+    drop(c);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
