@@ -42,9 +42,7 @@ pub async fn check(
         pb::Origin::Automated => Origin::Automated,
     };
     let category = convert::category_from_pb(enum_field(req.category, "category")?);
-    if !req.campaign_id.is_empty() && !tp.campaigns.iter().any(|c| c.id == req.campaign_id) {
-        return Err(ApiError::invalid("campaign_id", "no such campaign for this tenant"));
-    }
+    limits::text("campaign_id", &req.campaign_id, limits::MAX_ID)?;
     let now = app.clock.now();
     let send_at = convert::instant(req.send_at.as_ref(), "send_at")?.unwrap_or(now);
     if !req.client_ref.is_empty() {

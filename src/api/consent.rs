@@ -15,6 +15,9 @@ use crate::consent::{Action, Evidence, Level, NewEvent, Scope, Source};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 
+/// Event ids ProcessInbound gives the events it records (`inbound:<message_id>`).
+pub const INBOUND_PREFIX: &str = "inbound:";
+
 /// How far in the future `occurred_at` may lie (clock skew between callers).
 const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
@@ -48,6 +51,12 @@ fn new_event(
     now: jiff::Timestamp,
 ) -> Result<NewEvent, ApiError> {
     limits::id("event_id", &req.event_id)?;
+    if req.event_id.starts_with(INBOUND_PREFIX) {
+        return Err(ApiError::invalid(
+            "event_id",
+            format!("the {INBOUND_PREFIX:?} prefix is reserved for ProcessInbound"),
+        ));
+    }
     let phone = phone("phone", &req.phone)?;
     let action = match enum_field::<pb::ConsentAction>(req.action, "action")? {
         pb::ConsentAction::Unspecified => return Err(ApiError::invalid("action", "required: GRANT or REVOKE")),

@@ -7,7 +7,7 @@ use super::check::conversation;
 use super::consent::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
-use crate::consent::{Action, ContactConsent, Evidence, Level, NewEvent, Scope, Source, Status};
+use crate::consent::{Action, Evidence, Level, NewEvent, Scope, Source};
 use crate::error::ApiError;
 use crate::policy::inbound::Intent;
 
@@ -36,14 +36,14 @@ pub async fn process(
         return Ok(resp);
     }
     let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
-    let opted_out = consent.latest_for_send(&campaign.id, to.as_str()).is_some_and(|s| s.status == Status::Revoked);
+    let opted_out = consent.opt_out_for_send(&campaign.id, to.as_str()).is_some();
     let class = policy.pack.inbound.classify(&req.body, opted_out);
     let span = tracing::info_span!("inbound", tenant = %tenant, intent = ?class.intent);
     let _g = span.enter();
 
     let event = |action, level| NewEvent {
         tenant_id: tenant.clone(),
-        event_id: format!("inbound:{}", req.message_id),
+        event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
         phone: from.as_str().to_string(),
         action,
         level,
@@ -59,8 +59,11 @@ pub async fn process(
         inbound_text: req.body.clone(),
     };
     let (intent, new_event, reply) = match class.intent {
-        // One confirmation only: a repeated STOP while opted out changes nothing.
-        Intent::OptOut if tenant_wide_revoked(&consent) => (pb::InboundIntent::OptOut, None, String::new()),
+        // One confirmation only: a repeated STOP while fully opted out is
+        // recorded as evidence but not confirmed again.
+        Intent::OptOut if consent.fully_revoked() => {
+            (pb::InboundIntent::OptOut, Some(event(Action::Revoke, Level::Unspecified)), String::new())
+        }
         Intent::OptOut => {
             (pb::InboundIntent::OptOut, Some(event(Action::Revoke, Level::Unspecified)), tp.opt_out_reply.clone())
         }
@@ -71,9 +74,19 @@ pub async fn process(
         Intent::Help => (pb::InboundIntent::Help, None, tp.help_reply.clone()),
         Intent::Message => (pb::InboundIntent::Message, None, String::new()),
     };
+    let mut reply = reply;
     let (event, token, consent) = match new_event {
         Some(e) => {
             let rec = app.ledger.record(e).await?;
+            // The event exists but its answer was never stored (a crash between
+            // the two): the caller never got the confirmation, so send it now.
+            if rec.duplicate {
+                reply = match intent {
+                    pb::InboundIntent::OptOut => tp.opt_out_reply.clone(),
+                    pb::InboundIntent::OptIn => tp.opt_in_reply.clone(),
+                    _ => reply,
+                };
+            }
             (Some(convert::event_to_pb(&rec.event)), rec.event.sequence.to_string(), rec.consent)
         }
         None => (None, String::new(), consent),
@@ -92,9 +105,4 @@ pub async fn process(
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
     Ok(resp)
-}
-
-/// Whether the number's latest word covers the whole tenant and is a revoke.
-fn tenant_wide_revoked(c: &ContactConsent) -> bool {
-    c.tenant_revoked()
 }

@@ -28,6 +28,10 @@ pub struct ScopeState {
     pub event_id: String,
     pub sequence: u64,
     pub since: Timestamp,
+    /// For a revoked scope: the revocation was an opt-out keyword, so an
+    /// opt-in keyword may lift it. Revocations through other channels stay.
+    #[serde(default)]
+    pub keyword_revoke: bool,
 }
 
 impl ScopeState {
@@ -62,48 +66,55 @@ impl ContactConsent {
             s.sequence = ev.sequence;
             s.since = e.occurred_at;
         };
+        let entry = |status, level, keyword_revoke| ScopeState {
+            scope: e.scope.clone(),
+            status,
+            level,
+            categories: e.categories.clone(),
+            event_id: e.event_id.clone(),
+            sequence: ev.sequence,
+            since: e.occurred_at,
+            keyword_revoke,
+        };
         match e.action {
             Action::Revoke => {
-                for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope)) {
+                let keyword = e.source == Source::Keyword;
+                // Scopes already revoked keep the revocation that came first.
+                for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope) && s.status == Status::Granted) {
                     s.status = Status::Revoked;
+                    s.keyword_revoke = keyword;
                     stamp(s);
                 }
                 if !self.scopes.iter().any(|s| s.scope == e.scope) {
-                    self.scopes.push(ScopeState {
-                        scope: e.scope.clone(),
-                        status: Status::Revoked,
-                        level: Level::Unspecified,
-                        categories: Vec::new(),
-                        event_id: e.event_id.clone(),
-                        sequence: ev.sequence,
-                        since: e.occurred_at,
-                    });
+                    self.scopes.push(entry(Status::Revoked, Level::Unspecified, keyword));
                 }
             }
             Action::Grant => {
+                // A grant dated before a revocation that covers it (a late import
+                // of an old form) does not undo the later opt-out.
+                let stale = self
+                    .scopes
+                    .iter()
+                    .any(|s| s.status == Status::Revoked && s.scope.contains(&e.scope) && s.since > e.occurred_at);
+                if stale && e.source != Source::Keyword {
+                    return;
+                }
                 if e.source == Source::Keyword {
-                    let restorable = |s: &ScopeState| {
-                        e.scope.contains(&s.scope) && s.status == Status::Revoked && s.level > Level::Unspecified
-                    };
-                    if self.scopes.iter().any(restorable) {
-                        self.scopes.retain(|s| !(e.scope.contains(&s.scope) && s.level == Level::Unspecified));
-                        for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope)) {
+                    // An opt-in keyword lifts only what opt-out keywords revoked.
+                    let lifted =
+                        |s: &ScopeState| e.scope.contains(&s.scope) && s.status == Status::Revoked && s.keyword_revoke;
+                    if self.scopes.iter().any(|s| lifted(s) && s.level > Level::Unspecified) {
+                        self.scopes.retain(|s| !(lifted(s) && s.level == Level::Unspecified));
+                        for s in self.scopes.iter_mut().filter(|s| lifted(s)) {
                             s.status = Status::Granted;
+                            s.keyword_revoke = false;
                             stamp(s);
                         }
                         self.sort();
                         return;
                     }
                 }
-                let new = ScopeState {
-                    scope: e.scope.clone(),
-                    status: Status::Granted,
-                    level: e.level,
-                    categories: e.categories.clone(),
-                    event_id: e.event_id.clone(),
-                    sequence: ev.sequence,
-                    since: e.occurred_at,
-                };
+                let new = entry(Status::Granted, e.level, false);
                 match self.scopes.iter_mut().find(|s| s.scope == e.scope) {
                     Some(s) => *s = new,
                     None => self.scopes.push(new),
@@ -123,9 +134,21 @@ impl ContactConsent {
         self.scopes.iter().filter(|s| s.scope.covers_send(campaign_id, sender)).max_by_key(|s| s.sequence)
     }
 
-    /// Whether the number has revoked consent at every scope (tenant-wide).
-    pub fn tenant_revoked(&self) -> bool {
-        self.latest_for_send("", "").is_some_and(|s| s.status == Status::Revoked && s.scope == Scope::default())
+    /// The revocation that suppresses a send on `campaign_id` from `sender`:
+    /// any covering revoked scope, unless a later grant at least as narrow as
+    /// it (and covering the send) lifted it.
+    pub fn opt_out_for_send(&self, campaign_id: &str, sender: &str) -> Option<&ScopeState> {
+        let covering = || self.scopes.iter().filter(|s| s.scope.covers_send(campaign_id, sender));
+        covering().filter(|r| r.status == Status::Revoked).find(|r| {
+            !covering().any(|g| g.status == Status::Granted && g.sequence > r.sequence && r.scope.contains(&g.scope))
+        })
+    }
+
+    /// Whether nothing is granted and the whole tenant is revoked: a further
+    /// opt-out changes nothing and gets no second confirmation.
+    pub fn fully_revoked(&self) -> bool {
+        self.scopes.iter().all(|s| s.status == Status::Revoked)
+            && self.scopes.iter().any(|s| s.scope == Scope::default())
     }
 }
 
@@ -168,7 +191,7 @@ mod tests {
         ]);
         let s = c.latest_for_send("casework", "+13125550100").unwrap();
         assert_eq!((s.status, s.event_id.as_str()), (Status::Revoked, "e2"));
-        assert!(c.tenant_revoked());
+        assert!(c.fully_revoked());
 
         // A fresh explicit grant for one campaign lifts the opt-out for it only.
         let mut c = c;
@@ -209,5 +232,38 @@ mod tests {
         let s = c.latest_for_send("any", "x").unwrap();
         assert!(s.permits(Category::Informational));
         assert!(!s.permits(Category::Promotional));
+    }
+
+    #[test]
+    fn opt_in_keyword_does_not_lift_revocations_made_elsewhere() {
+        let mut r = ev(2, Action::Revoke, Level::Unspecified, "fundraising", Source::Api);
+        r.event.event_id = "agent".into();
+        let c = fold(&[
+            ev(1, Action::Grant, Level::ExpressWritten, "", Source::WebForm),
+            r,
+            ev(3, Action::Revoke, Level::Unspecified, "", Source::Keyword),
+            ev(4, Action::Grant, Level::Express, "", Source::Keyword),
+        ]);
+        assert!(c.opt_out_for_send("casework", "x").is_none(), "{c:?}");
+        assert!(c.opt_out_for_send("fundraising", "x").is_some(), "the agent's revoke stays: {c:?}");
+    }
+
+    #[test]
+    fn a_backdated_grant_does_not_undo_a_later_opt_out() {
+        let mut revoke = ev(1, Action::Revoke, Level::Unspecified, "", Source::Keyword);
+        revoke.event.occurred_at = Timestamp::from_second(1_000).unwrap();
+        let mut old = ev(2, Action::Grant, Level::Express, "", Source::Import);
+        old.event.occurred_at = Timestamp::from_second(10).unwrap();
+        let c = fold(&[revoke, old]);
+        assert!(c.opt_out_for_send("casework", "x").is_some());
+    }
+
+    #[test]
+    fn a_revoke_on_another_dimension_is_not_lifted_by_a_campaign_grant() {
+        let mut r = ev(1, Action::Revoke, Level::Unspecified, "", Source::Api);
+        r.event.scope.sender = "+13125550100".into();
+        let c = fold(&[r, ev(2, Action::Grant, Level::Express, "casework", Source::WebForm)]);
+        assert!(c.opt_out_for_send("casework", "+13125550100").is_some());
+        assert!(c.opt_out_for_send("casework", "+13125550102").is_none());
     }
 }

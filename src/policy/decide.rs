@@ -118,8 +118,8 @@ pub fn decide(
     d.campaign_id = campaign.id.clone();
 
     // 3. Opt-out suppression: the person's latest word for this campaign and sender.
-    if let Some(s) = consent.latest_for_send(&campaign.id, msg.from) {
-        if s.status == Status::Revoked {
+    if let Some(s) = consent.opt_out_for_send(&campaign.id, msg.from) {
+        {
             let r = Reason::new(
                 ReasonCode::OptedOut,
                 "consent.opted_out",
@@ -209,7 +209,8 @@ pub fn decide(
     if business_started && !carries {
         let due = match history.last_disclosure_at {
             None => Some("first business-started message to this recipient".to_string()),
-            Some(t) if msg.send_at.duration_since(t) >= tenant.disclosure_interval => {
+            // A notice recorded for a later instant (a scheduled send) does not count now.
+            Some(t) if t > msg.send_at || msg.send_at.duration_since(t) >= tenant.disclosure_interval => {
                 Some(format!("the last opt-out notice went out on {}", t.strftime("%Y-%m-%d")))
             }
             Some(_) => None,

@@ -114,6 +114,9 @@ impl RulePack {
                 per: duration(c.per),
             });
             if let Some(c) = &cap {
+                if c.max == 0 {
+                    return Err(format!("rules/us.toml: state {} cap.max must be at least 1", s.state));
+                }
                 history_window = history_window.max(c.per);
             }
             let window = s.window.map(|w| NamedWindow { rule_id: format!("quiet_hours.state.{}", s.state), window: w });

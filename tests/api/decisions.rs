@@ -140,7 +140,6 @@ async fn bad_check_requests_name_the_field() {
         ("body", msg("3125550199", &"x".repeat(1601))),
         ("origin", pb::CheckMessageRequest { origin: 9, ..msg("3125550199", "hi") }),
         ("category", pb::CheckMessageRequest { category: 9, ..msg("3125550199", "hi") }),
-        ("campaign_id", pb::CheckMessageRequest { campaign_id: "ghost".into(), ..msg("3125550199", "hi") }),
         ("recipient_state", pb::CheckMessageRequest { recipient_state: "Florida".into(), ..msg("3125550199", "hi") }),
         (
             "recipient_time_zone",
@@ -160,6 +159,13 @@ async fn bad_check_requests_name_the_field() {
         assert_eq!(err.code(), Code::InvalidArgument, "{field}");
         assert!(err.message().starts_with(field), "{field}: {}", err.message());
     }
+    // A campaign the sender is not registered to is a decision, not bad input.
+    let other =
+        decide(&mut c, pb::CheckMessageRequest { campaign_id: "fundraising".into(), ..msg("3125550199", "hi") }).await;
+    assert_eq!(
+        (other.decision, other.reasons[0].code),
+        (Decision::Deny as i32, ReasonCode::ReasonSenderNotRegistered as i32)
+    );
 }
 
 #[tokio::test]

@@ -58,3 +58,23 @@ async fn inbound_input_is_validated() {
         assert!(err.message().starts_with(field), "{field}: {}", err.message());
     }
 }
+
+/// A second STOP after a campaign was re-granted is honored and confirmed.
+#[tokio::test]
+async fn stop_after_a_campaign_regrant_is_honored() {
+    use crate::decisions::msg;
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    c.process_inbound(inbound("s1", "3125550199", "STOP", AT - 3600)).await.unwrap();
+    let mut g = crate::helpers::grant("web-1", "3125550199", pb::ConsentLevel::Express);
+    g.scope = Some(pb::ConsentScope { campaign_id: "casework".into(), sender: String::new() });
+    g.occurred_at = Some(prost_types::Timestamp { seconds: AT - 60, nanos: 0 });
+    c.record_consent(g).await.unwrap();
+    let allowed = c.check_message(msg("3125550199", "Your file is ready")).await.unwrap().into_inner();
+    assert_ne!(allowed.decision, pb::Decision::Deny as i32, "{allowed:?}");
+    let stop = c.process_inbound(inbound("s2", "3125550199", "stop", AT)).await.unwrap().into_inner();
+    assert!(!stop.reply_body.is_empty(), "the new opt-out is confirmed");
+    let denied = c.check_message(msg("3125550199", "Your file is ready")).await.unwrap().into_inner();
+    assert_eq!(denied.decision, pb::Decision::Deny as i32);
+    assert_eq!(denied.reasons[0].code, pb::ReasonCode::ReasonOptedOut as i32);
+}
