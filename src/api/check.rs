@@ -83,7 +83,7 @@ pub async fn check(
     if sent && !req.dry_run {
         if let Some(category) = decision.category {
             let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: send_at };
-            history.note_send(note, decision.discloses, policy.pack.history_window);
+            history.note_send(note, decision.discloses, policy.pack.history_window, now);
             app.ledger.put_contact(&tenant, to.as_str(), &history)?;
         }
     }

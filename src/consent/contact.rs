@@ -31,15 +31,33 @@ impl ContactHistory {
         self.last_inbound_at = Some(self.last_inbound_at.map_or(at, |l| l.max(at)));
     }
 
-    /// Records a send; keeps only sends within `keep` of the newest one.
-    pub fn note_send(&mut self, sent: SentMessage, disclosed: bool, keep: SignedDuration) {
+    /// Records a send; drops sends more than `keep` before `now` (the wall
+    /// clock), so a send scheduled far ahead never erases today's from a cap.
+    pub fn note_send(&mut self, sent: SentMessage, disclosed: bool, keep: SignedDuration, now: Timestamp) {
         if disclosed {
             self.last_disclosure_at = Some(self.last_disclosure_at.map_or(sent.at, |l| l.max(sent.at)));
         }
         let pos = self.sends.partition_point(|s| s.at <= sent.at);
         self.sends.insert(pos, sent);
-        if let Some(newest) = self.sends.last().map(|s| s.at) {
-            self.sends.retain(|s| newest.duration_since(s.at) < keep);
-        }
+        self.sends.retain(|s| s.at >= now || now.duration_since(s.at) < keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_future_send_does_not_prune_todays_sends() {
+        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
+        let send = |at| SentMessage { campaign_id: "c".into(), category: Category::Promotional, at: ts(at) };
+        let now = ts("2026-06-02T15:00Z");
+        let day = SignedDuration::from_hours(24);
+        let mut h = ContactHistory::default();
+        h.note_send(send("2026-05-31T15:00Z"), false, day, now);
+        h.note_send(send("2026-06-02T14:00Z"), false, day, now);
+        h.note_send(send("2026-06-05T14:00Z"), false, day, now);
+        let kept: Vec<_> = h.sends.iter().map(|s| s.at).collect();
+        assert_eq!(kept, [ts("2026-06-02T14:00Z"), ts("2026-06-05T14:00Z")]);
     }
 }
