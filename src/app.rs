@@ -4,7 +4,6 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -15,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::consent::Ledger;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::policy::{Policy, RulePack, TenantPolicy};
 
 /// Number of lock stripes serializing read-decide-write per recipient.
@@ -27,14 +27,21 @@ pub struct App {
     pub auth: Arc<ArcSwap<AuthTable>>,
     pub ledger: Arc<Ledger>,
     pub clock: SharedClock,
-    /// Reloads that failed (the old policy stayed in force).
-    pub reload_failures: AtomicU64,
+    /// Prometheus series; reload failures are counted there.
+    pub metrics: Arc<Metrics>,
     stripes: Vec<Mutex<()>>,
 }
 
 impl App {
-    pub fn new(config: Config, pack: Arc<RulePack>, ledger: Arc<Ledger>, clock: SharedClock) -> Result<App, String> {
+    pub fn new(
+        config: Config,
+        pack: Arc<RulePack>,
+        ledger: Arc<Ledger>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Result<App, String> {
         let policy = Policy::compile(&config, Arc::clone(&pack))?;
+        metrics.policy_installed(&policy.version);
         let auth = Arc::new(ArcSwap::from_pointee(AuthTable::from_config(&config)));
         Ok(App {
             config: ArcSwap::from_pointee(config),
@@ -43,7 +50,7 @@ impl App {
             auth,
             ledger,
             clock,
-            reload_failures: AtomicU64::new(0),
+            metrics,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -53,6 +60,7 @@ impl App {
     pub fn install(&self, config: Config) -> Result<(), String> {
         let policy = Policy::compile(&config, Arc::clone(&self.pack))?;
         self.auth.store(Arc::new(AuthTable::from_config(&config)));
+        self.metrics.policy_installed(&policy.version);
         self.policy.store(Arc::new(policy));
         self.config.store(Arc::new(config));
         Ok(())

@@ -30,9 +30,20 @@ pub enum Command {
         /// Override `server.data_dir`.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Override `server.admin_listen` (HTTP /metrics, /healthz, /readyz).
+        #[arg(long)]
+        admin_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file and print what is wrong with it.
     CheckConfig { file: PathBuf },
+}
+
+/// Binds a listener, or says why not.
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("cannot listen on {addr}: {e}");
+        ExitCode::from(1)
+    })
 }
 
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
@@ -49,7 +60,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Serve { config, listen, data_dir } => {
+        Command::Serve { config, listen, data_dir, admin_listen } => {
             let config_path_arg = config.clone();
             let loaded = match &config {
                 Some(path) => Config::load(path),
@@ -64,14 +75,19 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             };
             config.server.listen = listen.unwrap_or(config.server.listen);
             config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
-            let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+            config.server.admin_listen = admin_listen.or(config.server.admin_listen);
+            let listener = match bind(config.server.listen).await {
                 Ok(l) => l,
-                Err(e) => {
-                    eprintln!("cannot listen on {}: {e}", config.server.listen);
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
-            let opts = ServeOptions { config_path: config_path_arg, ..ServeOptions::new(config) };
+            let admin_listener = match config.server.admin_listen {
+                Some(addr) => match bind(addr).await {
+                    Ok(l) => Some(l),
+                    Err(code) => return code,
+                },
+                None => None,
+            };
+            let opts = ServeOptions { config_path: config_path_arg, admin_listener, ..ServeOptions::new(config) };
             match serve(listener, opts, shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

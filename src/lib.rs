@@ -5,12 +5,15 @@
 //!
 //! - [`server`]: wiring; `serve` runs the gRPC services on a given listener.
 //! - [`api`]: the tonic services, wire <-> domain conversion, auth.
+//! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
+//! - [`metrics`], [`observe`]: Prometheus series and the layer that meters every RPC.
 //! - [`error`]: the one mapping from crate errors to gRPC statuses.
 //! - [`consent`]: the sled ledger (group commit), consent state, idempotency.
 //! - [`phone`]: E.164 / NANP parsing.
 //! - [`config`]: the TOML model and its validation.
 //! - [`cli`]: the `textgate` command line.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;
@@ -18,12 +21,14 @@ pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod error;
+pub mod metrics;
+pub mod observe;
 pub mod phone;
 pub mod policy;
 pub mod reload;
 pub mod server;
 pub mod telemetry;
-#[cfg(test)]
-mod testkit;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use server::{serve, ServeOptions};

@@ -1,9 +1,8 @@
 //! Policy hot reload: on SIGHUP or when the config file changes, parse and
 //! compile it and swap it in atomically. A bad file keeps the old policy, and
-//! the failure is logged and counted (`App::reload_failures`).
+//! the failure is logged and counted (`textgate_policy_reloads_total{result="error"}`).
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -55,9 +54,12 @@ pub async fn watch(app: Arc<App>, path: PathBuf) {
         }
         seen = now;
         match reload(&app, &path) {
-            Ok(version) => tracing::info!(policy_version = %version, "policy reloaded"),
+            Ok(version) => {
+                app.metrics.reload(true);
+                tracing::info!(policy_version = %version, "policy reloaded");
+            }
             Err(e) => {
-                app.reload_failures.fetch_add(1, Ordering::Relaxed);
+                app.metrics.reload(false);
                 tracing::error!(error = %e, "policy reload failed; the previous policy stays in force");
             }
         }

@@ -8,13 +8,18 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
+use tokio::sync::oneshot;
+
+use crate::admin::Admin;
 use crate::api::auth::Authenticator;
 use crate::api::pb::policy_service_server::PolicyServiceServer;
 use crate::api::{limits, PolicyApi, FILE_DESCRIPTOR_SET};
 use crate::app::App;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Durability};
-use crate::consent::{ConsentError, Ledger, LedgerOptions};
+use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
+use crate::metrics::Metrics;
+use crate::observe::ObserveLayer;
 use crate::policy::RulePack;
 
 /// Everything `serve` needs besides the listener.
@@ -23,11 +28,14 @@ pub struct ServeOptions {
     /// The file the config came from; watched for changes (and SIGHUP) to reload.
     pub config_path: Option<std::path::PathBuf>,
     pub clock: SharedClock,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz` (bound by the caller,
+    /// usually from `server.admin_listen`); None = no admin endpoint.
+    pub admin_listener: Option<TcpListener>,
 }
 
 impl ServeOptions {
     pub fn new(config: Config) -> Self {
-        ServeOptions { config, config_path: None, clock: Arc::new(SystemClock) }
+        ServeOptions { config, config_path: None, clock: Arc::new(SystemClock), admin_listener: None }
     }
 }
 
@@ -55,6 +63,23 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
     LedgerOptions { max_batch, cache_bytes: config.ledger.cache_mib * 1024 * 1024, ..LedgerOptions::default() }
 }
 
+/// Starts the admin endpoint, if a listener was given; it runs until `stop` fires.
+fn spawn_admin(
+    listener: Option<TcpListener>,
+    admin: &Arc<Admin>,
+    stop: oneshot::Receiver<()>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let listener = listener?;
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(admin_addr = %addr, "admin endpoint serving /metrics /healthz /readyz");
+    let admin = Arc::clone(admin);
+    Some(tokio::spawn(async move {
+        if let Err(e) = crate::admin::serve(listener, admin, async move { stop.await.unwrap_or(()) }).await {
+            tracing::error!(error = %e, "admin endpoint failed");
+        }
+    }))
+}
+
 /// Serves until `shutdown` resolves, then finishes in-flight calls, drains the
 /// ledger's queue and flushes it before returning.
 pub async fn serve(
@@ -65,9 +90,16 @@ pub async fn serve(
     let dir = opts.config.server.data_dir.clone();
     let opts_grace = opts.config.server.shutdown_grace.0;
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
-    let ledger = Arc::new(Ledger::open(&dir, &ledger_options(&opts.config))?);
+    let metrics = Arc::new(Metrics::new());
+    let observer: Arc<dyn CommitObserver> = Arc::clone(&metrics) as _;
+    let ledger_opts = LedgerOptions { observer: Some(observer), ..ledger_options(&opts.config) };
+    let ledger = Arc::new(Ledger::open(&dir, &ledger_opts)?);
     let pack = Arc::new(RulePack::builtin().map_err(ServeError::Policy)?);
-    let app = Arc::new(App::new(opts.config, pack, Arc::clone(&ledger), opts.clock).map_err(ServeError::Policy)?);
+    let app = App::new(opts.config, pack, Arc::clone(&ledger), opts.clock, Arc::clone(&metrics));
+    let app = Arc::new(app.map_err(ServeError::Policy)?);
+    let admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger));
+    let (stop_admin, admin_stopped) = oneshot::channel();
+    let admin_task = spawn_admin(opts.admin_listener, &admin, admin_stopped);
     let reloader = opts.config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -84,6 +116,8 @@ pub async fn serve(
         PolicyServiceServer::new(PolicyApi::new(Arc::clone(&app))).max_decoding_message_size(limits::MAX_MESSAGE_BYTES);
     let api = tonic::service::interceptor::InterceptedService::new(api, Authenticator { table: Arc::clone(&app.auth) });
 
+    // The listener is bound, so calls queue until the server below accepts them.
+    admin.set_ready(true);
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "textgate serving");
     // Stop accepting on `shutdown`, let in-flight calls finish, but do not wait
     // more than the grace period for clients that keep connections open.
@@ -91,12 +125,15 @@ pub async fn serve(
     let fired = Arc::new(tokio::sync::Notify::new());
     let signal = {
         let fired = Arc::clone(&fired);
+        let admin = Arc::clone(&admin);
         async move {
             shutdown.await;
+            admin.set_ready(false);
             fired.notify_one();
         }
     };
     let server = Server::builder()
+        .layer(ObserveLayer::new(&metrics))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
@@ -114,6 +151,10 @@ pub async fn serve(
         r.abort();
     }
     let closed = ledger.shutdown().await;
+    let _ = stop_admin.send(());
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     tracing::info!("textgate stopped; ledger flushed");
     served?;
     Ok(closed?)

@@ -79,6 +79,7 @@ pub async fn check(
     let consent = app.ledger.consent(&tenant, to.as_str())?.unwrap_or_default();
     let mut history = app.ledger.contact(&tenant, to.as_str())?;
     let decision = span.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
+    app.metrics.decision(&tenant, decision.outcome, decision.reasons.first().map(|r| r.code));
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
     if sent && !req.dry_run {
         if let Some(category) = decision.category {

@@ -74,6 +74,7 @@ pub async fn process(
         Intent::Help => (pb::InboundIntent::Help, None, tp.help_reply.clone()),
         Intent::Message => (pb::InboundIntent::Message, None, String::new()),
     };
+    app.metrics.inbound(&tenant, intent_label(intent));
     let mut reply = reply;
     let (event, token, consent) = match new_event {
         Some(e) => {
@@ -105,4 +106,15 @@ pub async fn process(
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
     Ok(resp)
+}
+
+/// The `intent` label of `textgate_inbound_total`.
+fn intent_label(intent: pb::InboundIntent) -> &'static str {
+    match intent {
+        pb::InboundIntent::OptOut => "opt_out",
+        pb::InboundIntent::OptIn => "opt_in",
+        pb::InboundIntent::Help => "help",
+        pb::InboundIntent::Message => "message",
+        pb::InboundIntent::Unspecified => "unspecified",
+    }
 }

@@ -7,13 +7,14 @@
 //! ever flushes on the write path.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use tokio::sync::{mpsc, oneshot};
 
-use super::ledger::Recorded;
+use super::ledger::{CommitObserver, Recorded};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
 use super::{keys, ConsentError};
@@ -39,13 +40,14 @@ pub struct Committer {
     max_batch: usize,
     /// Last sequence per tenant; loaded from the tree on first use.
     last_seq: HashMap<String, u64>,
+    observer: Option<Arc<dyn CommitObserver>>,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 
 impl Committer {
-    pub fn new(db: sled::Db, trees: Trees, max_batch: usize) -> Self {
-        Committer { db, trees, max_batch, last_seq: HashMap::new() }
+    pub fn new(db: sled::Db, trees: Trees, max_batch: usize, observer: Option<Arc<dyn CommitObserver>>) -> Self {
+        Committer { db, trees, max_batch, last_seq: HashMap::new(), observer }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -80,11 +82,16 @@ impl Committer {
         let result = self.apply(&events).and_then(|out| {
             let started = std::time::Instant::now();
             self.db.flush()?;
-            tracing::debug!(flush_us = started.elapsed().as_micros() as u64, "ledger flushed");
-            Ok(out)
+            let took = started.elapsed();
+            tracing::debug!(flush_us = took.as_micros() as u64, "ledger flushed");
+            Ok((out, took))
         });
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, took)) => {
+                if let Some(o) = &self.observer {
+                    o.committed(outcomes.len(), took);
+                    outcomes.iter().filter(|r| !r.duplicate).for_each(|r| o.appended(&r.event.event.tenant_id));
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }

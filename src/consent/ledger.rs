@@ -1,7 +1,7 @@
 //! Opening the store, reading it, and handing writes to the group committer.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
@@ -12,7 +12,7 @@ use super::state::ContactConsent;
 use super::{keys, ConsentError};
 
 /// How the ledger commits writes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LedgerOptions {
     /// Most events one fsync covers. 1 = one fsync per write.
     pub max_batch: usize,
@@ -20,12 +20,34 @@ pub struct LedgerOptions {
     pub queue: usize,
     /// sled page cache, bytes.
     pub cache_bytes: u64,
+    /// Told about every commit (metrics); called on the committer thread.
+    pub observer: Option<Arc<dyn CommitObserver>>,
 }
 
 impl Default for LedgerOptions {
     fn default() -> Self {
-        LedgerOptions { max_batch: 64, queue: 4096, cache_bytes: 256 * 1024 * 1024 }
+        LedgerOptions { max_batch: 64, queue: 4096, cache_bytes: 256 * 1024 * 1024, observer: None }
     }
+}
+
+impl std::fmt::Debug for LedgerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerOptions")
+            .field("max_batch", &self.max_batch)
+            .field("queue", &self.queue)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+/// Watches the committer, e.g. to export metrics. Must be cheap: it runs on
+/// the committer thread between fsyncs.
+pub trait CommitObserver: Send + Sync {
+    /// One durable batch: how many writes it covered and how long its fsync took.
+    fn committed(&self, batch: usize, flush: std::time::Duration);
+    /// An event newly appended (not a duplicate) for `tenant`.
+    fn appended(&self, tenant: &str);
 }
 
 /// The outcome of one write.
@@ -70,7 +92,7 @@ impl Ledger {
         };
         db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
-        let committer = Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1));
+        let committer = Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1), opts.observer.clone());
         let handle = std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
@@ -88,6 +110,11 @@ impl Ledger {
             .await
             .map_err(|_| ConsentError::StoreUnavailable("ledger is shut down".into()))?;
         answer.await.map_err(|_| ConsentError::StoreUnavailable("ledger stopped before the write".into()))?
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, ConsentError> {
+        Ok(self.db.size_on_disk()?)
     }
 
     /// Current consent of one number (None when nothing was ever recorded).

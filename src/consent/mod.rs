@@ -11,7 +11,7 @@ mod ledger;
 pub mod model;
 pub mod state;
 
-pub use ledger::{Ledger, LedgerOptions, Recorded};
+pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};
 pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 pub use state::{ContactConsent, ScopeState, Status};
 

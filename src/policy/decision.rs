@@ -31,9 +31,21 @@ pub enum ReasonCode {
     DisclosureAdded,
 }
 
+impl Outcome {
+    /// Lower-case name for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::AllowWithChanges => "allow_with_changes",
+            Outcome::Defer => "defer",
+            Outcome::Deny => "deny",
+        }
+    }
+}
+
 impl ReasonCode {
     /// Lower-case name for metrics and logs.
-    pub fn as_str(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             ReasonCode::OptedOut => "opted_out",
             ReasonCode::ConsentRequired => "consent_required",

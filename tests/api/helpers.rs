@@ -72,6 +72,8 @@ pub type Client = PolicyServiceClient<InterceptedService<Channel, Token>>;
 /// A running server with its own data directory.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The admin HTTP endpoint (/metrics, /healthz, /readyz).
+    pub admin: SocketAddr,
     dir: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -100,15 +102,18 @@ impl TestApp {
         config.server.data_dir = dir.path().join("data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let admin = admin_listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
+        let opts = ServeOptions { admin_listener: Some(admin_listener), ..ServeOptions::new(config) };
         let task = tokio::spawn(async move {
-            serve(listener, ServeOptions::new(config), async {
+            serve(listener, opts, async {
                 let _ = stopped.await;
             })
             .await
             .expect("server stopped cleanly");
         });
-        TestApp { addr, dir: Some(dir), stop: Some(stop), task: Some(task) }
+        TestApp { addr, admin, dir: Some(dir), stop: Some(stop), task: Some(task) }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -125,6 +130,13 @@ impl TestApp {
 
     pub async fn client_with(&self, token: Option<&str>) -> Client {
         PolicyServiceClient::with_interceptor(self.channel().await, Token(token.map(str::to_string)))
+    }
+
+    /// Asks the server to shut down without waiting for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 
     /// Graceful shutdown; returns the data dir for a restart.
@@ -189,4 +201,42 @@ pub async fn list_all(client: &mut Client, phone: &str) -> Vec<pb::ConsentEvent>
         out.push(e);
     }
     out
+}
+
+/// A plain HTTP/1.0 GET (the server then closes the connection after the
+/// body, so no chunked decoding is needed): (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    try_http_get(addr, path).await.unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
+}
+
+/// [`http_get`] that reports connection failures instead of panicking.
+pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Error, ErrorKind};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        Ok::<_, Error>(raw)
+    };
+    let raw = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| Error::new(ErrorKind::TimedOut, "no answer within 10s"))??;
+    let text = String::from_utf8(raw).map_err(|e| Error::new(ErrorKind::InvalidData, e))?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| Error::new(ErrorKind::InvalidData, "no HTTP head"))?;
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok());
+    let status = status.ok_or_else(|| Error::new(ErrorKind::InvalidData, "no status code"))?;
+    Ok((status, body.to_string()))
+}
+
+/// A child process killed when the test ends, however it ends (a failing
+/// test must not leave a server holding the test runner's output open).
+pub struct Reap(pub std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -6,4 +6,6 @@ mod consent;
 mod decisions;
 mod helpers;
 mod inbound;
+mod metrics;
+mod prometheus;
 mod service;

@@ -1,0 +1,64 @@
+//! The admin HTTP endpoint (`server.admin_listen`): `/metrics` in the
+//! Prometheus text format, `/healthz` (the process is alive) and `/readyz`
+//! (the store is open, a policy is loaded and gRPC is serving; 503 while
+//! starting or shutting down). No authentication: never expose it publicly.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::consent::Ledger;
+use crate::metrics::Metrics;
+
+/// What the admin endpoint reads.
+pub struct Admin {
+    pub metrics: Arc<Metrics>,
+    pub ledger: Arc<Ledger>,
+    ready: AtomicBool,
+}
+
+impl Admin {
+    pub fn new(metrics: Arc<Metrics>, ledger: Arc<Ledger>) -> Arc<Admin> {
+        Arc::new(Admin { metrics, ledger, ready: AtomicBool::new(false) })
+    }
+
+    /// Marks the server ready (gRPC serving) or not (starting, shutting down).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+}
+
+/// Serves the admin endpoint on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(admin);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
+    let size = admin.ledger.size_on_disk().ok();
+    let body = admin.metrics.render(size);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
+    if admin.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting or shutting down\n")
+    }
+}
