@@ -23,7 +23,7 @@ pub mod policy;
 pub mod reload;
 pub mod server;
 pub mod telemetry;
-#[cfg(test)]
-mod testkit;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use server::{serve, ServeOptions};
