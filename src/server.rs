@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use tokio::sync::oneshot;
@@ -138,7 +138,10 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(api)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        // An incoming stream we pass in gets none of the builder's socket options:
+        // set TCP_NODELAY here, or Nagle holds each response's tail until the
+        // client's delayed ACK (~40 ms per unary call).
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
     let served = tokio::select! {
         r = server => r,
         _ = async { fired.notified().await; tokio::time::sleep(grace).await } => {

@@ -2,6 +2,7 @@
 //! the conversation window, and the one reply to send.
 
 use prost::Message as _;
+use tracing::Instrument as _;
 
 use super::check::conversation;
 use super::consent::phone;
@@ -38,8 +39,10 @@ pub async fn process(
     let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
     let opted_out = consent.opt_out_for_send(&campaign.id, to.as_str()).is_some();
     let class = policy.pack.inbound.classify(&req.body, opted_out);
+    // Not entered with a guard: one held across the await below stays "current"
+    // on the worker thread the task leaves, so later spans there get it as their
+    // parent, and once it has closed, creating one panics in the registry.
     let span = tracing::info_span!("inbound", tenant = %tenant, intent = ?class.intent);
-    let _g = span.enter();
 
     let event = |action, level| NewEvent {
         tenant_id: tenant.clone(),
@@ -78,7 +81,7 @@ pub async fn process(
     let mut reply = reply;
     let (event, token, consent) = match new_event {
         Some(e) => {
-            let rec = app.ledger.record(e).await?;
+            let rec = app.ledger.record(e).instrument(span).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
             if rec.duplicate {

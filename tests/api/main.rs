@@ -4,6 +4,7 @@
 mod cli;
 mod consent;
 mod decisions;
+mod ghz;
 mod helpers;
 mod inbound;
 mod metrics;

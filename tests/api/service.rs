@@ -50,3 +50,24 @@ async fn reflection_lists_and_describes_the_service() {
     };
     assert!(!files.file_descriptor_proto.is_empty());
 }
+
+/// Replies go out as soon as they are written: accepted connections set
+/// TCP_NODELAY. Without it, Nagle's algorithm held the tail of a response
+/// until the client's delayed ACK (about 40 ms on Linux): every sequential
+/// CheckMessage took over 40 ms instead of about one.
+#[tokio::test(flavor = "multi_thread")]
+async fn sequential_calls_are_not_held_back_by_nagle() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    let req = || crate::decisions::msg("+13125550199", "Your case file is ready.");
+    c.check_message(req()).await.expect("warm up");
+    let mut slow = 0;
+    for _ in 0..40 {
+        let t = std::time::Instant::now();
+        c.check_message(req()).await.expect("check");
+        if t.elapsed() >= std::time::Duration::from_millis(30) {
+            slow += 1;
+        }
+    }
+    assert!(slow < 10, "{slow} of 40 sequential calls took 30 ms or more");
+}
