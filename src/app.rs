@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::consent::Ledger;
 use crate::error::ApiError;
 use crate::policy::{Policy, RulePack, TenantPolicy};
+use crate::telemetry::PhoneHasher;
 
 /// Number of lock stripes serializing read-decide-write per recipient.
 const STRIPES: usize = 256;
@@ -27,6 +28,8 @@ pub struct App {
     pub auth: Arc<ArcSwap<AuthTable>>,
     pub ledger: Arc<Ledger>,
     pub clock: SharedClock,
+    /// Hashes phone numbers for spans and logs; its key is fixed at start.
+    pub phone_hash: PhoneHasher,
     /// Reloads that failed (the old policy stayed in force).
     pub reload_failures: AtomicU64,
     stripes: Vec<Mutex<()>>,
@@ -36,6 +39,7 @@ impl App {
     pub fn new(config: Config, pack: Arc<RulePack>, ledger: Arc<Ledger>, clock: SharedClock) -> Result<App, String> {
         let policy = Policy::compile(&config, Arc::clone(&pack))?;
         let auth = Arc::new(ArcSwap::from_pointee(AuthTable::from_config(&config)));
+        let phone_hash = PhoneHasher::from_config(config.telemetry.phone_hash_key.as_deref());
         Ok(App {
             config: ArcSwap::from_pointee(config),
             policy: ArcSwap::from_pointee(policy),
@@ -43,6 +47,7 @@ impl App {
             auth,
             ledger,
             clock,
+            phone_hash,
             reload_failures: AtomicU64::new(0),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         })

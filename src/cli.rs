@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, OtelEnv};
 use crate::server::{serve, ServeOptions};
 
 #[derive(Parser, Debug)]
@@ -37,18 +37,20 @@ pub enum Command {
 
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
 pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
-    crate::telemetry::init(cli.log_json, log_filter.as_deref());
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file) {
-            Ok(c) => {
-                eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
-                ExitCode::SUCCESS
+        Command::CheckConfig { file } => {
+            crate::telemetry::init(cli.log_json, log_filter.as_deref());
+            match Config::load(&file) {
+                Ok(c) => {
+                    eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::Serve { config, listen, data_dir } => {
             let config_path_arg = config.clone();
             let loaded = match &config {
@@ -62,25 +64,60 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            config.server.listen = listen.unwrap_or(config.server.listen);
-            config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
-            let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
-                Ok(l) => l,
+            config.telemetry = match config.telemetry.clone().with_env(&otel_env()) {
+                Ok(t) => t,
                 Err(e) => {
-                    eprintln!("cannot listen on {}: {e}", config.server.listen);
-                    return ExitCode::from(1);
+                    let origin = config_path_arg.as_ref().map_or("<built-in demo>".into(), |p| p.display().to_string());
+                    eprintln!("{origin}: {e}");
+                    return ExitCode::from(2);
                 }
             };
-            let opts = ServeOptions { config_path: config_path_arg, ..ServeOptions::new(config) };
-            match serve(listener, opts, shutdown_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
+            let telemetry = match crate::telemetry::install(&config.telemetry, cli.log_json, log_filter.as_deref()) {
+                Ok(t) => t,
                 Err(e) => {
-                    tracing::error!(error = %e, "textgate failed");
-                    eprintln!("textgate: {e}");
-                    ExitCode::from(1)
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
                 }
-            }
+            };
+            let code = serve_until_signal(config, config_path_arg, listen, data_dir).await;
+            // After the ledger is flushed: export the spans of the last calls.
+            telemetry.shutdown().await;
+            code
         }
+    }
+}
+
+async fn serve_until_signal(
+    mut config: Config,
+    config_path: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<PathBuf>,
+) -> ExitCode {
+    config.server.listen = listen.unwrap_or(config.server.listen);
+    config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
+    let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", config.server.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let opts = ServeOptions { config_path, ..ServeOptions::new(config) };
+    match serve(listener, opts, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "textgate failed");
+            eprintln!("textgate: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The standard OpenTelemetry variables that fill unset `[telemetry]` keys.
+fn otel_env() -> OtelEnv {
+    OtelEnv {
+        otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok(),
+        service_name: std::env::var("OTEL_SERVICE_NAME").ok(),
     }
 }
 

@@ -97,6 +97,7 @@ pub async fn serve(
         }
     };
     let server = Server::builder()
+        .layer(crate::telemetry::rpc::RpcTraceLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
