@@ -10,6 +10,7 @@
 //! - [`phone`]: E.164 / NANP parsing.
 //! - [`config`]: the TOML model and its validation.
 //! - [`cli`]: the `textgate` command line.
+//! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
 
 pub mod api;
 pub mod app;
@@ -23,7 +24,7 @@ pub mod policy;
 pub mod reload;
 pub mod server;
 pub mod telemetry;
-#[cfg(test)]
-mod testkit;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use server::{serve, ServeOptions};

@@ -1,4 +1,5 @@
-//! Test support shared by unit tests: external-tool gating.
+//! Test support shared by unit and black-box tests: external-tool gating.
+//! Public (hidden from docs) so `tests/` can use it too.
 
 /// A test needs a tool that is not here: skip with a notice, or fail when
 /// `TEXTGATE_REQUIRE_EXTERNAL=1` (as CI sets) so CI never passes by skipping.

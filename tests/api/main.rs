@@ -6,4 +6,6 @@ mod consent;
 mod decisions;
 mod helpers;
 mod inbound;
+mod jaeger;
 mod service;
+mod tracing_export;
