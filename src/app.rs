@@ -16,6 +16,7 @@ use crate::consent::Ledger;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::policy::{Policy, RulePack, TenantPolicy};
+use crate::telemetry::PhoneHasher;
 
 /// Number of lock stripes serializing read-decide-write per recipient.
 const STRIPES: usize = 256;
@@ -29,6 +30,8 @@ pub struct App {
     pub clock: SharedClock,
     /// Prometheus series; reload failures are counted there.
     pub metrics: Arc<Metrics>,
+    /// Hashes phone numbers for spans and logs; its key is fixed at start.
+    pub phone_hash: PhoneHasher,
     stripes: Vec<Mutex<()>>,
 }
 
@@ -43,6 +46,7 @@ impl App {
         let policy = Policy::compile(&config, Arc::clone(&pack))?;
         metrics.policy_installed(&policy.version);
         let auth = Arc::new(ArcSwap::from_pointee(AuthTable::from_config(&config)));
+        let phone_hash = PhoneHasher::from_config(config.telemetry.phone_hash_key.as_deref());
         Ok(App {
             config: ArcSwap::from_pointee(config),
             policy: ArcSwap::from_pointee(policy),
@@ -51,6 +55,7 @@ impl App {
             ledger,
             clock,
             metrics,
+            phone_hash,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

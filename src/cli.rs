@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, OtelEnv};
 use crate::server::{serve, ServeOptions};
 
 #[derive(Parser, Debug)]
@@ -38,28 +38,22 @@ pub enum Command {
     CheckConfig { file: PathBuf },
 }
 
-/// Binds a listener, or says why not.
-async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        eprintln!("cannot listen on {addr}: {e}");
-        ExitCode::from(1)
-    })
-}
-
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
 pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
-    crate::telemetry::init(cli.log_json, log_filter.as_deref());
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file) {
-            Ok(c) => {
-                eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
-                ExitCode::SUCCESS
+        Command::CheckConfig { file } => {
+            crate::telemetry::init(cli.log_json, log_filter.as_deref());
+            match Config::load(&file) {
+                Ok(c) => {
+                    eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::Serve { config, listen, data_dir, admin_listen } => {
             let config_path_arg = config.clone();
             let loaded = match &config {
@@ -73,30 +67,68 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            config.telemetry = match config.telemetry.clone().with_env(&otel_env()) {
+                Ok(t) => t,
+                Err(e) => {
+                    let origin = config_path_arg.as_ref().map_or("<built-in demo>".into(), |p| p.display().to_string());
+                    eprintln!("{origin}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let telemetry = match crate::telemetry::install(&config.telemetry, cli.log_json, log_filter.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
             config.server.listen = listen.unwrap_or(config.server.listen);
             config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
             config.server.admin_listen = admin_listen.or(config.server.admin_listen);
-            let listener = match bind(config.server.listen).await {
-                Ok(l) => l,
-                Err(code) => return code,
-            };
-            let admin_listener = match config.server.admin_listen {
-                Some(addr) => match bind(addr).await {
-                    Ok(l) => Some(l),
-                    Err(code) => return code,
-                },
-                None => None,
-            };
-            let opts = ServeOptions { config_path: config_path_arg, admin_listener, ..ServeOptions::new(config) };
-            match serve(listener, opts, shutdown_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "textgate failed");
-                    eprintln!("textgate: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            let code = serve_until_signal(config, config_path_arg).await;
+            // After the ledger is flushed: export the spans of the last calls.
+            telemetry.shutdown().await;
+            code
         }
+    }
+}
+
+async fn serve_until_signal(config: Config, config_path: Option<PathBuf>) -> ExitCode {
+    let listener = match bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let admin_listener = match config.server.admin_listen {
+        Some(addr) => match bind(addr).await {
+            Ok(l) => Some(l),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let opts = ServeOptions { config_path, admin_listener, ..ServeOptions::new(config) };
+    match serve(listener, opts, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "textgate failed");
+            eprintln!("textgate: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Binds a listener, or says why not.
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("cannot listen on {addr}: {e}");
+        ExitCode::from(1)
+    })
+}
+
+/// The standard OpenTelemetry variables that fill unset `[telemetry]` keys.
+fn otel_env() -> OtelEnv {
+    OtelEnv {
+        otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok(),
+        service_name: std::env::var("OTEL_SERVICE_NAME").ok(),
     }
 }
 

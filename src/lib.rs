@@ -12,6 +12,7 @@
 //! - [`phone`]: E.164 / NANP parsing.
 //! - [`config`]: the TOML model and its validation.
 //! - [`cli`]: the `textgate` command line.
+//! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
 
 pub mod admin;
 pub mod api;

@@ -133,6 +133,7 @@ pub async fn serve(
         }
     };
     let server = Server::builder()
+        .layer(crate::telemetry::rpc::RpcTraceLayer)
         .layer(ObserveLayer::new(&metrics))
         .add_service(health_service)
         .add_service(reflection)

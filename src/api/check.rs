@@ -5,14 +5,19 @@ use prost::Message as _;
 use sha2::{Digest, Sha256};
 use tokio_stream::StreamExt;
 use tonic::{Status, Streaming};
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::consent::{phone, EventStreamOf};
 use super::convert::{self, enum_field};
 use super::{limits, pb};
 use crate::app::{tenant_of, App};
 use crate::consent::contact::SentMessage;
+use crate::consent::Category;
 use crate::error::ApiError;
+use crate::phone::PhoneNumber;
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
+use crate::telemetry;
 
 /// USPS codes accepted in `recipient_state`.
 const STATES: &[&str] = &[
@@ -22,14 +27,98 @@ const STATES: &[&str] = &[
 ];
 
 /// Decides one message; unless dry_run, records an allowed send and logs the
-/// decision.
+/// decision. Runs in a `check` span that carries the tenant, the policy
+/// version, the recipient's hash and the outcome, with the stages
+/// (`validate`, `consent.lookup`, `decide`, `ledger.write`) inside it.
 pub async fn check(
     app: &App,
     tenant: String,
     req: pb::CheckMessageRequest,
 ) -> Result<pb::CheckMessageResponse, ApiError> {
+    let span = tracing::debug_span!(
+        "check",
+        tenant = %tenant,
+        policy_version = Empty,
+        phone_hash = Empty,
+        dry_run = req.dry_run,
+        outcome = Empty,
+        reason_codes = Empty,
+    );
+    check_in(app, tenant, req, &span).instrument(span.clone()).await
+}
+
+async fn check_in(
+    app: &App,
+    tenant: String,
+    req: pb::CheckMessageRequest,
+    span: &Span,
+) -> Result<pb::CheckMessageResponse, ApiError> {
     let (policy, tenant) = app.policy_for(&tenant)?;
+    span.record("policy_version", policy.version.as_str());
     let tp = tenant_of(&policy, &tenant)?;
+    let now = app.clock.now();
+    let v = tracing::debug_span!("validate").in_scope(|| validate(&req, now))?;
+    let to = &v.to;
+    app.phone_hash.record(span, to.as_str());
+    let msg = Message {
+        from: v.from.as_str(),
+        to,
+        body: &req.body,
+        origin: v.origin,
+        category: v.category,
+        campaign_id: &req.campaign_id,
+        send_at: v.send_at,
+        recipient_state: v.state,
+        recipient_zone: v.zone.as_ref().map(|z| (req.recipient_time_zone.as_str(), z)),
+    };
+    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to.as_str()).await) };
+    let (consent, mut history) = tracing::debug_span!("consent.lookup").in_scope(|| -> Result<_, ApiError> {
+        Ok((app.ledger.consent(&tenant, to.as_str())?.unwrap_or_default(), app.ledger.contact(&tenant, to.as_str())?))
+    })?;
+    let stage = tracing::debug_span!("decide", outcome = Empty, reason_codes = Empty, rule_ids = Empty);
+    let decision = stage.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
+    telemetry::record_decision(&stage, &decision);
+    telemetry::record_decision(span, &decision);
+    app.metrics.decision(&tenant, decision.outcome, decision.reasons.first().map(|r| r.code));
+    drop(stage);
+    let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
+    let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
+    if sent && !req.dry_run {
+        if let Some(category) = decision.category {
+            let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
+            history.note_send(note, decision.discloses, policy.pack.history_window, now);
+            write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history))?;
+        }
+    }
+    let decision_id = new_decision_id(now);
+    let view = convert::view_to_pb(to.as_str(), &consent, conversation(&history, tp.conversation_window));
+    let resp = response(&decision, &decision_id, &policy.version, view, &req);
+    if !req.dry_run {
+        let record = pb::DecisionRecord {
+            decision_id: decision_id.clone(),
+            decided_at: Some(convert::timestamp(now)),
+            request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req.clone() }),
+            response: Some(pb::CheckMessageResponse { body: sha256_hex(&resp.body), ..resp.clone() }),
+        };
+        write.in_scope(|| app.ledger.log_decision(&tenant, &decision_id, record.encode_to_vec()))?;
+    }
+    tracing::debug!(decision_id = %decision_id, "decided");
+    Ok(resp)
+}
+
+/// A CheckMessage request's fields, parsed and checked.
+struct Valid<'r> {
+    from: PhoneNumber,
+    to: PhoneNumber,
+    origin: Origin,
+    category: Option<Category>,
+    send_at: jiff::Timestamp,
+    state: Option<&'r str>,
+    zone: Option<TimeZone>,
+}
+
+/// Normalizes the numbers and checks every field, naming the first bad one.
+fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid<'_>, ApiError> {
     let from = phone("from", &req.from)?;
     let to = phone("to", &req.to)?;
     if req.body.is_empty() {
@@ -43,7 +132,6 @@ pub async fn check(
     };
     let category = convert::category_from_pb(enum_field(req.category, "category")?);
     limits::text("campaign_id", &req.campaign_id, limits::MAX_ID)?;
-    let now = app.clock.now();
     let send_at = convert::instant(req.send_at.as_ref(), "send_at")?.unwrap_or(now);
     if !req.client_ref.is_empty() {
         limits::text("client_ref", &req.client_ref, limits::MAX_ID)?;
@@ -63,44 +151,7 @@ pub async fn check(
         })?),
         _ => return Err(ApiError::invalid("recipient_time_zone", "too long")),
     };
-    let msg = Message {
-        from: from.as_str(),
-        to: &to,
-        body: &req.body,
-        origin,
-        category,
-        campaign_id: &req.campaign_id,
-        send_at,
-        recipient_state: state,
-        recipient_zone: zone.as_ref().map(|z| (req.recipient_time_zone.as_str(), z)),
-    };
-    let span = tracing::info_span!("decide", tenant = %tenant, dry_run = req.dry_run);
-    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to.as_str()).await) };
-    let consent = app.ledger.consent(&tenant, to.as_str())?.unwrap_or_default();
-    let mut history = app.ledger.contact(&tenant, to.as_str())?;
-    let decision = span.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
-    app.metrics.decision(&tenant, decision.outcome, decision.reasons.first().map(|r| r.code));
-    let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
-    if sent && !req.dry_run {
-        if let Some(category) = decision.category {
-            let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: send_at };
-            history.note_send(note, decision.discloses, policy.pack.history_window, now);
-            app.ledger.put_contact(&tenant, to.as_str(), &history)?;
-        }
-    }
-    let decision_id = new_decision_id(now);
-    let view = convert::view_to_pb(to.as_str(), &consent, conversation(&history, tp.conversation_window));
-    let resp = response(&decision, &decision_id, &policy.version, view, &req);
-    if !req.dry_run {
-        let record = pb::DecisionRecord {
-            decision_id: decision_id.clone(),
-            decided_at: Some(convert::timestamp(now)),
-            request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req.clone() }),
-            response: Some(pb::CheckMessageResponse { body: sha256_hex(&resp.body), ..resp.clone() }),
-        };
-        app.ledger.log_decision(&tenant, &decision_id, record.encode_to_vec())?;
-    }
-    Ok(resp)
+    Ok(Valid { from, to, origin, category, send_at, state, zone })
 }
 
 /// (last inbound, open until) for the consent view.
@@ -201,7 +252,8 @@ pub fn check_stream(
     mut requests: Streaming<pb::CheckMessageRequest>,
 ) -> EventStreamOf<pb::CheckMessageResponse> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
+    // In the stream's `rpc` span, so each message's `check` span nests under it.
+    let worker = async move {
         while let Some(item) = requests.next().await {
             let out = match item {
                 Err(status) => Err(status),
@@ -225,7 +277,8 @@ pub fn check_stream(
                 break;
             }
         }
-    });
+    };
+    tokio::spawn(worker.in_current_span());
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 

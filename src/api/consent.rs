@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use tokio_stream::Stream;
 use tonic::Status;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::convert::{self, enum_field};
 use super::{limits, pb};
@@ -26,21 +28,36 @@ pub fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(value).map_err(|e| ApiError::invalid(field, e.to_string()))
 }
 
+/// Validates and records one consent event, in a `record_consent` span.
 pub async fn record(
     app: &App,
     tenant: String,
     req: pb::RecordConsentRequest,
 ) -> Result<pb::RecordConsentResponse, ApiError> {
-    let config = app.config_for(&tenant)?;
-    let event = new_event(&config, tenant, req, app.clock.now())?;
-    let recorded = app.ledger.record(event).await?;
+    let span =
+        tracing::debug_span!("record_consent", tenant = %tenant, phone_hash = Empty, action = Empty, duplicate = Empty);
+    async {
+        let config = app.config_for(&tenant)?;
+        let event = new_event(&config, tenant, req, app.clock.now())?;
+        app.phone_hash.record(&span, &event.phone);
+        span.record("action", tracing::field::debug(event.action));
+        let recorded = app.ledger.record(event).await?;
+        span.record("duplicate", recorded.duplicate);
+        Ok::<_, ApiError>(recorded)
+    }
+    .instrument(span.clone())
+    .await
+    .map(response)
+}
+
+fn response(recorded: crate::consent::Recorded) -> pb::RecordConsentResponse {
     let view = convert::view_to_pb(&recorded.event.event.phone, &recorded.consent, None);
-    Ok(pb::RecordConsentResponse {
+    pb::RecordConsentResponse {
         consistency_token: recorded.event.sequence.to_string(),
         event: Some(convert::event_to_pb(&recorded.event)),
         duplicate: recorded.duplicate,
         consent: Some(view),
-    })
+    }
 }
 
 /// Validates a RecordConsent request into a ledger event.

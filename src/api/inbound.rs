@@ -2,7 +2,8 @@
 //! the conversation window, and the one reply to send.
 
 use prost::Message as _;
-use tracing::Instrument as _;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::check::conversation;
 use super::consent::phone;
@@ -12,10 +13,22 @@ use crate::consent::{Action, Evidence, Level, NewEvent, Scope, Source};
 use crate::error::ApiError;
 use crate::policy::inbound::Intent;
 
+/// Handles one inbound text in an `inbound` span (tenant, sender's hash,
+/// intent; never the text).
 pub async fn process(
     app: &App,
     tenant: String,
     req: pb::ProcessInboundRequest,
+) -> Result<pb::ProcessInboundResponse, ApiError> {
+    let span = tracing::debug_span!("inbound", tenant = %tenant, phone_hash = Empty, intent = Empty, duplicate = Empty);
+    process_in(app, tenant, req, &span).instrument(span.clone()).await
+}
+
+async fn process_in(
+    app: &App,
+    tenant: String,
+    req: pb::ProcessInboundRequest,
+    span: &Span,
 ) -> Result<pb::ProcessInboundResponse, ApiError> {
     let (policy, tenant) = app.policy_for(&tenant)?;
     let tp = tenant_of(&policy, &tenant)?;
@@ -29,20 +42,19 @@ pub async fn process(
     let now = app.clock.now();
     let received_at = convert::instant(req.received_at.as_ref(), "received_at")?.unwrap_or(now);
 
+    app.phone_hash.record(span, from.as_str());
     let _lock = app.lock_recipient(&tenant, from.as_str()).await;
     if let Some(stored) = app.ledger.inbound_answer(&tenant, &req.message_id)? {
         let mut resp = pb::ProcessInboundResponse::decode(stored.as_slice())
             .map_err(|e| ApiError::Internal(format!("inbound record: {e}")))?;
         resp.duplicate = true;
+        span.record("duplicate", true);
         return Ok(resp);
     }
     let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
     let opted_out = consent.opt_out_for_send(&campaign.id, to.as_str()).is_some();
     let class = policy.pack.inbound.classify(&req.body, opted_out);
-    // Not entered with a guard: one held across the await below stays "current"
-    // on the worker thread the task leaves, so later spans there get it as their
-    // parent, and once it has closed, creating one panics in the registry.
-    let span = tracing::info_span!("inbound", tenant = %tenant, intent = ?class.intent);
+    span.record("intent", tracing::field::debug(&class.intent));
 
     let event = |action, level| NewEvent {
         tenant_id: tenant.clone(),
@@ -81,7 +93,7 @@ pub async fn process(
     let mut reply = reply;
     let (event, token, consent) = match new_event {
         Some(e) => {
-            let rec = app.ledger.record(e).instrument(span).await?;
+            let rec = app.ledger.record(e).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
             if rec.duplicate {

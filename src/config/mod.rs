@@ -6,6 +6,7 @@
 //! so the TOML error names the line and key; cross-field checks (duplicates,
 //! references) run after and name the key path.
 
+mod telemetry;
 mod types;
 mod validate;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use telemetry::{LogFormat, OtelEnv, TelemetryConfig};
 pub use types::{CampaignCategory, HumanDuration, TimeOfDay};
 
 use crate::phone::PhoneNumber;
@@ -44,6 +46,9 @@ pub struct Config {
     pub ledger: LedgerConfig,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// Trace export, log format, phone-number hashing.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// First 12 hex digits of the SHA-256 of the file's text: the policy version.
     #[serde(skip)]
     pub version: String,

@@ -38,6 +38,8 @@ fn rejections_name_the_key_and_where() {
         ("listen = \"127.0.0.1:50051\"", "listen = \"localhost\"", &["t.toml:", "listen"]),
         ("link_domains = [\"northside.example.org\"]", "link_domains = [\"not a domain\"]", &["link_domains[0]"]),
         ("[tenants.northside]", "[tenants.North_Side]", &["tenants.North_Side"]),
+        ("sampling_ratio = 1.0", "sampling_ratio = 2.0", &["telemetry.sampling_ratio", "between 0 and 1"]),
+        ("log_format = \"pretty\"", "log_format = \"xml\"", &["t.toml:", "log_format"]),
     ];
     for (from, to, wants) in cases {
         let err = error_after(from, to);

@@ -116,5 +116,5 @@ pub fn check(c: &Config) -> Result<(), String> {
     if c.ledger.max_batch == 0 || c.ledger.max_batch > 4096 {
         return Err("`ledger.max_batch`: must be 1 to 4096".into());
     }
-    Ok(())
+    c.telemetry.check()
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::committer::{Committer, Job, Trees};
 use super::model::{ConsentEvent, NewEvent};
@@ -103,13 +104,19 @@ impl Ledger {
 
     /// Appends an event, or returns the original if its id was seen before.
     /// Returns only after the event is fsynced.
+    /// The wait is a `ledger.record` span; the committer's `ledger.commit`
+    /// span joins it (as child or as link).
     pub async fn record(&self, event: NewEvent) -> Result<Recorded, ConsentError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Write { event: Box::new(event), reply })
-            .await
-            .map_err(|_| ConsentError::StoreUnavailable("ledger is shut down".into()))?;
-        answer.await.map_err(|_| ConsentError::StoreUnavailable("ledger stopped before the write".into()))?
+        let wait = async {
+            let span = tracing::Span::current();
+            self.jobs
+                .send(Job::Write { event: Box::new(event), reply, span })
+                .await
+                .map_err(|_| ConsentError::StoreUnavailable("ledger is shut down".into()))?;
+            answer.await.map_err(|_| ConsentError::StoreUnavailable("ledger stopped before the write".into()))?
+        };
+        wait.instrument(tracing::debug_span!("ledger.record")).await
     }
 
     /// Bytes the store takes on disk.

@@ -7,6 +7,8 @@ mod decisions;
 mod ghz;
 mod helpers;
 mod inbound;
+mod jaeger;
 mod metrics;
 mod prometheus;
 mod service;
+mod tracing_export;
