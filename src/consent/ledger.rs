@@ -67,7 +67,7 @@ pub struct Recorded {
 pub struct Ledger {
     db: sled::Db,
     trees: Trees,
-    pub(super) activity: super::activity::ActivityTrees,
+    pub(super) activity: Arc<super::activity::ActivityTrees>,
     jobs: mpsc::Sender<Job>,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -98,7 +98,7 @@ impl Ledger {
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
-        let activity = super::activity::ActivityTrees::open(&db)?;
+        let activity = Arc::new(super::activity::ActivityTrees::open(&db)?);
         Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)) })
     }
 
@@ -188,9 +188,13 @@ impl Ledger {
                 .map_err(|_| ConsentError::StoreUnavailable("committer panicked".into()))?;
         }
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))??;
+        let activity = Arc::clone(&self.activity);
+        tokio::task::spawn_blocking(move || {
+            activity.close();
+            db.flush()
+        })
+        .await
+        .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))??;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod keys;
 mod ledger;
 pub mod model;
 pub mod state;
+mod write_behind;
 
 pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};
 pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
