@@ -12,11 +12,11 @@
 //! never panics, whatever the body holds.
 
 use serde::Deserialize;
-use std::collections::HashSet;
 use std::ops::Range;
 
 #[path = "content_scan.rs"]
 mod scan;
+pub(crate) use scan::{FxMap, FxSet};
 use scan::{PhraseSet, EXCEPTION};
 #[cfg(test)]
 #[path = "content_tests.rs"]
@@ -109,8 +109,8 @@ pub struct Phone {
 /// Compiled rulepack. Build once with [`ContentRules::new`], share freely.
 #[derive(Debug, Clone)]
 pub struct ContentRules {
-    tlds: HashSet<String>,
-    shorteners: HashSet<String>,
+    tlds: FxSet<String>,
+    shorteners: FxSet<String>,
     category_ids: Vec<String>,
     categories: PhraseSet,
     promotional: PhraseSet,
@@ -119,7 +119,7 @@ pub struct ContentRules {
 impl ContentRules {
     /// Validates and compiles the rulepack; the error names the bad entry.
     pub fn new(data: &ContentData) -> Result<Self, String> {
-        let mut tlds = HashSet::new();
+        let mut tlds = FxSet::default();
         for t in &data.tlds {
             let t = t.trim().trim_start_matches('.').to_ascii_lowercase();
             if !(2..=24).contains(&t.len()) || !t.bytes().all(|c| c.is_ascii_lowercase()) {
@@ -127,7 +127,7 @@ impl ContentRules {
             }
             tlds.insert(t);
         }
-        let mut shorteners = HashSet::new();
+        let mut shorteners = FxSet::default();
         for s in &data.url_shorteners {
             let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
             let labels_ok =

@@ -7,7 +7,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A map with the fast non-cryptographic hasher below (keys come from the
+/// rule pack, not from callers, so flooding is not a concern).
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// The set counterpart of [`FxMap`].
+pub(crate) type FxSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
 use std::ops::Range;
 
 /// A link found in a body: see `content::Link` for the public meaning.
@@ -430,7 +434,7 @@ fn next_word(s: &str, from: usize) -> Option<Word> {
 /// rulepack, so body text can only look keys up, never collide on insert,
 /// and SipHash's flood resistance would only cost time on the hot path.
 #[derive(Default, Clone, Copy)]
-pub(super) struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {

@@ -9,7 +9,6 @@
 //! over token spans, so it is cheap enough for every inbound message.
 
 use serde::Deserialize;
-use std::collections::HashMap;
 use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 
 /// What the consumer meant by an inbound text.
@@ -103,6 +102,14 @@ const VARIANT_MAX_BYTES: usize = 120;
 /// uppercased, every other non-alphanumeric char (punctuation, '-', '_', emoji,
 /// controls) turned into a single space, trimmed.
 pub fn normalize(text: &str) -> String {
+    if text.is_ascii() {
+        return normalize_ascii(text);
+    }
+    normalize_unicode(text)
+}
+
+/// [`normalize`] for any text.
+fn normalize_unicode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
     for c in text.nfkd() {
@@ -118,6 +125,28 @@ pub fn normalize(text: &str) -> String {
         }
         space = false;
         out.extend(c.to_uppercase().filter(|u| !is_combining_mark(*u)));
+    }
+    out
+}
+
+/// [`normalize`] for ASCII text, where NFKD and mark stripping change
+/// nothing: the common case, without the Unicode tables.
+fn normalize_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for b in text.bytes() {
+        if b == b'\'' || b == b'`' {
+            continue;
+        }
+        if !b.is_ascii_alphanumeric() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.push(char::from(b.to_ascii_uppercase()));
     }
     out
 }
@@ -210,13 +239,13 @@ impl<'a> Toks<'a> {
 
 /// Normalized phrases (1..=max_len tokens) mapped to a value.
 struct Lexicon<V> {
-    map: HashMap<String, V>,
+    map: crate::policy::content::FxMap<String, V>,
     max_len: usize,
 }
 
 impl<V: Copy + PartialEq> Lexicon<V> {
     fn new() -> Self {
-        let map = HashMap::new();
+        let map = crate::policy::content::FxMap::default();
         Lexicon { map, max_len: 0 }
     }
     /// Adds `entries` (named `key` in errors); rejects an empty list when `required`,

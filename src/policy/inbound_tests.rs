@@ -265,3 +265,10 @@ fn never_panics_on_weird_input() {
     assert_eq!(c.classify(&stops, false).intent, Intent::OptOut);
     assert_eq!(c.classify("\u{7}\u{1b}[31mSTOP\u{1b}[0m", false).intent, Intent::Message);
 }
+
+proptest::proptest! {
+    #[test]
+    fn the_ascii_fast_path_normalizes_like_the_unicode_path(text in "[ -~\t\n]{0,80}") {
+        proptest::prop_assert_eq!(normalize_ascii(&text), normalize_unicode(&text));
+    }
+}

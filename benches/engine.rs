@@ -1,0 +1,136 @@
+//! Criterion benches of the pure engine and the store's hot reads:
+//!
+//!   cargo bench --bench engine
+//!
+//! `decide/typical` is what bench/run compares with one baseline RPC.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use jiff::{SignedDuration, Timestamp};
+use textgate::config::Config;
+use textgate::consent::contact::{ContactHistory, SentMessage};
+use textgate::consent::{
+    Action, Category, ConsentEvent, ContactConsent, Evidence, Ledger, LedgerOptions, Level, NewEvent, Scope, Source,
+};
+use textgate::phone::PhoneNumber;
+use textgate::policy::{decide, Message, Origin, Policy, RulePack};
+
+const MIDDAY: &str = "2026-06-02T15:00:00Z";
+
+fn event(phone: &str, seq: u64, action: Action, level: Level) -> NewEvent {
+    NewEvent {
+        tenant_id: "northside".into(),
+        event_id: format!("e-{phone}-{seq}"),
+        phone: phone.into(),
+        action,
+        level,
+        scope: Scope::default(),
+        source: Source::Verbal,
+        occurred_at: Timestamp::UNIX_EPOCH,
+        evidence: Evidence::default(),
+        categories: vec![],
+        inbound_text: String::new(),
+    }
+}
+
+fn consent(level: Level) -> ContactConsent {
+    let mut c = ContactConsent::default();
+    let e = event("+13125550199", 1, Action::Grant, level);
+    c.apply(&ConsentEvent { sequence: 1, recorded_at: Timestamp::UNIX_EPOCH, event: e });
+    c
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let policy = Policy::compile(&Config::demo(), Arc::new(RulePack::builtin().expect("rule pack"))).expect("policy");
+    let tenant = &policy.tenants["northside"];
+    let at: Timestamp = MIDDAY.parse().unwrap();
+    let to = PhoneNumber::parse("+13125550199").unwrap();
+    let fl = PhoneNumber::parse("+13055550199").unwrap();
+    let express = consent(Level::Express);
+    let written = consent(Level::ExpressWritten);
+    let empty = ContactHistory::default();
+
+    let typical = Message {
+        from: "+13125550100",
+        to: &to,
+        body: "Your case file is ready. Please bring your ID on Tuesday.",
+        origin: Origin::Person,
+        category: None,
+        campaign_id: "",
+        send_at: at,
+        recipient_state: None,
+        recipient_zone: None,
+    };
+    c.bench_function("decide/typical", |b| b.iter(|| black_box(decide(&policy, tenant, &typical, &express, &empty))));
+
+    // Worst case: a promotional text at the body limit, full of links and
+    // numbers, to a Florida number with a busy send history (caps, quiet hours).
+    let long = "Give today at https://give.northside.example.org/spring or call 312-555-0100. ".repeat(25);
+    let mut busy = ContactHistory::default();
+    for i in 0..40 {
+        let note = SentMessage {
+            campaign_id: "fundraising".into(),
+            category: Category::Promotional,
+            at: at - SignedDuration::from_hours(i * 3),
+        };
+        busy.note_send(note, i % 5 == 0, SignedDuration::from_hours(24 * 30), at);
+    }
+    let worst = Message {
+        from: "+13125550101",
+        to: &fl,
+        body: &long[..1600],
+        origin: Origin::Automated,
+        category: Some(Category::Promotional),
+        campaign_id: "fundraising",
+        send_at: at,
+        recipient_state: Some("FL"),
+        recipient_zone: None,
+    };
+    c.bench_function("decide/worst", |b| b.iter(|| black_box(decide(&policy, tenant, &worst, &written, &busy))));
+
+    let inbound = &policy.pack.inbound;
+    c.bench_function("classify/stop", |b| b.iter(|| black_box(inbound.classify(black_box("STOP"), false))));
+    let text = "Hi, thanks for the reminder. Could we move Tuesday's appointment to Thursday afternoon? \
+                I have to pick up my daughter from school at 3, so anytime after 4 works.";
+    c.bench_function("classify/free_text", |b| b.iter(|| black_box(inbound.classify(black_box(text), false))));
+    c.bench_function("classify/revocation", |b| {
+        b.iter(|| black_box(inbound.classify(black_box("please stop texting me, I'm not interested"), false)))
+    });
+}
+
+fn bench_ledger(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let ledger = Ledger::temporary(&LedgerOptions::default()).expect("ledger");
+    let phones: Vec<String> = (0..10_000).map(|i| format!("+1312{:03}{:04}", 200 + i % 800, i)).collect();
+    rt.block_on(async {
+        for (i, p) in phones.iter().enumerate() {
+            ledger.record(event(p, i as u64, Action::Grant, Level::Express)).await.expect("record");
+        }
+    });
+    let mut i = 0usize;
+    c.bench_function("ledger/consent_get", |b| {
+        b.iter(|| {
+            i = (i + 7919) % phones.len();
+            black_box(ledger.consent("northside", &phones[i]).expect("read"))
+        })
+    });
+    let history = ContactHistory::default();
+    c.bench_function("ledger/contact_put", |b| {
+        b.iter(|| {
+            i = (i + 7919) % phones.len();
+            ledger.put_contact("northside", &phones[i], &history).expect("write")
+        })
+    });
+    c.bench_function("ledger/contact_get", |b| {
+        b.iter(|| {
+            i = (i + 7919) % phones.len();
+            black_box(ledger.contact("northside", &phones[i]).expect("read"))
+        })
+    });
+    rt.block_on(ledger.shutdown()).expect("shutdown");
+}
+
+criterion_group!(benches, bench_decide, bench_ledger);
+criterion_main!(benches);
