@@ -135,6 +135,7 @@ pub async fn serve(
     let server = Server::builder()
         .layer(crate::telemetry::rpc::RpcTraceLayer)
         .layer(ObserveLayer::new(&metrics))
+        .layer(limits::RequestLimitLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
