@@ -231,11 +231,13 @@ impl Config {
                 }
                 None => origin.to_string(),
             };
-            let message = if key.is_empty() || key == "." {
-                inner.message().to_string()
-            } else {
-                format!("`{key}`: {}", inner.message())
+            // The TOML parser gives no message for some errors, such as a
+            // control character in a comment.
+            let why = match inner.message() {
+                "" => "not valid TOML here (a control or stray character?)",
+                m => m,
             };
+            let message = if key.is_empty() || key == "." { why.to_string() } else { format!("`{key}`: {why}") };
             ConfigError { origin, message }
         })?;
         let mut config = config;

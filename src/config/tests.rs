@@ -57,6 +57,13 @@ fn toml_errors_carry_the_line() {
 }
 
 #[test]
+fn a_control_character_in_a_comment_is_explained() {
+    let err = error_after("OpenTelemetry Collector", "Open\u{7f}elemetry Collector");
+    let line = DEMO_TOML.lines().position(|l| l.contains("OpenTelemetry Collector")).unwrap() + 1;
+    assert!(err.starts_with(&format!("t.toml:{line}:")) && err.contains("control"), "{err}");
+}
+
+#[test]
 fn minimal_config_gets_defaults() {
     let text = r#"
         [auth]
