@@ -11,4 +11,5 @@ mod jaeger;
 mod metrics;
 mod prometheus;
 mod service;
+mod tenants;
 mod tracing_export;
