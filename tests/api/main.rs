@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on 127.0.0.1:0, the generated client.
 //! Silent unless TEST_LOG is set.
 
+mod bad_input;
 mod cli;
 mod consent;
 mod decisions;
