@@ -13,4 +13,5 @@ mod metrics;
 mod prometheus;
 mod service;
 mod tenants;
+mod tls;
 mod tracing_export;
