@@ -10,6 +10,7 @@ mod helpers;
 mod inbound;
 mod jaeger;
 mod metrics;
+mod privacy;
 mod prometheus;
 mod service;
 mod tenants;
