@@ -117,3 +117,27 @@ async fn malformed_requests_get_a_precise_status_and_write_nothing() {
     // The arranged decision and the one valid dry run inside a stream.
     assert_eq!(total(&samples, "textgate_decisions_total"), 2.0, "decisions in\n{text}");
 }
+
+/// The edges of what is valid are decided, not crashed on: `send_at` is never
+/// clamped, so the first and the last second a timestamp may name get a
+/// decision (quiet hours, caps and the disclosure interval all compute from it).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_and_last_valid_instants_get_a_decision() {
+    let app = TestApp::spawn_toml(TWO_TENANTS).await;
+    let mut c = app.client_with(rows::NORTH).await;
+    for seconds in [0, 1, rows::LAST_SECOND - 1, rows::LAST_SECOND] {
+        for nanos in [0, 999_999_999] {
+            for category in [pb::MessageCategory::CategoryUnspecified, pb::MessageCategory::CategoryPromotional] {
+                let mut req = rows::check_ok();
+                req.send_at = Some(prost_types::Timestamp { seconds, nanos });
+                req.category = category as i32;
+                req.recipient_state = "FL".into();
+                let got = c.check_message(req.clone()).await;
+                let resp = got.unwrap_or_else(|e| panic!("send_at {seconds}.{nanos} {category:?}: {e:?}"));
+                assert_ne!(resp.into_inner().decision, pb::Decision::Unspecified as i32);
+                req.dry_run = true;
+                c.check_message(req).await.unwrap_or_else(|e| panic!("dry run at {seconds}: {e:?}"));
+            }
+        }
+    }
+}
