@@ -101,6 +101,13 @@ async fn logs_and_spans_carry_no_phone_number_and_no_body() {
         let err = c.record_consent(grant("privacy-bad", &bad, pb::ConsentLevel::Express)).await.expect_err("invalid");
         assert_eq!(err.code(), Code::InvalidArgument);
     }
+    // A status that does repeat caller input (the evidence.extra key it
+    // names) must still stay out of the log.
+    let mut keyed = grant("privacy-extra", granted, pb::ConsentLevel::Express);
+    let evidence = keyed.evidence.get_or_insert_with(Default::default);
+    evidence.extra.insert(format!("+1{invalid}"), "v".repeat(513));
+    let err = c.record_consent(keyed).await.expect_err("value too long");
+    assert_eq!((err.code(), err.message().starts_with("evidence.extra")), (Code::InvalidArgument, true), "{err:?}");
     drop(c);
     // SIGTERM: the server exports its last spans before it exits.
     let kill = Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().expect("kill");
