@@ -1,4 +1,4 @@
-//! The `textgate` command line: `serve` and `check-config`.
+//! The `textgate` command line: `serve`, `check-config` and `hash-token`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,8 @@ pub enum Command {
     },
     /// Validate a configuration file and print what is wrong with it.
     CheckConfig { file: PathBuf },
+    /// Read a bearer token on stdin; print the `sha256:<hex>` form `[auth] tokens` accepts.
+    HashToken,
 }
 
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
@@ -54,6 +56,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
                 }
             }
         }
+        Command::HashToken => hash_token(std::io::stdin().lock()),
         Command::Serve { config, listen, data_dir, admin_listen } => {
             let config_path_arg = config.clone();
             let loaded = match &config {
@@ -114,6 +117,22 @@ async fn serve_until_signal(config: Config, config_path: Option<PathBuf>) -> Exi
             ExitCode::from(1)
         }
     }
+}
+
+/// `textgate hash-token`: the first line of `input`, hashed.
+fn hash_token(mut input: impl std::io::BufRead) -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = input.read_line(&mut line) {
+        eprintln!("hash-token: cannot read the token from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let token = line.trim();
+    if token.len() < 8 {
+        eprintln!("hash-token: give the token (at least 8 characters) on stdin");
+        return ExitCode::from(2);
+    }
+    println!("{}", crate::api::auth::hash_token(token));
+    ExitCode::SUCCESS
 }
 
 /// Binds a listener, or says why not.

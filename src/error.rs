@@ -46,6 +46,22 @@ impl From<ConsentError> for ApiError {
     }
 }
 
+/// What tonic's codec says when a request message is over the decoding limit.
+const DECODE_LIMIT_MESSAGE: &str = "Error, decoded message length too large";
+
+/// tonic rejects a request message over the decoding limit with OUT_OF_RANGE
+/// and a message that names no field. gRPC's status-code table asks for
+/// RESOURCE_EXHAUSTED there; this gives it, with a message that names the
+/// request. `None` for every other status.
+pub fn oversized_request(status: &Status) -> Option<Status> {
+    (status.code() == Code::OutOfRange && status.message().starts_with(DECODE_LIMIT_MESSAGE)).then(|| {
+        Status::resource_exhausted(format!(
+            "request: the message is larger than the {} KiB limit",
+            crate::api::limits::MAX_MESSAGE_BYTES / 1024
+        ))
+    })
+}
+
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
         match e {

@@ -16,8 +16,9 @@ const POLL: Duration = Duration::from_millis(500);
 pub fn reload(app: &App, path: &std::path::Path) -> Result<String, String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let old = app.config.load();
-    if config.server.listen != old.server.listen || config.server.data_dir != old.server.data_dir {
-        tracing::warn!("server.listen and server.data_dir changes take effect only after a restart");
+    let (new, was) = (&config.server, &old.server);
+    if new.listen != was.listen || new.data_dir != was.data_dir || new.tls != was.tls {
+        tracing::warn!("server.listen, server.data_dir and server.tls changes take effect only after a restart");
     }
     let version = config.version.clone();
     app.install(config)?;

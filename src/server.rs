@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::Server;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use tokio::sync::oneshot;
 
@@ -52,6 +52,21 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// tonic's TLS settings from `[server.tls]`: the files are read (again) now.
+fn server_tls(config: &crate::config::TlsConfig) -> Result<ServerTlsConfig, ServeError> {
+    let files = config.read().map_err(ServeError::Tls)?;
+    tracing::info!(client_auth = files.client_ca.is_some(), "gRPC over TLS");
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&files.cert, &files.key))
+        .timeout(std::time::Duration::from_secs(10));
+    Ok(match files.client_ca {
+        Some(ca) => tls.client_ca_root(Certificate::from_pem(ca)),
+        None => tls,
+    })
 }
 
 /// The ledger options a configuration asks for.
@@ -88,6 +103,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let dir = opts.config.server.data_dir.clone();
+    let mut builder = Server::builder();
+    if let Some(tls) = &opts.config.server.tls {
+        builder = builder.tls_config(server_tls(tls)?).map_err(|e| ServeError::Tls(format!("`server.tls`: {e}")))?;
+    }
     let opts_grace = opts.config.server.shutdown_grace.0;
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
@@ -132,9 +151,10 @@ pub async fn serve(
             fired.notify_one();
         }
     };
-    let server = Server::builder()
+    let server = builder
         .layer(crate::telemetry::rpc::RpcTraceLayer)
         .layer(ObserveLayer::new(&metrics))
+        .layer(limits::RequestLimitLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

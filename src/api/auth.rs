@@ -2,11 +2,18 @@
 //!
 //! The interceptor turns the `authorization` metadata into an [`Access`] in
 //! the request extensions; handlers then resolve the tenant they act for with
-//! [`Access::tenant`]. Tokens are compared in constant time.
+//! [`Access::tenant`].
+//!
+//! Tokens are kept and compared as SHA-256 digests: a configured token is
+//! either the token itself or `sha256:<64 hex digits>` of it (so the file need
+//! not hold the secret; `textgate hash-token` prints the form). The presented
+//! token is hashed once and compared with every known digest in constant time,
+//! so neither timing nor length tells which token, or how much of one, matched.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::{service::Interceptor, Request, Status};
 
@@ -25,7 +32,8 @@ pub enum Access {
 /// Tokens and tenants, rebuilt whenever the configuration changes.
 #[derive(Debug, Default)]
 pub struct AuthTable {
-    tokens: Vec<(Vec<u8>, Access)>,
+    /// SHA-256 of each token, with what it grants.
+    tokens: Vec<([u8; 32], Access)>,
     /// Access of calls without a token, when tokens are optional.
     anonymous: Option<Access>,
     tenants: Vec<String>,
@@ -39,7 +47,7 @@ impl AuthTable {
             .iter()
             .map(|(t, tenant)| {
                 let access = if tenant == "*" { Access::Any } else { Access::Tenant(tenant.clone()) };
-                (t.as_bytes().to_vec(), access)
+                (token_digest(t), access)
             })
             .collect();
         let anonymous = (!c.auth.require_token).then(|| c.auth.default_tenant.clone().map(Access::Tenant)).flatten();
@@ -51,22 +59,22 @@ impl AuthTable {
             return self
                 .anonymous
                 .clone()
-                .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>` metadata"));
+                .ok_or_else(|| Status::unauthenticated("authorization: missing `Bearer <token>` metadata"));
         };
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| Status::unauthenticated("`authorization` metadata must be `Bearer <token>`"))?
-            .trim()
-            .as_bytes();
+            .ok_or_else(|| Status::unauthenticated("authorization: must be `Bearer <token>`"))?
+            .trim();
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Compare against every token so timing does not reveal which matched.
         let mut found = None;
         for (known, access) in &self.tokens {
-            if bool::from(known.as_slice().ct_eq(token)) {
+            if bool::from(known.ct_eq(&presented)) {
                 found = Some(access.clone());
             }
         }
-        found.ok_or_else(|| Status::unauthenticated("invalid bearer token"))
+        found.ok_or_else(|| Status::unauthenticated("authorization: invalid bearer token"))
     }
 }
 
@@ -88,6 +96,34 @@ impl Access {
     }
 }
 
+/// The prefix of a token given as its SHA-256 digest in `[auth] tokens`.
+pub const HASH_PREFIX: &str = "sha256:";
+
+/// The digest a configured token stands for: the hex after [`HASH_PREFIX`],
+/// or the SHA-256 of a plain token. Configuration validation has checked the
+/// hex form ([`is_hashed_token`]); a malformed one matches nothing.
+fn token_digest(configured: &str) -> [u8; 32] {
+    match configured.strip_prefix(HASH_PREFIX) {
+        Some(hex_digits) => {
+            let mut out = [0u8; 32];
+            // An all-zero digest: no token hashes to it.
+            let _ = hex::decode_to_slice(hex_digits, &mut out);
+            out
+        }
+        None => Sha256::digest(configured.as_bytes()).into(),
+    }
+}
+
+/// Whether a configured token is a well-formed `sha256:<64 hex digits>`.
+pub fn is_hashed_token(configured: &str) -> bool {
+    configured.strip_prefix(HASH_PREFIX).is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The `sha256:<hex>` form of a token, for `[auth] tokens`.
+pub fn hash_token(token: &str) -> String {
+    format!("{HASH_PREFIX}{}", hex::encode(Sha256::digest(token.as_bytes())))
+}
+
 /// Puts the caller's [`Access`] into each request's extensions.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -97,7 +133,7 @@ pub struct Authenticator {
 impl Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
         let header = match req.metadata().get("authorization") {
-            Some(v) => Some(v.to_str().map_err(|_| Status::unauthenticated("`authorization` is not text"))?),
+            Some(v) => Some(v.to_str().map_err(|_| Status::unauthenticated("authorization: not text"))?),
             None => None,
         };
         let access = self.table.load().check(header)?;
@@ -108,7 +144,7 @@ impl Interceptor for Authenticator {
 
 /// The access the interceptor attached (absent only if a route skipped it).
 pub fn access_of<T>(req: &Request<T>) -> Result<Access, ApiError> {
-    req.extensions().get::<Access>().cloned().ok_or(ApiError::Unauthenticated("no credential"))
+    req.extensions().get::<Access>().cloned().ok_or(ApiError::Unauthenticated("authorization: no credential"))
 }
 
 #[cfg(test)]
@@ -131,5 +167,48 @@ mod tests {
         assert!(matches!(Access::Any.tenant("", &t), Err(ApiError::InvalidArgument { .. })));
         assert!(matches!(Access::Any.tenant("ghost", &t), Err(ApiError::NotFound(_))));
         assert_eq!(Access::Any.tenant("northside", &t).unwrap(), "northside");
+    }
+
+    #[test]
+    fn hashed_tokens_match_the_token_they_hash_and_nothing_else() {
+        let hashed = hash_token("a-long-secret-token");
+        assert!(is_hashed_token(&hashed), "{hashed}");
+        assert_eq!(hashed.len(), HASH_PREFIX.len() + 64);
+        let text = textgate_config(&format!(r#"{{ "{hashed}" = "northside", "plain-token-1" = "*" }}"#));
+        let t = AuthTable::from_config(&Config::parse(&text, "t.toml").unwrap());
+        assert_eq!(t.check(Some("Bearer a-long-secret-token")).unwrap(), Access::Tenant("northside".into()));
+        assert_eq!(t.check(Some("Bearer plain-token-1")).unwrap(), Access::Any);
+        for wrong in [hashed.as_str(), &hashed[HASH_PREFIX.len()..], "a-long-secret-tokeN", "a-long-secret-token2", ""]
+        {
+            let err = t.check(Some(&format!("Bearer {wrong}"))).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Unauthenticated, "{wrong:?}");
+            assert!(err.message().starts_with("authorization:"), "{err:?}");
+        }
+        // Upper-case hex is the same digest.
+        let upper = format!("{HASH_PREFIX}{}", hashed[HASH_PREFIX.len()..].to_uppercase());
+        let text = textgate_config(&format!(r#"{{ "{upper}" = "northside" }}"#));
+        let t = AuthTable::from_config(&Config::parse(&text, "t.toml").unwrap());
+        assert!(t.check(Some("Bearer a-long-secret-token")).is_ok());
+    }
+
+    #[test]
+    fn malformed_hashes_are_configuration_errors() {
+        for bad in
+            ["sha256:abc", "sha256:", &format!("sha256:{}", "g".repeat(64)), &format!("sha256:{}", "a".repeat(65))]
+        {
+            let text = textgate_config(&format!(r#"{{ "{bad}" = "northside" }}"#));
+            let err = Config::parse(&text, "t.toml").unwrap_err().to_string();
+            assert!(err.contains("auth.tokens") && err.contains("64 hex digits"), "{bad}: {err}");
+            if bad.len() > HASH_PREFIX.len() {
+                assert!(!err.contains(bad), "the error must not echo the token: {err}");
+            }
+        }
+    }
+
+    /// The demo configuration with `tokens = <inline table>`.
+    fn textgate_config(tokens: &str) -> String {
+        let line = r#"tokens = { "northside-dev-token" = "northside", "ops-dev-token" = "*" }"#;
+        assert!(crate::config::DEMO_TOML.contains(line));
+        crate::config::DEMO_TOML.replace(line, &format!("tokens = {tokens}"))
     }
 }

@@ -256,7 +256,7 @@ pub fn check_stream(
     let worker = async move {
         while let Some(item) = requests.next().await {
             let out = match item {
-                Err(status) => Err(status),
+                Err(status) => Err(crate::error::oversized_request(&status).unwrap_or(status)),
                 Ok(req) => {
                     let client_ref = req.client_ref.clone();
                     let tenant = access.tenant(&req.tenant_id, &app.auth.load());

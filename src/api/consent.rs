@@ -21,7 +21,7 @@ use crate::phone::PhoneNumber;
 pub const INBOUND_PREFIX: &str = "inbound:";
 
 /// How far in the future `occurred_at` may lie (clock skew between callers).
-const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+pub const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 /// Parses a phone field, naming it on failure.
 pub fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {

@@ -8,7 +8,7 @@ use crate::consent::{Action, Category, ConsentEvent, ContactConsent, Evidence, L
 use crate::error::ApiError;
 
 /// A wire timestamp as an instant; `None` when absent. Rejects values outside
-/// 1970-01-01 .. 9999-12-31 with the field's name.
+/// 1970-01-01 .. 9999-12-30T22:00:00Z (jiff's range) with the field's name.
 pub fn instant(ts: Option<&PbTimestamp>, field: &str) -> Result<Option<jiff::Timestamp>, ApiError> {
     let Some(ts) = ts else { return Ok(None) };
     if !(0..1_000_000_000).contains(&ts.nanos) {

@@ -41,6 +41,10 @@ async fn process_in(
     limits::text("body", &req.body, limits::MAX_BODY)?;
     let now = app.clock.now();
     let received_at = convert::instant(req.received_at.as_ref(), "received_at")?.unwrap_or(now);
+    // It becomes the recorded event's `occurred_at`: the same bound applies.
+    if received_at > now + super::consent::MAX_FUTURE_SKEW {
+        return Err(ApiError::invalid("received_at", "is more than 24h in the future"));
+    }
 
     app.phone_hash.record(span, from.as_str());
     let _lock = app.lock_recipient(&tenant, from.as_str()).await;

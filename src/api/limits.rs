@@ -43,3 +43,55 @@ pub fn id(field: &str, value: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// A tower layer that turns tonic's answer to a request over
+/// [`MAX_MESSAGE_BYTES`] (OUT_OF_RANGE, naming no field) into
+/// RESOURCE_EXHAUSTED naming the request: see [`crate::error::oversized_request`].
+/// tonic answers a unary request it cannot decode with a trailers-only
+/// response, so the status is in the response headers; streamed requests are
+/// mapped where their items are read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestLimitLayer;
+
+impl<S> tower_layer::Layer<S> for RequestLimitLayer {
+    type Service = RequestLimit<S>;
+    fn layer(&self, inner: S) -> RequestLimit<S> {
+        RequestLimit { inner }
+    }
+}
+
+/// The service [`RequestLimitLayer`] builds.
+#[derive(Clone, Debug)]
+pub struct RequestLimit<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for RequestLimit<S>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            let mapped =
+                tonic::Status::from_header_map(resp.headers()).and_then(|s| crate::error::oversized_request(&s));
+            if let Some(status) = mapped {
+                let headers = resp.headers_mut();
+                headers.remove("grpc-status-details-bin");
+                // Only fails for a message that is not a valid header value; ours is ASCII.
+                let _ = status.add_header(headers);
+            }
+            Ok(resp)
+        })
+    }
+}

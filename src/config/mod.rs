@@ -7,6 +7,7 @@
 //! references) run after and name the key path.
 
 mod telemetry;
+mod tls;
 mod types;
 mod validate;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use telemetry::{LogFormat, OtelEnv, TelemetryConfig};
+pub use tls::{TlsConfig, TlsFiles};
 pub use types::{CampaignCategory, HumanDuration, TimeOfDay};
 
 use crate::phone::PhoneNumber;
@@ -66,6 +68,8 @@ pub struct ServerConfig {
     /// How long a shutdown waits for in-flight calls before closing connections.
     #[serde(default = "default_grace")]
     pub shutdown_grace: HumanDuration,
+    /// `[server.tls]`: serve gRPC over TLS (mTLS with `client_ca_file`).
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             admin_listen: None,
             data_dir: default_data_dir(),
             shutdown_grace: default_grace(),
+            tls: None,
         }
     }
 }
@@ -231,11 +236,13 @@ impl Config {
                 }
                 None => origin.to_string(),
             };
-            let message = if key.is_empty() || key == "." {
-                inner.message().to_string()
-            } else {
-                format!("`{key}`: {}", inner.message())
+            // The TOML parser gives no message for some errors, such as a
+            // control character in a comment.
+            let why = match inner.message() {
+                "" => "not valid TOML here (a control or stray character?)",
+                m => m,
             };
+            let message = if key.is_empty() || key == "." { why.to_string() } else { format!("`{key}`: {why}") };
             ConfigError { origin, message }
         })?;
         let mut config = config;
@@ -244,12 +251,16 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and parses a file.
+    /// Reads and parses a file, and checks the files it names (`[server.tls]`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
-        Config::parse(&text, &origin)
+        let config = Config::parse(&text, &origin)?;
+        if let Some(tls) = &config.server.tls {
+            tls.read().map_err(|message| ConfigError { origin, message })?;
+        }
+        Ok(config)
     }
 
     /// The built-in demo configuration (the example file).

@@ -57,6 +57,13 @@ fn toml_errors_carry_the_line() {
 }
 
 #[test]
+fn a_control_character_in_a_comment_is_explained() {
+    let err = error_after("OpenTelemetry Collector", "Open\u{7f}elemetry Collector");
+    let line = DEMO_TOML.lines().position(|l| l.contains("OpenTelemetry Collector")).unwrap() + 1;
+    assert!(err.starts_with(&format!("t.toml:{line}:")) && err.contains("control"), "{err}");
+}
+
+#[test]
 fn minimal_config_gets_defaults() {
     let text = r#"
         [auth]
@@ -76,4 +83,109 @@ fn minimal_config_gets_defaults() {
     assert!(c.auth.require_token);
     assert_eq!(c.ledger.durability, Durability::Group);
     assert_eq!(c.server.listen.port(), 50051);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::{Arc, LazyLock};
+
+    static PACK: LazyLock<Arc<crate::policy::RulePack>> =
+        LazyLock::new(|| Arc::new(crate::policy::RulePack::builtin().expect("built-in rule pack")));
+
+    /// One edit to the example file.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        DeleteLine(usize),
+        DuplicateLine(usize),
+        /// Replace the char at (a position scaled to the text) with this one.
+        Flip(usize, char),
+        /// Insert a string at a scaled position.
+        Insert(usize, String),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            any::<usize>().prop_map(Edit::DeleteLine),
+            any::<usize>().prop_map(Edit::DuplicateLine),
+            (
+                any::<usize>(),
+                prop_oneof![Just('"'), Just('['), Just(']'), Just('='), Just('\n'), Just('0'), any::<char>()]
+            )
+                .prop_map(|(at, c)| Edit::Flip(at, c)),
+            (any::<usize>(), "(\"|\\[|\\]|=|\\n|#|'|\\{|\\}|[a-z_]{1,8}|[0-9]{1,20}|\\PC){1,4}")
+                .prop_map(|(at, s)| Edit::Insert(at, s)),
+        ]
+    }
+
+    fn apply(text: &str, edits: &[Edit]) -> String {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for e in edits {
+            match e {
+                Edit::DeleteLine(i) if !lines.is_empty() => {
+                    lines.remove(i % lines.len());
+                }
+                Edit::DuplicateLine(i) if !lines.is_empty() => {
+                    let l = lines[i % lines.len()].clone();
+                    lines.insert(i % lines.len(), l);
+                }
+                Edit::Flip(at, _) | Edit::Insert(at, _) if !lines.is_empty() => {
+                    let n = lines.len();
+                    let line = &mut lines[at % n];
+                    let chars: Vec<char> = line.chars().collect();
+                    let pos = (at / 7) % (chars.len() + 1);
+                    let mut out: String = chars[..pos].iter().collect();
+                    match e {
+                        Edit::Flip(_, c) => {
+                            out.push(*c);
+                            out.extend(chars.iter().skip(pos + 1));
+                        }
+                        Edit::Insert(_, s) => {
+                            out.push_str(s);
+                            out.extend(chars.iter().skip(pos));
+                        }
+                        _ => unreachable!("matched above"),
+                    }
+                    *line = out;
+                }
+                _ => {}
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// Parsing gives a config the server can compile, or an error that says
+    /// where; compiling a parsed config never panics either.
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match Config::parse(text, "t.toml") {
+            Ok(c) => {
+                prop_assert_eq!(c.version.len(), 12);
+                let _ = crate::policy::Policy::compile(&c, Arc::clone(&PACK));
+            }
+            Err(e) => {
+                prop_assert!(e.origin.starts_with("t.toml"), "{e}");
+                prop_assert!(!e.message.is_empty(), "{e}");
+                if let Some(line) = e.origin.strip_prefix("t.toml:").and_then(|r| r.split(':').next()) {
+                    let line: usize = line.parse().expect("a line number");
+                    prop_assert!(line >= 1 && line <= text.lines().count() + 1, "{e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(384))]
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_text(s in any::<String>(), tomlish in "([a-z_.]{1,12} = (\"[^\"]{0,12}\"|[0-9]{1,25}|true|\\[\\]|\\{ \\})\n|\\[[a-z_.]{1,20}\\]\n|\\[\\[[a-z_.]{1,20}\\]\\]\n){0,12}") {
+            check(&s)?;
+            check(&tomlish)?;
+        }
+
+        #[test]
+        fn mutations_of_the_example_never_panic(edits in proptest::collection::vec(edit(), 1..6)) {
+            check(&apply(DEMO_TOML, &edits))?;
+        }
+    }
 }

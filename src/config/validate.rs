@@ -106,7 +106,11 @@ pub fn check(c: &Config) -> Result<(), String> {
         return Err("`auth.default_tenant`: required when require_token = false".into());
     }
     for (token, tenant) in &a.tokens {
-        if token.len() < 8 {
+        if token.starts_with(crate::api::auth::HASH_PREFIX) {
+            if !crate::api::auth::is_hashed_token(token) {
+                return Err("`auth.tokens`: a \"sha256:\" token must be followed by 64 hex digits".into());
+            }
+        } else if token.len() < 8 {
             return Err("`auth.tokens`: every token must be at least 8 characters".into());
         }
         if tenant != "*" && !c.tenants.contains_key(tenant) {

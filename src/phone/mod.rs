@@ -205,13 +205,54 @@ mod tests {
         assert_eq!(PhoneNumber::parse("+442079460958").unwrap().npa(), None);
     }
 
+    /// What every accepted number looks like: `+`, 8 to 15 digits, no leading
+    /// zero, NANP numbers with valid area code and exchange; parsing it again
+    /// gives it back.
+    fn assert_canonical(p: &PhoneNumber) -> Result<(), TestCaseError> {
+        let digits = p.as_str().strip_prefix('+').expect("starts with +");
+        prop_assert!((8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()), "{p}");
+        prop_assert!(!digits.starts_with('0'), "{p}");
+        if let Some(national) = digits.strip_prefix('1') {
+            prop_assert_eq!(national.len(), 10);
+            prop_assert!(p.npa().is_some_and(|npa| npa >= 200 && npa % 100 != 11), "{p}");
+        }
+        prop_assert_eq!(PhoneNumber::parse(p.as_str()), Ok(p.clone()));
+        prop_assert_eq!(PhoneNumber::parse_e164(p.as_str()), Ok(p.clone()));
+        Ok(())
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
         #[test]
         fn parse_never_panics_and_output_is_canonical(s in "\\PC{0,40}") {
             if let Ok(p) = PhoneNumber::parse(&s) {
-                prop_assert!(p.as_str().starts_with('+'));
-                prop_assert_eq!(PhoneNumber::parse(p.as_str()), Ok(p.clone()));
+                assert_canonical(&p)?;
             }
+        }
+
+        /// Any string at all: unicode, controls, combining marks, long.
+        #[test]
+        fn parse_never_panics_on_arbitrary_strings(s in any::<String>(), long in "(\\PC|\\pC){60,300}") {
+            for input in [&s, &long] {
+                if let Ok(p) = PhoneNumber::parse(input) {
+                    assert_canonical(&p)?;
+                }
+                let _ = PhoneNumber::parse_e164(input);
+            }
+        }
+
+        /// Strings of the characters phone numbers are written with, so most
+        /// cases reach the digit rules rather than the character check.
+        #[test]
+        fn parse_phone_like_strings(s in "(tel:|sms:|\\+|011)?[0-9 ()+.xX,;-]{0,24}", pad in "[ \\t]{0,3}") {
+            let padded = format!("{pad}{s}{pad}");
+            let (a, b) = (PhoneNumber::parse(&s), PhoneNumber::parse(&padded));
+            if let Ok(p) = &a {
+                assert_canonical(p)?;
+            }
+            // Surrounding blanks never change the answer.
+            prop_assert_eq!(a, b);
         }
     }
 }

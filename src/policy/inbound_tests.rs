@@ -1,6 +1,7 @@
 //! Tests of the inbound classifier, including the labelled corpus.
 
 use super::*;
+use proptest::prelude::*;
 
 // Paths are relative to THIS file: in the project (src/policy/inbound.rs) use
 // "../../tests/data/inbound_corpus.tsv" and the project's rulepack.
@@ -266,9 +267,79 @@ fn never_panics_on_weird_input() {
     assert_eq!(c.classify("\u{7}\u{1b}[31mSTOP\u{1b}[0m", false).intent, Intent::Message);
 }
 
-proptest::proptest! {
+/// One classifier for every property case (compiling the rules per case would
+/// dominate the run).
+static CLASSIFIER: std::sync::LazyLock<Classifier> = std::sync::LazyLock::new(clf);
+
+/// Words and fragments the classifier reacts to, to build texts near its rules.
+const FRAGMENTS: &[&str] = &[
+    "STOP",
+    "stop",
+    "S",
+    "T",
+    "O",
+    "P",
+    "please",
+    "don't",
+    "dont",
+    "not",
+    "texting",
+    "me",
+    "START",
+    "YES",
+    "HELP",
+    "unsubscribe",
+    "opt",
+    "out",
+    "ＳＴＯＰ",
+    "🛑",
+    "!!",
+    "\u{200B}",
+    "\u{0301}",
+    " ",
+    "  ",
+    "\n",
+    "-",
+    "'",
+    "ß",
+    "İ",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Arbitrary unicode: never panics; a match names what matched; normalize
+    /// is idempotent; blanks around the text change nothing.
+    #[test]
+    fn classify_never_panics_on_arbitrary_text(s in any::<String>(), opted_out in any::<bool>()) {
+        let c = &*CLASSIFIER;
+        let got = c.classify(&s, opted_out);
+        prop_assert_eq!(got.matched.is_empty(), got.intent == Intent::Message, "{:?}", s);
+        let padded = c.classify(&format!("  {s}\n"), opted_out);
+        prop_assert_eq!(padded.intent, got.intent, "{:?}", s);
+        let _ = c.carries_opt_out_instruction(&s);
+        let n = normalize(&s);
+        prop_assert_eq!(normalize(&n), n);
+    }
+
+    /// Long texts (past every length threshold) built from the words the
+    /// rules look at.
+    #[test]
+    fn classify_never_panics_on_long_keyword_soup(
+        words in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..600),
+        sep in "[ .,_\\-]{0,2}",
+        opted_out in any::<bool>(),
+    ) {
+        let text = words.join(&sep);
+        let got = CLASSIFIER.classify(&text, opted_out);
+        prop_assert_eq!(got.matched.is_empty(), got.intent == Intent::Message, "{:?}", text);
+        let _ = CLASSIFIER.carries_opt_out_instruction(&text);
+    }
+}
+
+proptest! {
     #[test]
     fn the_ascii_fast_path_normalizes_like_the_unicode_path(text in "[ -~\t\n]{0,80}") {
-        proptest::prop_assert_eq!(normalize_ascii(&text), normalize_unicode(&text));
+        prop_assert_eq!(normalize_ascii(&text), normalize_unicode(&text));
     }
 }

@@ -85,3 +85,30 @@ fn logged(line: &str, key: &str) -> Option<String> {
     let rest = &line[at + key.len() + 2..];
     Some(rest.split_whitespace().next().unwrap_or("").to_string())
 }
+
+/// `textgate hash-token` prints the form `[auth] tokens` accepts for the
+/// token on stdin, and refuses a token too short to configure.
+#[test]
+fn hash_token_prints_the_configurable_digest() {
+    use std::io::Write;
+    let run = |input: &str| {
+        let mut child = textgate()
+            .arg("hash-token")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("northside-dev-token\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    // sha256("northside-dev-token"), computed with sha256sum.
+    let want = "sha256:ff3e33713c654cfe5667ab8c641900006d994d7dfbce1b26bab295f1fd3f4352";
+    assert_eq!(printed, format!("{want}\n"));
+    let short = run("short\n");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(short.stdout.is_empty());
+}

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on 127.0.0.1:0, the generated client.
 //! Silent unless TEST_LOG is set.
 
+mod bad_input;
 mod cli;
 mod consent;
 mod decisions;
@@ -9,6 +10,9 @@ mod helpers;
 mod inbound;
 mod jaeger;
 mod metrics;
+mod privacy;
 mod prometheus;
 mod service;
+mod tenants;
+mod tls;
 mod tracing_export;

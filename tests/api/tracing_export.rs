@@ -22,7 +22,7 @@ const BODY_MARKER: &str = "zebra-quartz-417";
 
 /// The demo config exporting to `otlp` (the example's commented line made
 /// real), without the fixed admin port.
-fn config(otlp: std::net::SocketAddr) -> String {
+pub fn config(otlp: std::net::SocketAddr) -> String {
     let demo = textgate::config::DEMO_TOML;
     let commented = "# otlp_endpoint = \"http://127.0.0.1:4317\"";
     assert!(demo.contains(commented), "the example config no longer shows {commented:?}");
@@ -36,18 +36,19 @@ fn config(otlp: std::net::SocketAddr) -> String {
         .join("\n")
 }
 
-/// Starts `textgate serve` with JSON logs; returns it, its address and the
-/// thread that collects the rest of its log.
-fn start_textgate(
+/// Starts `textgate serve` with JSON logs filtered by `rust_log`; returns it,
+/// its address and the thread that collects the rest of its log.
+pub fn start_textgate(
     dir: &std::path::Path,
     config: &std::path::Path,
+    rust_log: &str,
 ) -> (Child, String, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_textgate"))
         .args(["--log-json", "serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .env("RUST_LOG", "info,textgate=debug")
+        .env("RUST_LOG", rust_log)
         // The file names the endpoint; the service name comes from the
         // standard variable, as in docker-compose.yml.
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -119,7 +120,7 @@ async fn traces_reach_jaeger_joined_to_the_caller_without_phone_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("textgate.toml");
     std::fs::write(&config_path, config(j.otlp)).unwrap();
-    let (mut child, addr, log) = start_textgate(dir.path(), &config_path);
+    let (mut child, addr, log) = start_textgate(dir.path(), &config_path, "info,textgate=debug");
 
     // Act: consent (trace B), a decision (trace A), a bad request (trace C),
     // and a decision with no traceparent (a trace of its own).
