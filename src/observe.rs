@@ -5,6 +5,12 @@
 //!
 //! It sits below tonic's codec, so it sees what the client sees: an error
 //! produced by the auth interceptor or a decode failure counts too.
+//!
+//! It also sheds load: a call arriving while `max_in_flight` calls of the
+//! same method are being served (waiting for a recipient lock or the ledger's
+//! group commit counts as being served) is answered RESOURCE_EXHAUSTED at
+//! once, without touching the service, so memory and latency stay bounded
+//! under a flood and other methods (and health checks) keep being served.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,26 +39,48 @@ pub const METHODS: &[&str] = &[
 /// Meters the calls of [`METHODS`]; other paths (health, reflection) pass through.
 #[derive(Clone)]
 pub struct ObserveLayer {
-    methods: Arc<HashMap<&'static str, RpcMetrics>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    methods: HashMap<&'static str, RpcMetrics>,
+    metrics: Arc<Metrics>,
+    max_in_flight: i64,
 }
 
 impl ObserveLayer {
-    pub fn new(metrics: &Metrics) -> Self {
-        ObserveLayer { methods: Arc::new(METHODS.iter().map(|m| (*m, metrics.rpc(m))).collect()) }
+    /// Meters every method and sheds calls beyond `max_in_flight` per method.
+    pub fn new(metrics: &Arc<Metrics>, max_in_flight: u32) -> Self {
+        let methods = METHODS.iter().map(|m| (*m, metrics.rpc(m))).collect();
+        let shared = Shared { methods, metrics: Arc::clone(metrics), max_in_flight: i64::from(max_in_flight) };
+        ObserveLayer { shared: Arc::new(shared) }
     }
 }
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Observe<S> {
-        Observe { inner, methods: Arc::clone(&self.methods) }
+        Observe { inner, shared: Arc::clone(&self.shared) }
     }
 }
 
 #[derive(Clone)]
 pub struct Observe<S> {
     inner: S,
-    methods: Arc<HashMap<&'static str, RpcMetrics>>,
+    shared: Arc<Shared>,
+}
+
+/// A trailers-only gRPC answer: RESOURCE_EXHAUSTED, try again later.
+fn shed_response<B: Default>(method: &str, limit: i64) -> http::Response<B> {
+    let mut resp = http::Response::new(B::default());
+    let h = resp.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    h.insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
+    let msg = format!("server overloaded: {limit} {method} calls in flight; retry with backoff");
+    if let Ok(v) = http::HeaderValue::from_str(&msg.replace(' ', "%20").replace(';', "%3B")) {
+        h.insert("grpc-message", v);
+    }
+    resp
 }
 
 /// The bare method name of a PolicyService path.
@@ -73,6 +101,7 @@ where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    ResBody: Default + Send + 'static,
 {
     type Response = http::Response<ObservedBody<ResBody>>;
     type Error = S::Error;
@@ -83,7 +112,16 @@ where
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        let timer = method_of(req.uri().path()).and_then(|m| self.methods.get(m)).map(RpcMetrics::start);
+        let method = method_of(req.uri().path()).and_then(|m| self.shared.methods.get_key_value(m));
+        if let Some((name, rpc)) = method {
+            if rpc.in_flight() >= self.shared.max_in_flight {
+                self.shared.metrics.shed(name);
+                rpc.start().finish(tonic::Code::ResourceExhausted);
+                let resp = shed_response(name, self.shared.max_in_flight);
+                return Box::pin(async move { Ok(resp.map(|body| ObservedBody { inner: body, timer: None })) });
+            }
+        }
+        let timer = method.map(|(_, rpc)| rpc.start());
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut timer = timer;

@@ -108,6 +108,7 @@ pub async fn serve(
         builder = builder.tls_config(server_tls(tls)?).map_err(|e| ServeError::Tls(format!("`server.tls`: {e}")))?;
     }
     let opts_grace = opts.config.server.shutdown_grace.0;
+    let max_in_flight = opts.config.server.max_in_flight;
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn CommitObserver> = Arc::clone(&metrics) as _;
@@ -153,7 +154,7 @@ pub async fn serve(
     };
     let server = builder
         .layer(crate::telemetry::rpc::RpcTraceLayer)
-        .layer(ObserveLayer::new(&metrics))
+        .layer(ObserveLayer::new(&metrics, max_in_flight))
         .layer(limits::RequestLimitLayer)
         .add_service(health_service)
         .add_service(reflection)

@@ -70,6 +70,10 @@ pub struct ServerConfig {
     pub shutdown_grace: HumanDuration,
     /// `[server.tls]`: serve gRPC over TLS (mTLS with `client_ca_file`).
     pub tls: Option<TlsConfig>,
+    /// Calls of one RPC method served at once; more are refused with
+    /// RESOURCE_EXHAUSTED (load shedding).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
 }
 
 impl Default for ServerConfig {
@@ -80,8 +84,13 @@ impl Default for ServerConfig {
             data_dir: default_data_dir(),
             shutdown_grace: default_grace(),
             tls: None,
+            max_in_flight: default_max_in_flight(),
         }
     }
+}
+
+fn default_max_in_flight() -> u32 {
+    1024
 }
 
 fn default_listen() -> SocketAddr {

@@ -52,6 +52,9 @@ pub fn check(c: &Config) -> Result<(), String> {
     if c.tenants.is_empty() {
         return Err("`tenants`: at least one tenant is required".into());
     }
+    if c.server.max_in_flight == 0 {
+        return Err("`server.max_in_flight`: must be at least 1".into());
+    }
     let mut senders: BTreeMap<&str, String> = BTreeMap::new();
     for (tid, t) in &c.tenants {
         let at = format!("tenants.{tid}");

@@ -10,6 +10,7 @@ mod helpers;
 mod inbound;
 mod jaeger;
 mod metrics;
+mod overload;
 mod privacy;
 mod prometheus;
 mod service;
