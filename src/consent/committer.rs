@@ -11,6 +11,7 @@
 //! ever flushes on the write path.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -33,6 +34,11 @@ pub enum Job {
         reply: oneshot::Sender<Result<Recorded, ConsentError>>,
         span: Span,
     },
+    /// Answers, between two batches, the last sequence of every tenant: a
+    /// cut where no batch is half applied (online backup).
+    Cut {
+        reply: oneshot::Sender<Result<Vec<(String, u64)>, ConsentError>>,
+    },
     Shutdown,
 }
 
@@ -45,6 +51,22 @@ pub struct Trees {
     pub consent: sled::Tree,
 }
 
+impl Trees {
+    pub fn open(db: &sled::Db) -> Result<Trees, ConsentError> {
+        Ok(Trees {
+            events: db.open_tree("events")?,
+            idempotency: db.open_tree("idempotency")?,
+            by_phone: db.open_tree("by_phone")?,
+            consent: db.open_tree("consent")?,
+        })
+    }
+
+    /// The trees derived from `events` (everything `rebuild` rewrites).
+    pub fn derived(&self) -> [&sled::Tree; 3] {
+        [&self.idempotency, &self.by_phone, &self.consent]
+    }
+}
+
 pub struct Committer {
     db: sled::Db,
     trees: Trees,
@@ -52,6 +74,24 @@ pub struct Committer {
     /// Last sequence per tenant; loaded from the tree on first use.
     last_seq: HashMap<String, u64>,
     observer: Option<Arc<dyn CommitObserver>>,
+    durable: Durable,
+}
+
+/// How a batch is made durable.
+#[derive(Default)]
+pub struct Durable {
+    /// Test hook: this many next flushes fail as a full disk would.
+    pub faults: Arc<AtomicU32>,
+}
+
+impl Durable {
+    fn flush(&self, db: &sled::Db) -> Result<(), ConsentError> {
+        if self.faults.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(ConsentError::StoreUnavailable("injected storage fault".into()));
+        }
+        db.flush()?;
+        Ok(())
+    }
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
@@ -60,28 +100,42 @@ type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 type Pending = (NewEvent, oneshot::Sender<Result<Recorded, ConsentError>>, Span);
 
 impl Committer {
-    pub fn new(db: sled::Db, trees: Trees, max_batch: usize, observer: Option<Arc<dyn CommitObserver>>) -> Self {
-        Committer { db, trees, max_batch, last_seq: HashMap::new(), observer }
+    pub fn new(
+        db: sled::Db,
+        trees: Trees,
+        max_batch: usize,
+        observer: Option<Arc<dyn CommitObserver>>,
+        durable: Durable,
+    ) -> Self {
+        Committer { db, trees, max_batch, last_seq: HashMap::new(), observer, durable }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut stop = false;
-        while !stop {
+        loop {
             let Some(first) = rx.blocking_recv() else { break };
             let mut batch = Vec::with_capacity(self.max_batch);
+            // A job other than a write ends the batch and runs after it.
+            let mut control = None;
             match first {
                 Job::Write { event, reply, span } => batch.push((*event, reply, span)),
-                Job::Shutdown => stop = true,
+                other => control = Some(other),
             }
-            while !stop && batch.len() < self.max_batch {
+            while control.is_none() && batch.len() < self.max_batch {
                 match rx.try_recv() {
                     Ok(Job::Write { event, reply, span }) => batch.push((*event, reply, span)),
-                    Ok(Job::Shutdown) => stop = true,
+                    Ok(other) => control = Some(other),
                     Err(_) => break,
                 }
             }
             if !batch.is_empty() {
                 self.commit(batch);
+            }
+            match control {
+                Some(Job::Shutdown) => break,
+                Some(Job::Cut { reply }) => {
+                    let _ = reply.send(self.cut());
+                }
+                _ => {}
             }
         }
         if let Err(e) = self.db.flush() {
@@ -104,7 +158,7 @@ impl Committer {
         let result = span.in_scope(|| {
             self.apply(&events).and_then(|out| {
                 let started = std::time::Instant::now();
-                self.db.flush()?;
+                self.durable.flush(&self.db)?;
                 let took = started.elapsed();
                 let flush_us = took.as_micros() as u64;
                 tracing::Span::current().record("flush_us", flush_us);
@@ -159,6 +213,20 @@ impl Committer {
             })?;
         self.last_seq = seqs;
         Ok(outcomes)
+    }
+
+    /// Every tenant's last stored sequence. Runs between batches, so each
+    /// batch is either wholly inside the cut or wholly after it.
+    fn cut(&self) -> Result<Vec<(String, u64)>, ConsentError> {
+        let mut out = Vec::new();
+        let mut from = Vec::new();
+        while let Some(kv) = self.trees.events.range(from.as_slice()..).next() {
+            let (k, _) = kv?;
+            let tenant = keys::split_tenant(&k).ok_or_else(|| ConsentError::Corrupt("event key".into()))?.0.to_string();
+            out.push((tenant.clone(), self.load_last_seq(&tenant)?));
+            from = keys::after_tenant(&tenant);
+        }
+        Ok(out)
     }
 
     fn load_last_seq(&self, tenant: &str) -> Result<u64, ConsentError> {

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::committer::{Committer, Job, Trees};
+use super::committer::{Committer, Durable, Job, Trees};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
 use super::{keys, ConsentError};
@@ -65,41 +65,47 @@ pub struct Recorded {
 /// batch in one sled transaction and fsyncs it once (group commit); a write is
 /// acknowledged only after that fsync.
 pub struct Ledger {
-    db: sled::Db,
-    trees: Trees,
+    pub(super) db: sled::Db,
+    pub(super) trees: Trees,
     pub(super) activity: super::activity::ActivityTrees,
-    jobs: mpsc::Sender<Job>,
+    pub(super) jobs: mpsc::Sender<Job>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    faults: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Ledger {
     /// Opens (or creates) the store in `dir` and starts the committer.
     pub fn open(dir: &Path, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        let db = sled::Config::new().path(dir).cache_capacity(opts.cache_bytes).open()?;
-        Self::with_db(db, opts)
+        let db = super::offline::open_dir(dir, opts.cache_bytes)?;
+        Self::with_db(db, opts, Durable::default())
     }
 
     /// A throwaway store for tests.
     pub fn temporary(opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        Self::with_db(sled::Config::new().temporary(true).open()?, opts)
+        Self::with_db(sled::Config::new().temporary(true).open()?, opts, Durable::default())
     }
 
-    fn with_db(db: sled::Db, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        let trees = Trees {
-            events: db.open_tree("events")?,
-            idempotency: db.open_tree("idempotency")?,
-            by_phone: db.open_tree("by_phone")?,
-            consent: db.open_tree("consent")?,
-        };
+    fn with_db(db: sled::Db, opts: &LedgerOptions, durable: Durable) -> Result<Ledger, ConsentError> {
+        super::offline::check_complete(&db)?;
+        let trees = Trees::open(&db)?;
         db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
-        let committer = Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1), opts.observer.clone());
+        let faults = Arc::clone(&durable.faults);
+        let committer =
+            Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1), opts.observer.clone(), durable);
         let handle = std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
         let activity = super::activity::ActivityTrees::open(&db)?;
-        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)) })
+        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)), faults })
+    }
+
+    /// Test hook: the next `n` group commits fail as if the disk were full
+    /// (their writes are applied in memory but not acknowledged).
+    #[doc(hidden)]
+    pub fn inject_flush_faults(&self, n: u32) {
+        self.faults.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Appends an event, or returns the original if its id was seen before.

@@ -4,12 +4,16 @@
 //! `sled::Error` stops at this module's edge and becomes [`ConsentError`].
 
 mod activity;
+pub mod backup;
 mod committer;
 pub mod contact;
 mod keys;
 mod ledger;
 pub mod model;
+mod offline;
+pub mod rebuild;
 pub mod state;
+pub mod verify;
 
 pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};
 pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
