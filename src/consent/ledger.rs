@@ -77,7 +77,9 @@ impl Ledger {
     /// Opens (or creates) the store in `dir` and starts the committer.
     pub fn open(dir: &Path, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
         let db = super::offline::open_dir(dir, opts.cache_bytes)?;
-        Self::with_db(db, opts, Durable::default())
+        let log = std::fs::File::open(dir.join("db"))
+            .map_err(|e| ConsentError::StoreUnavailable(format!("{}: {e}", dir.join("db").display())))?;
+        Self::with_db(db, opts, Durable { log: Some(log), ..Durable::default() })
     }
 
     /// A throwaway store for tests.
