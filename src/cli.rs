@@ -1,4 +1,5 @@
-//! The `textgate` command line: `serve` and `check-config`.
+//! The `textgate` command line: `serve`, `check-config`, and the ledger
+//! commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,11 +37,17 @@ pub enum Command {
     },
     /// Validate a configuration file and print what is wrong with it.
     CheckConfig { file: PathBuf },
+    #[command(flatten)]
+    Ledger(crate::ops::LedgerCommand),
 }
 
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
 pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
     match cli.command {
+        Command::Ledger(cmd) => {
+            crate::telemetry::init(cli.log_json, log_filter.as_deref());
+            crate::ops::run(cmd).await
+        }
         Command::CheckConfig { file } => {
             crate::telemetry::init(cli.log_json, log_filter.as_deref());
             match Config::load(&file) {

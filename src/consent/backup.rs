@@ -17,7 +17,7 @@
 //! file fails the check and is never restored.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -221,14 +221,6 @@ fn read(
 /// Checks a backup file end to end (magic, every record, checksum).
 pub fn check_file(path: &Path) -> Result<BackupSummary, ConsentError> {
     read(File::open(path).map_err(io_err)?, |_| Ok(()))
-}
-
-/// Writes a backup file of the store in `dir` (no server may be using it).
-pub fn write_file(ledger: &Ledger, path: &Path) -> Result<BackupSummary, ConsentError> {
-    let file = File::options().write(true).create_new(true).open(path).map_err(io_err)?;
-    let summary = ledger.write_backup(BufWriter::with_capacity(1 << 16, &file))?;
-    file.sync_all().map_err(io_err)?;
-    Ok(summary)
 }
 
 /// Restores the backup `from` into the store `dir` (created if absent; a
