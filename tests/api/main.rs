@@ -3,6 +3,7 @@
 
 mod cli;
 mod consent;
+mod crash;
 mod decisions;
 mod ghz;
 mod helpers;

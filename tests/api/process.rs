@@ -75,7 +75,6 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown, no final flush.
-    #[allow(dead_code)]
     pub fn kill(mut self) {
         self.child.0.kill().expect("SIGKILL");
         self.child.0.wait().expect("reap");
