@@ -24,6 +24,7 @@ use tracing::Span;
 use super::ledger::{CommitObserver, Recorded};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
+use super::unacked::Unacked;
 use super::{keys, ConsentError};
 
 /// A request to the committer.
@@ -75,6 +76,9 @@ pub struct Committer {
     last_seq: HashMap<String, u64>,
     observer: Option<Arc<dyn CommitObserver>>,
     durable: Durable,
+    unacked: Arc<Unacked>,
+    /// Per tenant of the batch being committed, its first new sequence.
+    first_of_batch: HashMap<String, u64>,
 }
 
 /// What makes a batch durable after sled's `flush`.
@@ -105,6 +109,9 @@ impl Durable {
     }
 }
 
+/// Why writes are refused after a failed batch.
+const LATCHED: &str = "an earlier write could not be made durable; restart textgate";
+
 type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 
 /// A write waiting in a batch.
@@ -117,8 +124,18 @@ impl Committer {
         max_batch: usize,
         observer: Option<Arc<dyn CommitObserver>>,
         durable: Durable,
+        unacked: Arc<Unacked>,
     ) -> Self {
-        Committer { db, trees, max_batch, last_seq: HashMap::new(), observer, durable }
+        Committer {
+            db,
+            trees,
+            max_batch,
+            last_seq: HashMap::new(),
+            observer,
+            durable,
+            unacked,
+            first_of_batch: HashMap::new(),
+        }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -166,8 +183,14 @@ impl Committer {
             events.push(event);
             replies.push(reply);
         }
+        if self.unacked.latched() {
+            for reply in replies {
+                let _ = reply.send(Err(ConsentError::StoreUnavailable(LATCHED.into())));
+            }
+            return;
+        }
         let result = span.in_scope(|| {
-            self.apply(&events).and_then(|out| {
+            self.load_last_seqs(&events).and_then(|()| self.apply(&events)).and_then(|out| {
                 let started = std::time::Instant::now();
                 self.durable.flush(&self.db)?;
                 let took = started.elapsed();
@@ -190,7 +213,12 @@ impl Committer {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "ledger batch failed; no write in it is acknowledged");
+                tracing::error!(error = %e, "ledger batch failed; no write in it is acknowledged, none accepted until restart");
+                let next: HashMap<String, u64> = events
+                    .iter()
+                    .map(|e| (e.tenant_id.clone(), self.first_of_batch.get(&e.tenant_id).copied().unwrap_or(1)))
+                    .collect();
+                self.unacked.latch(&self.trees, &events, &next);
                 for reply in replies {
                     let _ = reply.send(Err(ConsentError::StoreUnavailable(e.to_string())));
                 }
@@ -198,15 +226,23 @@ impl Committer {
         }
     }
 
-    /// Applies a batch in one transaction; updates sequence counters only
-    /// after it commits (the closure may run more than once).
-    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Recorded>, ConsentError> {
+    /// Loads the last sequence of every tenant in the batch and notes the
+    /// first one the batch will use.
+    fn load_last_seqs(&mut self, events: &[NewEvent]) -> Result<(), ConsentError> {
+        self.first_of_batch.clear();
         for e in events {
             if !self.last_seq.contains_key(&e.tenant_id) {
                 let last = self.load_last_seq(&e.tenant_id)?;
                 self.last_seq.insert(e.tenant_id.clone(), last);
             }
+            self.first_of_batch.insert(e.tenant_id.clone(), self.last_seq[&e.tenant_id] + 1);
         }
+        Ok(())
+    }
+
+    /// Applies a batch in one transaction; updates sequence counters only
+    /// after it commits (the closure may run more than once).
+    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Recorded>, ConsentError> {
         let t = &self.trees;
         let now = Timestamp::now();
         let (outcomes, seqs) = (&t.events, &t.idempotency, &t.by_phone, &t.consent)
@@ -229,6 +265,9 @@ impl Committer {
     /// Every tenant's last stored sequence. Runs between batches, so each
     /// batch is either wholly inside the cut or wholly after it.
     fn cut(&self) -> Result<Vec<(String, u64)>, ConsentError> {
+        if self.unacked.latched() {
+            return Err(ConsentError::StoreUnavailable(LATCHED.into()));
+        }
         let mut out = Vec::new();
         let mut from = Vec::new();
         while let Some(kv) = self.trees.events.range(from.as_slice()..).next() {
@@ -292,3 +331,7 @@ fn apply_one(
     cs_t.insert(phone_key, bincode::serialize(&consent).map_err(abort)?)?;
     Ok(Recorded { event: stored, duplicate: false, consent })
 }
+
+#[cfg(test)]
+#[path = "committer_tests.rs"]
+mod tests;

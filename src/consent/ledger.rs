@@ -10,6 +10,7 @@ use tracing::Instrument;
 use super::committer::{Committer, Durable, Job, Trees};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
+use super::unacked::Unacked;
 use super::{keys, ConsentError};
 
 /// How the ledger commits writes.
@@ -71,6 +72,8 @@ pub struct Ledger {
     pub(super) jobs: mpsc::Sender<Job>,
     committer: Mutex<Option<JoinHandle<()>>>,
     faults: Arc<std::sync::atomic::AtomicU32>,
+    /// Set when a batch failed to reach the disk; readers skip what it left.
+    unacked: Arc<Unacked>,
 }
 
 impl Ledger {
@@ -93,14 +96,21 @@ impl Ledger {
         db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let faults = Arc::clone(&durable.faults);
-        let committer =
-            Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1), opts.observer.clone(), durable);
+        let unacked = Arc::new(Unacked::default());
+        let committer = Committer::new(
+            db.clone(),
+            trees.clone(),
+            opts.max_batch.max(1),
+            opts.observer.clone(),
+            durable,
+            Arc::clone(&unacked),
+        );
         let handle = std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
         let activity = super::activity::ActivityTrees::open(&db)?;
-        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)), faults })
+        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)), faults, unacked })
     }
 
     /// Test hook: the next `n` group commits fail as if the disk were full
@@ -134,7 +144,11 @@ impl Ledger {
 
     /// Current consent of one number (None when nothing was ever recorded).
     pub fn consent(&self, tenant: &str, phone: &str) -> Result<Option<ContactConsent>, ConsentError> {
-        match self.trees.consent.get(keys::phone(tenant, phone))? {
+        let key = keys::phone(tenant, phone);
+        if let Some(durable) = self.unacked.consent(&key) {
+            return Ok(Some(durable));
+        }
+        match self.trees.consent.get(key)? {
             Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
             None => Ok(None),
         }
@@ -149,6 +163,19 @@ impl Ledger {
         after: u64,
     ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
         let start = after.saturating_add(1);
+        if let Some(end) = self.unacked.first_unacked(tenant) {
+            let durable = self.events_from(tenant, phone, start);
+            return Box::new(durable.take_while(move |r| r.as_ref().map_or(true, |e| e.sequence < end)));
+        }
+        self.events_from(tenant, phone, start)
+    }
+
+    fn events_from<'a>(
+        &'a self,
+        tenant: &str,
+        phone: Option<&str>,
+        start: u64,
+    ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
         match phone {
             None => {
                 let lo = keys::event(tenant, start);

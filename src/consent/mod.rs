@@ -13,6 +13,7 @@ pub mod model;
 mod offline;
 pub mod rebuild;
 pub mod state;
+mod unacked;
 pub mod verify;
 
 pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};
