@@ -5,6 +5,7 @@ mod cli;
 mod consent;
 mod crash;
 mod decisions;
+mod disk;
 mod ghz;
 mod helpers;
 mod inbound;
