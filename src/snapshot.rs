@@ -133,3 +133,36 @@ pub fn write_checked(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::{Ledger, LedgerOptions};
+    use crate::metrics::Metrics;
+
+    async fn answer(admin: &Arc<Admin>, peer: &str) -> (StatusCode, Vec<u8>) {
+        let resp = backup(State(Arc::clone(admin)), ConnectInfo(peer.parse().unwrap())).await;
+        let status = resp.status();
+        (status, axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec())
+    }
+
+    #[tokio::test]
+    async fn backups_go_to_loopback_peers_only_and_check_out() {
+        let ledger = Arc::new(Ledger::temporary(&LedgerOptions::default()).unwrap());
+        let admin = Admin::new(Arc::new(Metrics::new()), Arc::clone(&ledger));
+        let (status, body) = answer(&admin, "192.0.2.7:40000").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
+
+        let (status, body) = answer(&admin, "127.0.0.1:40000").await;
+        assert_eq!(status, StatusCode::OK);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.tgb");
+        let summary = write_checked(&file, |f| f.write_all(&body).map_err(|e| e.to_string())).unwrap();
+        assert_eq!(summary.events, 0);
+        assert!(write_checked(&file, |_| Ok(())).unwrap_err().contains("exists"), "never overwrites");
+        let broken = dir.path().join("broken.tgb");
+        assert!(write_checked(&broken, |f| f.write_all(&body[..body.len() - 3]).map_err(|e| e.to_string())).is_err());
+        assert!(!broken.exists() && !dir.path().join("broken.tgb.partial").exists(), "a failed copy leaves nothing");
+        ledger.shutdown().await.unwrap();
+    }
+}
