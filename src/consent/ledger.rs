@@ -114,7 +114,8 @@ impl Ledger {
     }
 
     /// Test hook: the next `n` group commits fail as if the disk were full
-    /// (their writes are applied in memory but not acknowledged).
+    /// (applied in memory, never acknowledged); the first failure latches
+    /// the ledger, which then refuses writes until it is reopened.
     #[doc(hidden)]
     pub fn inject_flush_faults(&self, n: u32) {
         self.faults.store(n, std::sync::atomic::Ordering::SeqCst);
