@@ -1,7 +1,9 @@
 //! The admin HTTP endpoint (`server.admin_listen`): `/metrics` in the
 //! Prometheus text format, `/healthz` (the process is alive) and `/readyz`
 //! (the store is open, a policy is loaded and gRPC is serving; 503 while
-//! starting or shutting down). No authentication: never expose it publicly.
+//! starting or shutting down), and `POST /backup` (a consistent backup file,
+//! to loopback clients only; see [`crate::snapshot`]). No authentication:
+//! never expose it publicly.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -45,7 +47,9 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/backup", post(crate::snapshot::backup))
         .with_state(admin);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

@@ -1,4 +1,5 @@
-//! The `textgate` command line: `serve`, `check-config` and `hash-token`.
+//! The `textgate` command line: `serve`, `check-config`, `hash-token`, and the
+//! ledger commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,11 +39,17 @@ pub enum Command {
     CheckConfig { file: PathBuf },
     /// Read a bearer token on stdin; print the `sha256:<hex>` form `[auth] tokens` accepts.
     HashToken,
+    #[command(flatten)]
+    Ledger(crate::ops::LedgerCommand),
 }
 
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
 pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
     match cli.command {
+        Command::Ledger(cmd) => {
+            crate::telemetry::init(cli.log_json, log_filter.as_deref());
+            crate::ops::run(cmd).await
+        }
         Command::CheckConfig { file } => {
             crate::telemetry::init(cli.log_json, log_filter.as_deref());
             match Config::load(&file) {

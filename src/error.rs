@@ -39,7 +39,9 @@ impl From<ConsentError> for ApiError {
         match e {
             ConsentError::StoreUnavailable(cause) => {
                 tracing::error!(%cause, "consent store unavailable");
-                ApiError::Unavailable("consent store unavailable; nothing was recorded, retry later".into())
+                ApiError::Unavailable(
+                    "consent store unavailable; the write was not acknowledged: retry it unchanged".into(),
+                )
             }
             ConsentError::Corrupt(cause) => ApiError::Internal(format!("corrupt record: {cause}")),
         }

@@ -11,7 +11,8 @@
 //! - [`consent`]: the sled ledger (group commit), consent state, idempotency.
 //! - [`phone`]: E.164 / NANP parsing.
 //! - [`config`]: the TOML model and its validation.
-//! - [`cli`]: the `textgate` command line.
+//! - [`cli`]: the `textgate` command line; [`ops`]: its ledger commands
+//!   (verify, rebuild, backup, restore); [`snapshot`]: online backups.
 //! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
 
 pub mod admin;
@@ -24,10 +25,12 @@ pub mod consent;
 pub mod error;
 pub mod metrics;
 pub mod observe;
+pub mod ops;
 pub mod phone;
 pub mod policy;
 pub mod reload;
 pub mod server;
+pub mod snapshot;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testkit;

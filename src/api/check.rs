@@ -13,7 +13,7 @@ use super::convert::{self, enum_field};
 use super::{limits, pb};
 use crate::app::{tenant_of, App};
 use crate::consent::contact::SentMessage;
-use crate::consent::Category;
+use crate::consent::{Category, ConsentError};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
@@ -87,7 +87,7 @@ async fn check_in(
         if let Some(category) = decision.category {
             let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
             history.note_send(note, decision.discloses, policy.pack.history_window, now);
-            write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history))?;
+            write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history)).or_else(unrecorded)?;
         }
     }
     let decision_id = new_decision_id(now);
@@ -100,10 +100,30 @@ async fn check_in(
             request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req.clone() }),
             response: Some(pb::CheckMessageResponse { body: sha256_hex(&resp.body), ..resp.clone() }),
         };
-        write.in_scope(|| app.ledger.log_decision(&tenant, &decision_id, record.encode_to_vec()))?;
+        write
+            .in_scope(|| app.ledger.log_decision(&tenant, &decision_id, record.encode_to_vec()))
+            .or_else(unrecorded)?;
     }
     tracing::debug!(decision_id = %decision_id, "decided");
     Ok(resp)
+}
+
+/// Contact history and the decision log are not consent: when the store
+/// cannot take them (a full or failing disk), the decision still stands and
+/// is answered; caps may undercount until the store writes again. Logged on
+/// the first and every 10,000th miss, so a full disk is not also flooded.
+fn unrecorded(e: ConsentError) -> Result<(), ApiError> {
+    static MISSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    match e {
+        ConsentError::StoreUnavailable(cause) => {
+            let missed = MISSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if missed.is_multiple_of(10_000) {
+                tracing::warn!(%cause, missed = missed + 1, "send not recorded; answering the decision anyway");
+            }
+            Ok(())
+        }
+        other => Err(other.into()),
+    }
 }
 
 /// A CheckMessage request's fields, parsed and checked.

@@ -11,6 +11,7 @@
 //! ever flushes on the write path.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -23,6 +24,7 @@ use tracing::Span;
 use super::ledger::{CommitObserver, Recorded};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
+use super::unacked::Unacked;
 use super::{keys, ConsentError};
 
 /// A request to the committer.
@@ -32,6 +34,11 @@ pub enum Job {
         event: Box<NewEvent>,
         reply: oneshot::Sender<Result<Recorded, ConsentError>>,
         span: Span,
+    },
+    /// Answers, between two batches, the last sequence of every tenant: a
+    /// cut where no batch is half applied (online backup).
+    Cut {
+        reply: oneshot::Sender<Result<Vec<(String, u64)>, ConsentError>>,
     },
     Shutdown,
 }
@@ -45,6 +52,22 @@ pub struct Trees {
     pub consent: sled::Tree,
 }
 
+impl Trees {
+    pub fn open(db: &sled::Db) -> Result<Trees, ConsentError> {
+        Ok(Trees {
+            events: db.open_tree("events")?,
+            idempotency: db.open_tree("idempotency")?,
+            by_phone: db.open_tree("by_phone")?,
+            consent: db.open_tree("consent")?,
+        })
+    }
+
+    /// The trees derived from `events` (everything `rebuild` rewrites).
+    pub fn derived(&self) -> [&sled::Tree; 3] {
+        [&self.idempotency, &self.by_phone, &self.consent]
+    }
+}
+
 pub struct Committer {
     db: sled::Db,
     trees: Trees,
@@ -52,7 +75,42 @@ pub struct Committer {
     /// Last sequence per tenant; loaded from the tree on first use.
     last_seq: HashMap<String, u64>,
     observer: Option<Arc<dyn CommitObserver>>,
+    durable: Durable,
+    unacked: Arc<Unacked>,
+    /// Per tenant of the batch being committed, its first new sequence.
+    first_of_batch: HashMap<String, u64>,
 }
+
+/// What makes a batch durable after sled's `flush`.
+///
+/// On Linux sled 0.34's `flush` writes its buffers with `sync_file_range`,
+/// which neither writes the file's metadata (its size, when the log grew)
+/// nor flushes the device's write cache; only its background thread calls
+/// `fsync`, every 500 ms. So after `flush` the committer calls `fdatasync`
+/// on sled's log file (`DIR/db`) through its own handle: fsync acts on the
+/// file, whichever descriptor asks. A test store (temporary) has no file.
+#[derive(Default)]
+pub struct Durable {
+    pub log: Option<std::fs::File>,
+    /// Test hook: this many next flushes fail as a full disk would.
+    pub faults: Arc<AtomicU32>,
+}
+
+impl Durable {
+    fn flush(&self, db: &sled::Db) -> Result<(), ConsentError> {
+        if self.faults.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(ConsentError::StoreUnavailable("injected storage fault".into()));
+        }
+        db.flush()?;
+        if let Some(log) = &self.log {
+            log.sync_data().map_err(|e| ConsentError::StoreUnavailable(format!("fdatasync: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why writes are refused after a failed batch.
+const LATCHED: &str = "an earlier write could not be made durable; restart textgate";
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 
@@ -60,28 +118,52 @@ type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 type Pending = (NewEvent, oneshot::Sender<Result<Recorded, ConsentError>>, Span);
 
 impl Committer {
-    pub fn new(db: sled::Db, trees: Trees, max_batch: usize, observer: Option<Arc<dyn CommitObserver>>) -> Self {
-        Committer { db, trees, max_batch, last_seq: HashMap::new(), observer }
+    pub fn new(
+        db: sled::Db,
+        trees: Trees,
+        max_batch: usize,
+        observer: Option<Arc<dyn CommitObserver>>,
+        durable: Durable,
+        unacked: Arc<Unacked>,
+    ) -> Self {
+        Committer {
+            db,
+            trees,
+            max_batch,
+            last_seq: HashMap::new(),
+            observer,
+            durable,
+            unacked,
+            first_of_batch: HashMap::new(),
+        }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut stop = false;
-        while !stop {
+        loop {
             let Some(first) = rx.blocking_recv() else { break };
             let mut batch = Vec::with_capacity(self.max_batch);
+            // A job other than a write ends the batch and runs after it.
+            let mut control = None;
             match first {
                 Job::Write { event, reply, span } => batch.push((*event, reply, span)),
-                Job::Shutdown => stop = true,
+                other => control = Some(other),
             }
-            while !stop && batch.len() < self.max_batch {
+            while control.is_none() && batch.len() < self.max_batch {
                 match rx.try_recv() {
                     Ok(Job::Write { event, reply, span }) => batch.push((*event, reply, span)),
-                    Ok(Job::Shutdown) => stop = true,
+                    Ok(other) => control = Some(other),
                     Err(_) => break,
                 }
             }
             if !batch.is_empty() {
                 self.commit(batch);
+            }
+            match control {
+                Some(Job::Shutdown) => break,
+                Some(Job::Cut { reply }) => {
+                    let _ = reply.send(self.cut());
+                }
+                _ => {}
             }
         }
         if let Err(e) = self.db.flush() {
@@ -101,10 +183,16 @@ impl Committer {
             events.push(event);
             replies.push(reply);
         }
+        if self.unacked.latched() {
+            for reply in replies {
+                let _ = reply.send(Err(ConsentError::StoreUnavailable(LATCHED.into())));
+            }
+            return;
+        }
         let result = span.in_scope(|| {
-            self.apply(&events).and_then(|out| {
+            self.load_last_seqs(&events).and_then(|()| self.apply(&events)).and_then(|out| {
                 let started = std::time::Instant::now();
-                self.db.flush()?;
+                self.durable.flush(&self.db)?;
                 let took = started.elapsed();
                 let flush_us = took.as_micros() as u64;
                 tracing::Span::current().record("flush_us", flush_us);
@@ -125,7 +213,12 @@ impl Committer {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "ledger batch failed; no write in it is acknowledged");
+                tracing::error!(error = %e, "ledger batch failed; no write in it is acknowledged, none accepted until restart");
+                let next: HashMap<String, u64> = events
+                    .iter()
+                    .map(|e| (e.tenant_id.clone(), self.first_of_batch.get(&e.tenant_id).copied().unwrap_or(1)))
+                    .collect();
+                self.unacked.latch(&self.trees, &events, &next);
                 for reply in replies {
                     let _ = reply.send(Err(ConsentError::StoreUnavailable(e.to_string())));
                 }
@@ -133,15 +226,23 @@ impl Committer {
         }
     }
 
-    /// Applies a batch in one transaction; updates sequence counters only
-    /// after it commits (the closure may run more than once).
-    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Recorded>, ConsentError> {
+    /// Loads the last sequence of every tenant in the batch and notes the
+    /// first one the batch will use.
+    fn load_last_seqs(&mut self, events: &[NewEvent]) -> Result<(), ConsentError> {
+        self.first_of_batch.clear();
         for e in events {
             if !self.last_seq.contains_key(&e.tenant_id) {
                 let last = self.load_last_seq(&e.tenant_id)?;
                 self.last_seq.insert(e.tenant_id.clone(), last);
             }
+            self.first_of_batch.insert(e.tenant_id.clone(), self.last_seq[&e.tenant_id] + 1);
         }
+        Ok(())
+    }
+
+    /// Applies a batch in one transaction; updates sequence counters only
+    /// after it commits (the closure may run more than once).
+    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Recorded>, ConsentError> {
         let t = &self.trees;
         let now = Timestamp::now();
         let (outcomes, seqs) = (&t.events, &t.idempotency, &t.by_phone, &t.consent)
@@ -159,6 +260,23 @@ impl Committer {
             })?;
         self.last_seq = seqs;
         Ok(outcomes)
+    }
+
+    /// Every tenant's last stored sequence. Runs between batches, so each
+    /// batch is either wholly inside the cut or wholly after it.
+    fn cut(&self) -> Result<Vec<(String, u64)>, ConsentError> {
+        if self.unacked.latched() {
+            return Err(ConsentError::StoreUnavailable(LATCHED.into()));
+        }
+        let mut out = Vec::new();
+        let mut from = Vec::new();
+        while let Some(kv) = self.trees.events.range(from.as_slice()..).next() {
+            let (k, _) = kv?;
+            let tenant = keys::split_tenant(&k).ok_or_else(|| ConsentError::Corrupt("event key".into()))?.0.to_string();
+            out.push((tenant.clone(), self.load_last_seq(&tenant)?));
+            from = keys::after_tenant(&tenant);
+        }
+        Ok(out)
     }
 
     fn load_last_seq(&self, tenant: &str) -> Result<u64, ConsentError> {
@@ -213,3 +331,7 @@ fn apply_one(
     cs_t.insert(phone_key, bincode::serialize(&consent).map_err(abort)?)?;
     Ok(Recorded { event: stored, duplicate: false, consent })
 }
+
+#[cfg(test)]
+#[path = "committer_tests.rs"]
+mod tests;

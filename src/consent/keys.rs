@@ -51,6 +51,33 @@ pub fn by_phone(tenant: &str, phone_e164: &str, seq: u64) -> Vec<u8> {
     k
 }
 
+/// Splits a key into its tenant and the rest (after the 0x00).
+pub fn split_tenant(key: &[u8]) -> Option<(&str, &[u8])> {
+    let at = key.iter().position(|&b| b == 0)?;
+    Some((std::str::from_utf8(&key[..at]).ok()?, &key[at + 1..]))
+}
+
+/// An `events` key as (tenant, sequence).
+pub fn parse_event(key: &[u8]) -> Option<(&str, u64)> {
+    let (tenant, rest) = split_tenant(key)?;
+    Some((tenant, u64::from_be_bytes(rest.try_into().ok()?)))
+}
+
+/// A `by_phone` key as (tenant, phone, sequence).
+pub fn parse_by_phone(key: &[u8]) -> Option<(&str, &str, u64)> {
+    let (tenant, rest) = split_tenant(key)?;
+    let (phone, seq) = rest.split_at(rest.len().checked_sub(9)?);
+    let seq = seq.strip_prefix(&[0])?;
+    Some((tenant, std::str::from_utf8(phone).ok()?, u64::from_be_bytes(seq.try_into().ok()?)))
+}
+
+/// The key just past every key of `tenant`: where the next tenant starts.
+pub fn after_tenant(tenant: &str) -> Vec<u8> {
+    let mut k = tenant.as_bytes().to_vec();
+    k.push(1);
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +89,14 @@ mod tests {
         assert!(a < b);
         assert_eq!(event_seq(&b), Some(256));
         assert!(event("t", u64::MAX) < tenant_prefix("t0"));
+        assert!(event("t", u64::MAX) < after_tenant("t") && after_tenant("t") < tenant_prefix("t0"));
+    }
+
+    #[test]
+    fn keys_parse_back() {
+        assert_eq!(parse_event(&event("north", 7)), Some(("north", 7)));
+        assert_eq!(parse_event(b"north\0short"), None);
+        assert_eq!(parse_by_phone(&by_phone("north", "+13125550199", 258)), Some(("north", "+13125550199", 258)));
+        assert_eq!(split_tenant(&phone("north", "+1")), Some(("north", &b"+1"[..])));
     }
 }

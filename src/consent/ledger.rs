@@ -7,9 +7,10 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::committer::{Committer, Job, Trees};
+use super::committer::{Committer, Durable, Job, Trees};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
+use super::unacked::Unacked;
 use super::{keys, ConsentError};
 
 /// How the ledger commits writes.
@@ -65,41 +66,59 @@ pub struct Recorded {
 /// batch in one sled transaction and fsyncs it once (group commit); a write is
 /// acknowledged only after that fsync.
 pub struct Ledger {
-    db: sled::Db,
-    trees: Trees,
+    pub(super) db: sled::Db,
+    pub(super) trees: Trees,
     pub(super) activity: Arc<super::activity::ActivityTrees>,
-    jobs: mpsc::Sender<Job>,
+    pub(super) jobs: mpsc::Sender<Job>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    faults: Arc<std::sync::atomic::AtomicU32>,
+    /// Set when a batch failed to reach the disk; readers skip what it left.
+    unacked: Arc<Unacked>,
 }
 
 impl Ledger {
     /// Opens (or creates) the store in `dir` and starts the committer.
     pub fn open(dir: &Path, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        let db = sled::Config::new().path(dir).cache_capacity(opts.cache_bytes).open()?;
-        Self::with_db(db, opts)
+        let db = super::offline::open_dir(dir, opts.cache_bytes)?;
+        let log = std::fs::File::open(dir.join("db"))
+            .map_err(|e| ConsentError::StoreUnavailable(format!("{}: {e}", dir.join("db").display())))?;
+        Self::with_db(db, opts, Durable { log: Some(log), ..Durable::default() })
     }
 
     /// A throwaway store for tests.
     pub fn temporary(opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        Self::with_db(sled::Config::new().temporary(true).open()?, opts)
+        Self::with_db(sled::Config::new().temporary(true).open()?, opts, Durable::default())
     }
 
-    fn with_db(db: sled::Db, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        let trees = Trees {
-            events: db.open_tree("events")?,
-            idempotency: db.open_tree("idempotency")?,
-            by_phone: db.open_tree("by_phone")?,
-            consent: db.open_tree("consent")?,
-        };
+    fn with_db(db: sled::Db, opts: &LedgerOptions, durable: Durable) -> Result<Ledger, ConsentError> {
+        super::offline::check_complete(&db)?;
+        let trees = Trees::open(&db)?;
         db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
-        let committer = Committer::new(db.clone(), trees.clone(), opts.max_batch.max(1), opts.observer.clone());
+        let faults = Arc::clone(&durable.faults);
+        let unacked = Arc::new(Unacked::default());
+        let committer = Committer::new(
+            db.clone(),
+            trees.clone(),
+            opts.max_batch.max(1),
+            opts.observer.clone(),
+            durable,
+            Arc::clone(&unacked),
+        );
         let handle = std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
         let activity = Arc::new(super::activity::ActivityTrees::open(&db)?);
-        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)) })
+        Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)), faults, unacked })
+    }
+
+    /// Test hook: the next `n` group commits fail as if the disk were full
+    /// (applied in memory, never acknowledged); the first failure latches
+    /// the ledger, which then refuses writes until it is reopened.
+    #[doc(hidden)]
+    pub fn inject_flush_faults(&self, n: u32) {
+        self.faults.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Appends an event, or returns the original if its id was seen before.
@@ -126,7 +145,11 @@ impl Ledger {
 
     /// Current consent of one number (None when nothing was ever recorded).
     pub fn consent(&self, tenant: &str, phone: &str) -> Result<Option<ContactConsent>, ConsentError> {
-        match self.trees.consent.get(keys::phone(tenant, phone))? {
+        let key = keys::phone(tenant, phone);
+        if let Some(durable) = self.unacked.consent(&key) {
+            return Ok(Some(durable));
+        }
+        match self.trees.consent.get(key)? {
             Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
             None => Ok(None),
         }
@@ -141,6 +164,19 @@ impl Ledger {
         after: u64,
     ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
         let start = after.saturating_add(1);
+        if let Some(end) = self.unacked.first_unacked(tenant) {
+            let durable = self.events_from(tenant, phone, start);
+            return Box::new(durable.take_while(move |r| r.as_ref().map_or(true, |e| e.sequence < end)));
+        }
+        self.events_from(tenant, phone, start)
+    }
+
+    fn events_from<'a>(
+        &'a self,
+        tenant: &str,
+        phone: Option<&str>,
+        start: u64,
+    ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
         match phone {
             None => {
                 let lo = keys::event(tenant, start);

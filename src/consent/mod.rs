@@ -4,12 +4,17 @@
 //! `sled::Error` stops at this module's edge and becomes [`ConsentError`].
 
 mod activity;
+pub mod backup;
 mod committer;
 pub mod contact;
 mod keys;
 mod ledger;
 pub mod model;
+mod offline;
+pub mod rebuild;
 pub mod state;
+mod unacked;
+pub mod verify;
 mod write_behind;
 
 pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};

@@ -1,10 +1,6 @@
 //! The `textgate` binary's command line.
 
-use std::process::Command;
-
-fn textgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_textgate"))
-}
+use crate::process::textgate;
 
 #[test]
 fn check_config_accepts_the_example_and_names_bad_keys() {
@@ -30,44 +26,20 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
 /// what was acknowledged before is there after a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_stops_cleanly_on_sigterm_and_keeps_data() {
-    use std::io::{BufRead, BufReader};
+    use crate::process::Server;
     use textgate::api::pb::{self, policy_service_client::PolicyServiceClient};
 
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        let mut child = textgate()
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("RUST_LOG", "info")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let (mut addr, mut admin) = (None, None);
-        for line in lines.by_ref().take(50).map_while(Result::ok) {
-            admin = admin.or_else(|| logged(&line, "admin_addr"));
-            addr = addr.or_else(|| logged(&line, "addr"));
-            if addr.is_some() && admin.is_some() {
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        let admin: std::net::SocketAddr = admin.expect("server logs its admin address").parse().unwrap();
-        (crate::helpers::Reap(child), addr.expect("server logs its gRPC address"), admin)
-    };
-
-    let (mut child, addr, admin) = start();
-    assert_eq!(crate::helpers::http_get(admin, "/readyz").await.0, 200, "the binary serves the admin endpoint");
-    let mut c = PolicyServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    let server = Server::start(dir.path());
+    assert_eq!(crate::helpers::http_get(server.admin, "/readyz").await.0, 200, "the binary serves the admin endpoint");
+    let mut c = PolicyServiceClient::connect(format!("http://{}", server.addr)).await.unwrap();
     let req = crate::helpers::grant("sigterm-1", "3125550199", pb::ConsentLevel::Express);
     c.record_consent(req).await.unwrap();
     drop(c);
-    let kill = Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap();
-    assert!(kill.success());
-    assert_eq!(child.0.wait().unwrap().code(), Some(0), "graceful shutdown exits 0");
+    assert_eq!(server.terminate(), Some(0), "graceful shutdown exits 0");
 
-    let (mut child, addr, _) = start();
-    let mut c = PolicyServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    let server = Server::start(dir.path());
+    let mut c = PolicyServiceClient::connect(format!("http://{}", server.addr)).await.unwrap();
     let view = c
         .get_consent(pb::GetConsentRequest { phone: "3125550199".into(), ..Default::default() })
         .await
@@ -75,15 +47,7 @@ async fn serve_stops_cleanly_on_sigterm_and_keeps_data() {
         .into_inner();
     assert_eq!(view.scopes[0].event_id, "sigterm-1");
     drop(c);
-    Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap();
-    assert_eq!(child.0.wait().unwrap().code(), Some(0));
-}
-
-/// The value of ` key=value` in a log line (the key as a whole word).
-fn logged(line: &str, key: &str) -> Option<String> {
-    let at = line.find(&format!(" {key}="))?;
-    let rest = &line[at + key.len() + 2..];
-    Some(rest.split_whitespace().next().unwrap_or("").to_string())
+    assert_eq!(server.terminate(), Some(0));
 }
 
 /// `textgate hash-token` prints the form `[auth] tokens` accepts for the

@@ -1,0 +1,283 @@
+//! Backups: a consistent copy of the ledger, taken while it serves, in one
+//! self-checking file; and `restore`, which brings it back.
+//!
+//! Consistency: the activity trees (contact history, decision log, inbound
+//! answers) are copied first, as they are at that moment; then the committer
+//! is asked, between two batches, for every tenant's last sequence (the cut);
+//! then the events up to the cut are copied. Events are append-only, so the
+//! copy holds exactly the ledger as of the cut: every event acknowledged
+//! before the backup began and no half-applied batch. An inbound answer is
+//! stored only after its event was acknowledged, so every answer in the copy
+//! has its event too. Derived trees are not copied; `restore` rebuilds them.
+//!
+//! File format (big-endian): the magic line, then tree sections
+//! `'T' u16 name_len name` each followed by entries
+//! `'E' u32 key_len key u32 value_len value`, then `'Z' u64 entries u64
+//! events` and the SHA-256 of every byte before it. A truncated or altered
+//! file fails the check and is never restored.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use super::committer::{Job, Trees};
+use super::ledger::Ledger;
+use super::offline::{self, Operation};
+use super::verify::{verify, VerifyReport};
+use super::{keys, rebuild, ConsentError};
+
+const MAGIC: &[u8] = b"textgate-backup 1\n";
+/// Trees a backup never copies: the ledger's derived trees (rebuilt on
+/// restore), `meta` (per store) and sled's unnamed default tree.
+const NOT_COPIED: &[&str] = &["events", "idempotency", "by_phone", "consent", "meta", "__sled__default"];
+/// Largest key or value a backup may hold (a corrupt length fails fast).
+const MAX_ITEM: u32 = 64 * 1024 * 1024;
+/// Entries imported per sled batch.
+const CHUNK: usize = 4096;
+
+/// What a backup holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackupSummary {
+    /// Tenants with events.
+    pub tenants: usize,
+    pub events: u64,
+    /// Every entry, events included.
+    pub entries: u64,
+}
+
+impl std::fmt::Display for BackupSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tenants={} events={} entries={}", self.tenants, self.events, self.entries)
+    }
+}
+
+fn io_err(e: io::Error) -> ConsentError {
+    ConsentError::StoreUnavailable(format!("backup I/O: {e}"))
+}
+
+fn bad(what: impl Into<String>) -> ConsentError {
+    ConsentError::Corrupt(format!("not a complete textgate backup: {}", what.into()))
+}
+
+/// Writes the format, hashing everything it writes.
+struct Writer<W: Write> {
+    out: W,
+    hash: Sha256,
+    summary: BackupSummary,
+}
+
+impl<W: Write> Writer<W> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), ConsentError> {
+        self.hash.update(bytes);
+        self.out.write_all(bytes).map_err(io_err)
+    }
+
+    fn tree(&mut self, name: &[u8]) -> Result<(), ConsentError> {
+        self.put(b"T")?;
+        self.put(&(name.len() as u16).to_be_bytes())?;
+        self.put(name)
+    }
+
+    fn entry(&mut self, key: &[u8], value: &[u8]) -> Result<(), ConsentError> {
+        self.put(b"E")?;
+        for part in [key, value] {
+            self.put(&(part.len() as u32).to_be_bytes())?;
+            self.put(part)?;
+        }
+        self.summary.entries += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<BackupSummary, ConsentError> {
+        self.put(b"Z")?;
+        let counts = [self.summary.entries.to_be_bytes(), self.summary.events.to_be_bytes()].concat();
+        self.put(&counts)?;
+        let digest = self.hash.finalize();
+        self.out.write_all(&digest).map_err(io_err)?;
+        self.out.flush().map_err(io_err)?;
+        Ok(self.summary)
+    }
+}
+
+impl Ledger {
+    /// Writes a consistent backup to `out` while the ledger keeps serving.
+    /// Blocking: call it from a blocking thread.
+    pub fn write_backup(&self, out: impl Write) -> Result<BackupSummary, ConsentError> {
+        let mut w = Writer { out, hash: Sha256::new(), summary: BackupSummary::default() };
+        w.put(MAGIC)?;
+        let mut names = self.db.tree_names();
+        names.sort();
+        for name in names.iter().filter(|n| !NOT_COPIED.iter().any(|c| c.as_bytes() == n.as_ref())) {
+            w.tree(name)?;
+            for kv in self.db.open_tree(name)?.iter() {
+                let (k, v) = kv?;
+                w.entry(&k, &v)?;
+            }
+        }
+        let cut = self.cut()?;
+        w.tree(b"events")?;
+        for (tenant, last) in &cut {
+            for kv in self.trees.events.range(keys::event(tenant, 1)..=keys::event(tenant, *last)) {
+                let (k, v) = kv?;
+                w.entry(&k, &v)?;
+                w.summary.events += 1;
+            }
+        }
+        w.summary.tenants = cut.len();
+        w.finish()
+    }
+
+    /// Every tenant's last sequence, taken by the committer between batches.
+    fn cut(&self) -> Result<Vec<(String, u64)>, ConsentError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || ConsentError::StoreUnavailable("ledger is shut down".into());
+        self.jobs.blocking_send(Job::Cut { reply }).map_err(|_| gone())?;
+        answer.blocking_recv().map_err(|_| gone())?
+    }
+}
+
+/// One item of a backup file.
+enum Item<'a> {
+    Tree(&'a [u8]),
+    Entry(&'a [u8], &'a [u8]),
+}
+
+/// Reads exactly `n` bytes and hashes them.
+fn take(r: &mut impl Read, n: usize, hash: &mut Sha256) -> Result<Vec<u8>, ConsentError> {
+    let mut buf = vec![0; n];
+    r.read_exact(&mut buf).map_err(|_| bad("it ends early"))?;
+    hash.update(&buf);
+    Ok(buf)
+}
+
+/// Reads a length-prefixed key or value.
+fn item(r: &mut impl Read, hash: &mut Sha256) -> Result<Vec<u8>, ConsentError> {
+    let len = u32::from_be_bytes(take(r, 4, hash)?.try_into().expect("4 bytes"));
+    if len > MAX_ITEM {
+        return Err(bad(format!("an item of {len} bytes")));
+    }
+    take(r, len as usize, hash)
+}
+
+/// Reads a backup, handing each item to `sink`, and checks its end and
+/// checksum. An error from `sink` stops the read.
+fn read(
+    input: impl Read,
+    mut sink: impl FnMut(Item<'_>) -> Result<(), ConsentError>,
+) -> Result<BackupSummary, ConsentError> {
+    let r = &mut BufReader::with_capacity(1 << 16, input);
+    let mut hash = Sha256::new();
+    if take(r, MAGIC.len(), &mut hash)? != MAGIC {
+        return Err(bad("wrong magic line"));
+    }
+    let mut s = BackupSummary::default();
+    let mut in_events = false;
+    let mut tenant: Option<String> = None;
+    loop {
+        match take(r, 1, &mut hash)?[0] {
+            b'T' => {
+                let len = u16::from_be_bytes(take(r, 2, &mut hash)?.try_into().expect("2 bytes"));
+                let name = take(r, len.into(), &mut hash)?;
+                in_events = name == b"events";
+                sink(Item::Tree(&name))?;
+            }
+            b'E' => {
+                let (k, v) = (item(r, &mut hash)?, item(r, &mut hash)?);
+                s.entries += 1;
+                if in_events {
+                    s.events += 1;
+                    let t = keys::parse_event(&k).ok_or_else(|| bad("an event key"))?.0;
+                    if tenant.as_deref() != Some(t) {
+                        tenant = Some(t.to_string());
+                        s.tenants += 1;
+                    }
+                }
+                sink(Item::Entry(&k, &v))?;
+            }
+            b'Z' => {
+                let counts = take(r, 16, &mut hash)?;
+                let digest = hash.finalize();
+                let mut stored = [0u8; 32];
+                r.read_exact(&mut stored).map_err(|_| bad("it ends early"))?;
+                if stored[..] != digest[..] {
+                    return Err(bad("checksum mismatch"));
+                }
+                if counts != [s.entries.to_be_bytes(), s.events.to_be_bytes()].concat() {
+                    return Err(bad("entry counts differ"));
+                }
+                if r.read(&mut [0u8; 1]).map_err(io_err)? != 0 {
+                    return Err(bad("bytes after its end"));
+                }
+                return Ok(s);
+            }
+            other => return Err(bad(format!("unknown record {other:#04x}"))),
+        }
+    }
+}
+
+/// Checks a backup file end to end (magic, every record, checksum).
+pub fn check_file(path: &Path) -> Result<BackupSummary, ConsentError> {
+    read(File::open(path).map_err(io_err)?, |_| Ok(()))
+}
+
+/// Restores the backup `from` into the store `dir` (created if absent; a
+/// non-empty directory only with `force`, which replaces its contents), then
+/// rebuilds the derived trees and verifies the result. The file is checked
+/// completely before anything is written; a crash part-way leaves a store
+/// that refuses to serve until `restore` is run again.
+pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, VerifyReport), ConsentError> {
+    let summary = check_file(from)?;
+    let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if occupied && !force {
+        return Err(ConsentError::StoreUnavailable(format!(
+            "{} is not empty; restore only into an empty directory, or pass --force to replace its contents",
+            dir.display()
+        )));
+    }
+    let db = offline::open_dir(dir, 64 * 1024 * 1024)?;
+    offline::begin(&db, Operation::Restore)?;
+    for name in db.tree_names() {
+        match name.as_ref() {
+            b"meta" => {}
+            b"__sled__default" => db.clear()?,
+            _ => {
+                db.drop_tree(&name)?;
+            }
+        }
+    }
+    let mut tree: Option<(sled::Tree, sled::Batch, usize)> = None;
+    let flush = |t: &mut Option<(sled::Tree, sled::Batch, usize)>| -> Result<(), ConsentError> {
+        if let Some((tree, batch, _)) = t.take() {
+            tree.apply_batch(batch)?;
+        }
+        Ok(())
+    };
+    read(File::open(from).map_err(io_err)?, |item| match item {
+        Item::Tree(name) => {
+            flush(&mut tree)?;
+            tree = Some((db.open_tree(name)?, sled::Batch::default(), 0));
+            Ok(())
+        }
+        Item::Entry(k, v) => {
+            let (t, batch, n) = tree.as_mut().ok_or_else(|| bad("an entry before any tree"))?;
+            batch.insert(k, v);
+            *n += 1;
+            if *n == CHUNK {
+                t.apply_batch(std::mem::take(batch))?;
+                *n = 0;
+            }
+            Ok(())
+        }
+    })?;
+    flush(&mut tree)?;
+    let trees = Trees::open(&db)?;
+    rebuild::rebuild(&db, &trees, Operation::Restore, None)?;
+    Ok((summary, verify(&trees)?))
+}
+
+#[cfg(test)]
+#[path = "backup_tests.rs"]
+mod tests;

@@ -1,0 +1,79 @@
+//! What the committer acknowledges when a flush fails.
+
+use crate::consent::model::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::consent::verify::verify_dir;
+use crate::consent::{ConsentError, Ledger, LedgerOptions};
+
+const PHONE: &str = "+13125550199";
+
+fn event(id: &str, action: Action) -> NewEvent {
+    NewEvent {
+        tenant_id: "north".into(),
+        event_id: id.into(),
+        phone: PHONE.into(),
+        action,
+        level: if action == Action::Grant { Level::Express } else { Level::Unspecified },
+        scope: Scope::default(),
+        source: Source::Api,
+        occurred_at: jiff::Timestamp::UNIX_EPOCH,
+        evidence: Evidence::default(),
+        categories: vec![],
+        inbound_text: String::new(),
+    }
+}
+
+const OTHER: &str = "+13125550188";
+
+fn event_for(id: &str, phone: &str, action: Action) -> NewEvent {
+    NewEvent { phone: phone.into(), ..event(id, action) }
+}
+
+/// A batch whose flush fails is answered StoreUnavailable (never Ok) and
+/// latches the ledger: later writes are refused until restart. Readers do
+/// not act on the failed grant, nor list it; after a restart the store
+/// verifies, the refused write is absent and writes work again.
+#[tokio::test]
+async fn a_failed_flush_is_never_acknowledged_and_refuses_writes_until_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), &LedgerOptions::default()).unwrap();
+    ledger.record(event("ok-1", Action::Grant)).await.unwrap();
+    ledger.inject_flush_faults(1);
+    let e = ledger.record(event_for("failed-grant", OTHER, Action::Grant)).await.expect_err("not acknowledged");
+    assert!(matches!(e, ConsentError::StoreUnavailable(_)), "{e}");
+    let e = ledger.record(event("refused", Action::Revoke)).await.expect_err("latched");
+    assert!(e.to_string().contains("restart textgate"), "{e}");
+    assert_eq!(
+        ledger.consent("north", OTHER).unwrap().unwrap_or_default().scopes,
+        [],
+        "the failed grant is not acted on"
+    );
+    assert_eq!(ledger.consent("north", PHONE).unwrap().unwrap().scopes[0].event_id, "ok-1", "reads keep answering");
+    let listed: Vec<_> = ledger.events("north", None, 0).map(|e| e.unwrap().event.event_id).collect();
+    assert_eq!(listed, ["ok-1"]);
+    ledger.shutdown().await.unwrap();
+    drop(ledger);
+
+    let ledger = Ledger::open(dir.path(), &LedgerOptions::default()).unwrap();
+    let ids: Vec<_> = ledger.events("north", None, 0).map(|e| e.unwrap().event.event_id).collect();
+    // sled may still have written the failed batch (here it did: the disk was
+    // fine): present or absent, but whole, once, and never "refused".
+    assert!(ids == ["ok-1"] || ids == ["ok-1", "failed-grant"], "{ids:?}");
+    let next = ledger.record(event("after-restart", Action::Grant)).await.unwrap();
+    assert_eq!(next.event.sequence, ids.len() as u64 + 1);
+    ledger.shutdown().await.unwrap();
+    drop(ledger);
+    assert!(verify_dir(dir.path()).unwrap().is_clean());
+}
+
+/// An opt-out whose write failed is honoured until restart (the safe side);
+/// the caller was told it was not recorded and retries it.
+#[tokio::test]
+async fn a_failed_opt_out_is_honoured_by_readers_until_restart() {
+    let ledger = Ledger::temporary(&LedgerOptions::default()).unwrap();
+    ledger.record(event("ok-1", Action::Grant)).await.unwrap();
+    ledger.inject_flush_faults(1);
+    ledger.record(event("failed-stop", Action::Revoke)).await.expect_err("not acknowledged");
+    let seen = ledger.consent("north", PHONE).unwrap().unwrap();
+    assert!(seen.opt_out_for_send("casework", "+13125550100").is_some(), "{seen:?}");
+    ledger.shutdown().await.unwrap();
+}

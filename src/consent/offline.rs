@@ -1,0 +1,102 @@
+//! Opening a store for the offline commands (`verify`, `rebuild`, `restore`):
+//! no committer, and a clear error when a running server holds the store.
+//!
+//! An operation that rewrites derived trees or imports a backup leaves a
+//! marker in `meta` while it runs, so a crash part-way leaves a store that
+//! refuses to serve (instead of serving without some opt-outs) until the
+//! operation is run again.
+
+use std::path::Path;
+
+use super::committer::Trees;
+use super::ConsentError;
+
+/// `meta` key present while a rebuild or restore is under way; its value
+/// names the operation.
+const INCOMPLETE: &[u8] = b"incomplete";
+
+/// An operation that marks the store incomplete while it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Rebuild,
+    Restore,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Rebuild => "rebuild",
+            Operation::Restore => "restore",
+        }
+    }
+}
+
+/// sled's page cache for the offline commands, which read everything once.
+const OFFLINE_CACHE: u64 = 64 * 1024 * 1024;
+
+/// Opens the existing store in `dir` (never creates one).
+pub fn open_existing(dir: &Path) -> Result<sled::Db, ConsentError> {
+    if !dir.join("conf").is_file() {
+        return Err(ConsentError::StoreUnavailable(format!("{}: no textgate store here", dir.display())));
+    }
+    open_dir(dir, OFFLINE_CACHE)
+}
+
+/// Opens (or creates) the store in `dir`, saying so plainly when it is locked.
+pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> {
+    sled::Config::new().path(dir).cache_capacity(cache_bytes).open().map_err(|e| match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => ConsentError::StoreUnavailable(
+            format!("{}: in use by another process (is textgate serving from it? stop it first)", dir.display()),
+        ),
+        other => other.into(),
+    })
+}
+
+/// Fails when a rebuild or restore was interrupted, naming what to run.
+pub fn check_complete(db: &sled::Db) -> Result<(), ConsentError> {
+    match db.open_tree("meta")?.get(INCOMPLETE)? {
+        None => Ok(()),
+        Some(op) => Err(ConsentError::StoreUnavailable(format!(
+            "an interrupted `textgate {}` left this store incomplete; run it again before serving",
+            String::from_utf8_lossy(&op)
+        ))),
+    }
+}
+
+/// Marks the store incomplete for `op` (durably) before it changes anything.
+/// Refuses when another operation was interrupted: a half-restored ledger
+/// must be restored again, not rebuilt into a consistent-looking subset.
+pub fn begin(db: &sled::Db, op: Operation) -> Result<(), ConsentError> {
+    let meta = db.open_tree("meta")?;
+    if let Some(other) = meta.get(INCOMPLETE)? {
+        if other != op.name().as_bytes() {
+            return Err(ConsentError::StoreUnavailable(format!(
+                "an interrupted `textgate {}` must be run again first",
+                String::from_utf8_lossy(&other)
+            )));
+        }
+    }
+    meta.insert(INCOMPLETE, op.name())?;
+    db.flush()?;
+    Ok(())
+}
+
+/// Clears the marker once everything the operation wrote is flushed.
+pub fn finish(db: &sled::Db) -> Result<(), ConsentError> {
+    db.flush()?;
+    db.open_tree("meta")?.remove(INCOMPLETE)?;
+    db.flush()?;
+    Ok(())
+}
+
+/// The ledger trees of an open store.
+pub fn trees(db: &sled::Db) -> Result<Trees, ConsentError> {
+    Trees::open(db)
+}
+
+/// The last two digits of a phone number, for problem reports (no
+/// whole number is ever printed).
+pub fn masked(phone: &str) -> String {
+    let tail: String = phone.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("…{tail}")
+}

@@ -1,0 +1,116 @@
+//! The ledger commands: `verify`, `rebuild`, `backup`, `restore`.
+//!
+//! `verify`, `rebuild` and `restore` work on a stopped store (sled locks its
+//! directory; a running server makes them fail with "in use"). `backup`
+//! copies a running server's ledger through its admin endpoint, or a stopped
+//! store directly. Exit status: 0 when the result verifies clean, 1 when
+//! problems were found or the command could not run.
+
+use std::io::BufWriter;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::consent::backup::restore;
+use crate::consent::rebuild::rebuild_dir;
+use crate::consent::verify::{verify_dir, VerifyReport};
+use crate::consent::{Ledger, LedgerOptions};
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Check the consent ledger and everything derived from it (server stopped).
+    Verify {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Rebuild the indexes and consent states from the ledger (server stopped).
+    Rebuild {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Write a consistent backup file, from a running server's admin endpoint
+    /// (--admin 127.0.0.1:9464) or from a stopped store (--data-dir).
+    Backup {
+        #[arg(long, required_unless_present = "data_dir", conflicts_with = "data_dir")]
+        admin: Option<SocketAddr>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup file into a data directory (server stopped), then verify.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Replace the contents of a non-empty data directory.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs one ledger command, printing its summary to stdout.
+pub async fn run(cmd: LedgerCommand) -> ExitCode {
+    let handle = tokio::runtime::Handle::current();
+    let outcome = tokio::task::spawn_blocking(move || run_blocking(cmd, &handle)).await;
+    match outcome {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::from(1),
+        Ok(Err(e)) => {
+            eprintln!("textgate: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("textgate: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Ok(true) when the result is clean.
+fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool, String> {
+    match cmd {
+        LedgerCommand::Verify { data_dir } => Ok(print_verify(&verify_dir(&data_dir).map_err(|e| e.to_string())?)),
+        LedgerCommand::Rebuild { data_dir } => {
+            let (rebuilt, report) = rebuild_dir(&data_dir).map_err(|e| e.to_string())?;
+            println!("rebuilt: events={} phones={}", rebuilt.events, rebuilt.phones);
+            Ok(print_verify(&report))
+        }
+        LedgerCommand::Backup { admin: Some(admin), to, .. } => {
+            let summary = crate::snapshot::fetch(admin, &to)?;
+            println!("backup: {} {summary}", to.display());
+            Ok(true)
+        }
+        LedgerCommand::Backup { admin: None, data_dir, to } => {
+            let dir = data_dir.ok_or("--admin or --data-dir is required")?;
+            let ledger = Ledger::open(&dir, &LedgerOptions::default()).map_err(|e| e.to_string())?;
+            let written = crate::snapshot::write_checked(&to, |file| {
+                ledger.write_backup(BufWriter::with_capacity(1 << 16, file)).map(drop).map_err(|e| e.to_string())
+            });
+            rt.block_on(ledger.shutdown()).map_err(|e| e.to_string())?;
+            println!("backup: {} {}", to.display(), written?);
+            Ok(true)
+        }
+        LedgerCommand::Restore { from, data_dir, force } => {
+            let (summary, report) = restore(&from, &data_dir, force).map_err(|e| e.to_string())?;
+            println!("restored: {} -> {} {summary}", from.display(), data_dir.display());
+            Ok(print_verify(&report))
+        }
+    }
+}
+
+/// Prints a verify report; true when clean.
+fn print_verify(r: &VerifyReport) -> bool {
+    println!("verify: {r}");
+    for p in &r.problems {
+        println!("problem: {p}");
+    }
+    if r.problem_count > r.problems.len() as u64 {
+        println!("problem: … and {} more", r.problem_count - r.problems.len() as u64);
+    }
+    r.is_clean()
+}

@@ -1,0 +1,168 @@
+//! Online backups through the admin endpoint: the server side (`POST
+//! /backup` streams a consistent backup file, see `consent::backup`) and the
+//! client side (`textgate backup --admin ADDR --to FILE`).
+//!
+//! sled locks its directory, so a second process cannot read a live store;
+//! the running server writes the copy itself. The route answers only
+//! loopback peers: a backup holds every phone number and consent record, so
+//! it must not be reachable from wherever `/metrics` is scraped.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+
+use crate::admin::Admin;
+use crate::consent::backup::{check_file, BackupSummary};
+
+/// Bytes per chunk sent to the client.
+const CHUNK: usize = 64 * 1024;
+/// The longest the client waits for the next bytes of a backup.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `POST /backup`: a consistent backup of the running ledger, streamed as an
+/// `application/octet-stream` body. An error part-way ends the body early,
+/// which the client's checksum check catches.
+pub async fn backup(State(admin): State<Arc<Admin>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    if !peer.ip().is_loopback() {
+        return (StatusCode::FORBIDDEN, "backups are served to loopback clients only\n").into_response();
+    }
+    let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
+    let ledger = Arc::clone(&admin.ledger);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+        match ledger.write_backup(&mut out) {
+            Ok(s) => tracing::info!(tenants = s.tenants, events = s.events, entries = s.entries, "backup sent"),
+            Err(e) => {
+                tracing::error!(error = %e, "backup failed; the client gets a truncated file");
+                let _ = tx.blocking_send(Err(io::Error::other("backup failed")));
+            }
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
+}
+
+/// A `Write` that sends its bytes to the response body in chunks.
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+/// Asks the server whose admin endpoint is `admin` for a backup and stores
+/// it in `to` (which must not exist). Blocking.
+pub fn fetch(admin: SocketAddr, to: &Path) -> Result<BackupSummary, String> {
+    write_checked(to, |file| {
+        let mut conn = TcpStream::connect_timeout(&admin, Duration::from_secs(10))
+            .map_err(|e| format!("cannot reach the admin endpoint {admin}: {e}"))?;
+        conn.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
+        // HTTP/1.0: the server ends the body by closing the connection.
+        write!(conn, "POST /backup HTTP/1.0\r\nHost: {admin}\r\nContent-Length: 0\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut r = BufReader::new(conn);
+        let mut status = String::new();
+        r.read_line(&mut status).map_err(|e| format!("no answer from {admin}: {e}"))?;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        if status.split_whitespace().nth(1) != Some("200") {
+            let mut body = String::new();
+            let _ = r.take(4096).read_to_string(&mut body);
+            return Err(format!("{admin} refused the backup: {} {}", status.trim(), body.trim()));
+        }
+        io::copy(&mut r, file).map(drop).map_err(|e| format!("reading the backup: {e}"))
+    })
+}
+
+/// Writes a backup with `fill` into `to.partial`, syncs it, checks it end to
+/// end and only then renames it to `to`: a file named `to` is always whole.
+pub fn write_checked(
+    to: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> Result<(), String>,
+) -> Result<BackupSummary, String> {
+    if to.exists() {
+        return Err(format!("{} exists; choose a new file", to.display()));
+    }
+    let partial = PathBuf::from(format!("{}.partial", to.display()));
+    let mut file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .map_err(|e| format!("{}: {e}", partial.display()))?;
+    let result = fill(&mut file)
+        .and_then(|()| file.sync_all().map_err(|e| e.to_string()))
+        .and_then(|()| check_file(&partial).map_err(|e| e.to_string()));
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, to).map_err(|e| format!("{}: {e}", to.display()))?;
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::{Ledger, LedgerOptions};
+    use crate::metrics::Metrics;
+
+    async fn answer(admin: &Arc<Admin>, peer: &str) -> (StatusCode, Vec<u8>) {
+        let resp = backup(State(Arc::clone(admin)), ConnectInfo(peer.parse().unwrap())).await;
+        let status = resp.status();
+        (status, axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec())
+    }
+
+    #[tokio::test]
+    async fn backups_go_to_loopback_peers_only_and_check_out() {
+        let ledger = Arc::new(Ledger::temporary(&LedgerOptions::default()).unwrap());
+        let admin = Admin::new(Arc::new(Metrics::new()), Arc::clone(&ledger));
+        let (status, body) = answer(&admin, "192.0.2.7:40000").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
+
+        let (status, body) = answer(&admin, "127.0.0.1:40000").await;
+        assert_eq!(status, StatusCode::OK);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.tgb");
+        let summary = write_checked(&file, |f| f.write_all(&body).map_err(|e| e.to_string())).unwrap();
+        assert_eq!(summary.events, 0);
+        assert!(write_checked(&file, |_| Ok(())).unwrap_err().contains("exists"), "never overwrites");
+        let broken = dir.path().join("broken.tgb");
+        assert!(write_checked(&broken, |f| f.write_all(&body[..body.len() - 3]).map_err(|e| e.to_string())).is_err());
+        assert!(!broken.exists() && !dir.path().join("broken.tgb.partial").exists(), "a failed copy leaves nothing");
+        ledger.shutdown().await.unwrap();
+    }
+}

@@ -1,0 +1,111 @@
+//! Disk trouble on the real binary: its log file may not grow (as on a full
+//! disk) while it serves. Writes fail with UNAVAILABLE and are never
+//! acknowledged; CheckMessage keeps deciding from the durable consent (not
+//! from a failed write); after a restart on a healthy disk everything
+//! acknowledged is there.
+//!
+//! The fault is the file-size limit (RLIMIT_FSIZE, set on the running server
+//! with `prlimit`, no privileges needed): a write that would grow the file
+//! fails with EFBIG, the error sled sees on a full disk. The server runs
+//! through `sh` with SIGXFSZ ignored, so the write fails instead of the
+//! signal killing the process.
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use textgate::api::pb::{self, ConsentLevel, Decision};
+use tonic::Code;
+
+use crate::helpers::{grant, list_all, revoke, Client, Token};
+use crate::process::{textgate, Server};
+
+const GRANTED: &str = "+13125550131";
+const OPTED_OUT: &str = "+13125550132";
+const NEWLY: &str = "+13125550133";
+
+fn limit_file_size(prlimit: &std::path::Path, pid: u32, soft: &str) {
+    let set = Command::new(prlimit).arg("--pid").arg(pid.to_string()).arg(format!("--fsize={soft}:")).status();
+    assert!(set.expect("run prlimit").success(), "prlimit --fsize={soft}:");
+}
+
+async fn client(server: &Server) -> Client {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap();
+    pb::policy_service_client::PolicyServiceClient::with_interceptor(channel.connect().await.unwrap(), Token(None))
+}
+
+fn check(to: &str) -> pb::CheckMessageRequest {
+    pb::CheckMessageRequest {
+        from: "+13125550100".into(),
+        to: to.into(),
+        body: "Your caseworker can see you Tuesday at 10am.".into(),
+        campaign_id: "casework".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_fails_writes_unavailable_and_loses_nothing_acknowledged() {
+    let Some(prlimit) = textgate::testkit::require_tool("prlimit", "util-linux") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut wrapped = Command::new("sh");
+    wrapped.args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""]).arg(textgate().get_program());
+    let server = Server::start_with(wrapped, &data);
+    let mut c = client(&server).await;
+    let mut acked = HashSet::new();
+    for (id, req) in [("g1", grant("g1", GRANTED, ConsentLevel::Express)), ("r1", revoke("r1", OPTED_OUT))] {
+        c.record_consent(req).await.unwrap();
+        acked.insert(id.to_string());
+    }
+
+    let size = std::fs::metadata(data.join("db")).unwrap().len();
+    limit_file_size(&prlimit, server.pid(), &size.to_string());
+    // The first write to fail: a grant, which may linger in sled's memory.
+    let e = c.record_consent(grant("full-grant", NEWLY, ConsentLevel::Express)).await.expect_err("not acknowledged");
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    assert!(!e.message().contains("EFBIG") && !e.message().contains("File too large"), "no internals: {e:?}");
+    for i in 0..2 {
+        let e = c.record_consent(revoke(&format!("full-{i}"), GRANTED)).await.expect_err("never acknowledged");
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    }
+    let stop = pb::ProcessInboundRequest {
+        from: GRANTED.into(),
+        to: "+13125550100".into(),
+        body: "STOP".into(),
+        message_id: "full-stop".into(),
+        ..Default::default()
+    };
+    assert_eq!(c.process_inbound(stop).await.expect_err("not acknowledged").code(), Code::Unavailable);
+    // Decisions keep coming from the durable consent, sends included; the
+    // grant that was never acknowledged is not acted on.
+    let unacked = c.check_message(check(NEWLY)).await.unwrap().into_inner();
+    assert_eq!(unacked.decision, Decision::Deny as i32, "{unacked:?}");
+    for dry_run in [true, false] {
+        let ok = c.check_message(pb::CheckMessageRequest { dry_run, ..check(GRANTED) }).await.unwrap().into_inner();
+        assert_eq!(ok.decision, Decision::AllowWithChanges as i32, "dry_run={dry_run}: {ok:?}");
+        let denied = c.check_message(pb::CheckMessageRequest { dry_run, ..check(OPTED_OUT) }).await.unwrap();
+        assert_eq!(denied.into_inner().decision, Decision::Deny as i32, "the opt-out holds");
+    }
+
+    // The disk has room again. sled 0.34 keeps refusing writes after an I/O
+    // error until the process restarts; whatever it does acknowledge now
+    // must survive that restart too.
+    limit_file_size(&prlimit, server.pid(), "unlimited");
+    if c.record_consent(revoke("after-fault", GRANTED)).await.is_ok() {
+        acked.insert("after-fault".into());
+    }
+    drop(c);
+    server.kill();
+
+    let server = Server::start(&data);
+    let mut c = client(&server).await;
+    let ids: Vec<String> = list_all(&mut c, "").await.into_iter().map(|e| e.event_id).collect();
+    let missing: Vec<_> = acked.iter().filter(|id| !ids.contains(id)).collect();
+    assert!(missing.is_empty(), "acknowledged before the fault, lost: {missing:?} (ledger: {ids:?})");
+    assert_eq!(ids.len(), ids.iter().collect::<HashSet<_>>().len(), "each event once: {ids:?}");
+    c.record_consent(revoke("after-restart", GRANTED)).await.expect("writes work again after a restart");
+    drop(c);
+    assert_eq!(server.terminate(), Some(0));
+    let report = textgate::consent::verify::verify_dir(&data).unwrap();
+    assert!(report.is_clean(), "{report}: {:?}", report.problems);
+}
