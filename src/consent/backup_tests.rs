@@ -4,24 +4,12 @@ use std::sync::Arc;
 
 use super::*;
 use crate::consent::contact::ContactHistory;
-use crate::consent::model::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::consent::model::{Action, NewEvent};
 use crate::consent::rebuild::rebuild_dir;
 use crate::consent::LedgerOptions;
 
 fn event(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
-    NewEvent {
-        tenant_id: tenant.into(),
-        event_id: id.into(),
-        phone: phone.into(),
-        action,
-        level: if action == Action::Grant { Level::Express } else { Level::Unspecified },
-        scope: Scope::default(),
-        source: Source::Api,
-        occurred_at: jiff::Timestamp::UNIX_EPOCH,
-        evidence: Evidence::default(),
-        categories: vec![],
-        inbound_text: String::new(),
-    }
+    NewEvent::for_test(tenant, id, phone, action)
 }
 
 /// A ledger in `dir` with events of two tenants, a contact history and an

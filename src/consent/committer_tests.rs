@@ -1,25 +1,13 @@
 //! What the committer acknowledges when a flush fails.
 
-use crate::consent::model::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::consent::model::{Action, NewEvent};
 use crate::consent::verify::verify_dir;
 use crate::consent::{ConsentError, Ledger, LedgerOptions};
 
 const PHONE: &str = "+13125550199";
 
 fn event(id: &str, action: Action) -> NewEvent {
-    NewEvent {
-        tenant_id: "north".into(),
-        event_id: id.into(),
-        phone: PHONE.into(),
-        action,
-        level: if action == Action::Grant { Level::Express } else { Level::Unspecified },
-        scope: Scope::default(),
-        source: Source::Api,
-        occurred_at: jiff::Timestamp::UNIX_EPOCH,
-        evidence: Evidence::default(),
-        categories: vec![],
-        inbound_text: String::new(),
-    }
+    NewEvent::for_test("north", id, PHONE, action)
 }
 
 const OTHER: &str = "+13125550188";

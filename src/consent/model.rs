@@ -109,3 +109,23 @@ pub struct ConsentEvent {
     pub recorded_at: Timestamp,
     pub event: NewEvent,
 }
+
+#[cfg(test)]
+impl NewEvent {
+    /// A minimal event for tests: an express grant or a plain revoke, no evidence.
+    pub(crate) fn for_test(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
+        NewEvent {
+            tenant_id: tenant.into(),
+            event_id: id.into(),
+            phone: phone.into(),
+            action,
+            level: if action == Action::Grant { Level::Express } else { Level::Unspecified },
+            scope: Scope::default(),
+            source: Source::Api,
+            occurred_at: jiff::Timestamp::UNIX_EPOCH,
+            evidence: Evidence::default(),
+            categories: vec![],
+            inbound_text: String::new(),
+        }
+    }
+}

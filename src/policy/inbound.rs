@@ -110,12 +110,23 @@ pub fn normalize(text: &str) -> String {
 
 /// [`normalize`] for any text.
 fn normalize_unicode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    words_upper(text.nfkd().filter(|c| !is_combining_mark(*c)), text.len(), |c, out| {
+        out.extend(c.to_uppercase().filter(|u| !is_combining_mark(*u)))
+    })
+}
+
+/// [`normalize`] for ASCII text, where NFKD and mark stripping change
+/// nothing: the common case, without the Unicode tables.
+fn normalize_ascii(text: &str) -> String {
+    words_upper(text.chars(), text.len(), |c, out| out.push(c.to_ascii_uppercase()))
+}
+
+/// Deletes [`is_deleted`] chars, keeps alphanumerics (through `upper`) and
+/// turns every run of other chars into one space between words.
+fn words_upper(chars: impl Iterator<Item = char>, cap: usize, upper: impl Fn(char, &mut String)) -> String {
+    let mut out = String::with_capacity(cap);
     let mut space = false;
-    for c in text.nfkd() {
-        if is_combining_mark(c) || is_deleted(c) {
-            continue;
-        }
+    for c in chars.filter(|c| !is_deleted(*c)) {
         if !c.is_alphanumeric() {
             space = true;
             continue;
@@ -124,29 +135,7 @@ fn normalize_unicode(text: &str) -> String {
             out.push(' ');
         }
         space = false;
-        out.extend(c.to_uppercase().filter(|u| !is_combining_mark(*u)));
-    }
-    out
-}
-
-/// [`normalize`] for ASCII text, where NFKD and mark stripping change
-/// nothing: the common case, without the Unicode tables.
-fn normalize_ascii(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = false;
-    for b in text.bytes() {
-        if b == b'\'' || b == b'`' {
-            continue;
-        }
-        if !b.is_ascii_alphanumeric() {
-            space = true;
-            continue;
-        }
-        if space && !out.is_empty() {
-            out.push(' ');
-        }
-        space = false;
-        out.push(char::from(b.to_ascii_uppercase()));
+        upper(c, &mut out);
     }
     out
 }

@@ -39,8 +39,20 @@ fn check(to: &str) -> pb::CheckMessageRequest {
         to: to.into(),
         body: "Your caseworker can see you Tuesday at 10am.".into(),
         campaign_id: "casework".into(),
+        send_at: Some(next_chicago_noon()),
         ..Default::default()
     }
+}
+
+/// The next 12:00 in Chicago: inside every sending window, whatever the
+/// wall clock says when the test runs (the grants are stamped with it).
+fn next_chicago_noon() -> prost_types::Timestamp {
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("America/Chicago").unwrap());
+    let mut noon = now.with().hour(12).minute(0).second(0).subsec_nanosecond(0).build().unwrap();
+    if noon <= now {
+        noon = noon.tomorrow().unwrap();
+    }
+    prost_types::Timestamp { seconds: noon.timestamp().as_second(), nanos: 0 }
 }
 
 #[tokio::test(flavor = "multi_thread")]
