@@ -22,6 +22,10 @@ use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
 use crate::policy::RulePack;
 
+/// HTTP/2 receive windows (bytes): per connection, and per stream.
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+const STREAM_WINDOW: u32 = 1024 * 1024;
+
 /// Everything `serve` needs besides the listener.
 pub struct ServeOptions {
     pub config: Config,
@@ -103,7 +107,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let dir = opts.config.server.data_dir.clone();
-    let mut builder = Server::builder();
+    // HTTP/2 flow-control windows. Besides throughput, the connection window
+    // sets h2's budget for buffered small DATA frames: at the 64 KiB default,
+    // a few dozen CheckMessages streams that each send their messages ahead
+    // of the answers exhaust it, and h2 closes the whole connection with
+    // GOAWAY ENHANCE_YOUR_CALM ("too_many_data_frames").
+    let mut builder =
+        Server::builder().initial_connection_window_size(CONNECTION_WINDOW).initial_stream_window_size(STREAM_WINDOW);
     if let Some(tls) = &opts.config.server.tls {
         builder = builder.tls_config(server_tls(tls)?).map_err(|e| ServeError::Tls(format!("`server.tls`: {e}")))?;
     }

@@ -250,3 +250,42 @@ async fn policy_reloads_when_the_file_changes_and_a_bad_file_keeps_the_old_one()
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// Many streams on one connection, each sending all its messages before
+/// reading an answer: the server must buffer them, not close the connection
+/// (h2 counts buffered small DATA frames against a budget tied to the
+/// connection window).
+#[tokio::test(flavor = "multi_thread")]
+async fn many_concurrent_streams_on_one_connection_all_complete() {
+    let app = TestApp::spawn().await;
+    let c = app.client().await;
+    let streams: Vec<_> = (0..64)
+        .map(|s| {
+            let mut c = c.clone();
+            tokio::spawn(async move {
+                let reqs: Vec<_> = (0..100)
+                    .map(|i| pb::CheckMessageRequest {
+                        client_ref: format!("s{s}-{i}"),
+                        dry_run: true,
+                        ..msg("3125550199", "Update on your case")
+                    })
+                    .collect();
+                // One DATA frame per message, as grpc-go clients send them.
+                let paced = tokio_stream::iter(reqs).then(|r| async {
+                    tokio::task::yield_now().await;
+                    r
+                });
+                let mut out = c.check_messages(paced).await?.into_inner();
+                let mut n = 0;
+                while let Some(r) = out.next().await {
+                    r?;
+                    n += 1;
+                }
+                Ok::<_, tonic::Status>(n)
+            })
+        })
+        .collect();
+    for (s, task) in streams.into_iter().enumerate() {
+        assert_eq!(task.await.expect("stream task").map_err(|e| e.to_string()), Ok(100), "stream {s}");
+    }
+}
