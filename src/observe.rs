@@ -4,7 +4,8 @@
 //! trailers-only error response).
 //!
 //! It sits below tonic's codec, so it sees what the client sees: an error
-//! produced by the auth interceptor or a decode failure counts too.
+//! produced by the auth interceptor or a decode failure counts too (an
+//! oversized request's decode failure is turned into RESOURCE_EXHAUSTED here).
 //!
 //! It also sheds load: a call arriving while `max_in_flight` calls of the
 //! same method are being served (waiting for a recipient lock or the ledger's
@@ -126,7 +127,8 @@ where
         Box::pin(async move {
             let mut timer = timer;
             match fut.await {
-                Ok(resp) => {
+                Ok(mut resp) => {
+                    oversized_to_resource_exhausted(resp.headers_mut());
                     if let (Some(t), Some(code)) = (timer.as_mut(), status_in(resp.headers())) {
                         t.finish(code);
                     }
@@ -140,6 +142,20 @@ where
                 }
             }
         })
+    }
+}
+
+/// tonic answers a unary request over [`crate::api::limits::MAX_MESSAGE_BYTES`]
+/// with a trailers-only OUT_OF_RANGE naming no field; clients get
+/// RESOURCE_EXHAUSTED naming the request instead (see
+/// [`crate::error::oversized_request`]). Streamed requests are mapped where
+/// their items are read.
+fn oversized_to_resource_exhausted(headers: &mut http::HeaderMap) {
+    let mapped = tonic::Status::from_header_map(headers).and_then(|s| crate::error::oversized_request(&s));
+    if let Some(status) = mapped {
+        headers.remove("grpc-status-details-bin");
+        // Only fails for a message that is not a valid header value; ours is ASCII.
+        let _ = status.add_header(headers);
     }
 }
 

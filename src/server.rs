@@ -165,7 +165,6 @@ pub async fn serve(
     let server = builder
         .layer(crate::telemetry::rpc::RpcTraceLayer)
         .layer(ObserveLayer::new(&metrics, max_in_flight))
-        .layer(limits::RequestLimitLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
