@@ -90,20 +90,24 @@ async fn check_in(
             write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history)).or_else(unrecorded)?;
         }
     }
-    let decision_id = new_decision_id(now);
     let view = convert::view_to_pb(to.as_str(), &consent, conversation(&history, tp.conversation_window));
-    let resp = response(&decision, &decision_id, &policy.version, view, &req);
-    if !req.dry_run {
+    let mut resp = response(&decision, &policy.version, view, &req);
+    resp.decision_id = if req.dry_run {
+        new_decision_id(now)
+    } else {
+        // Stored without its id, which names where it is stored; GetDecision puts it back.
         let record = pb::DecisionRecord {
-            decision_id: decision_id.clone(),
+            decision_id: String::new(),
             decided_at: Some(convert::timestamp(now)),
-            request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req.clone() }),
+            request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req }),
             response: Some(pb::CheckMessageResponse { body: sha256_hex(&resp.body), ..resp.clone() }),
         };
-        write
-            .in_scope(|| app.ledger.log_decision(&tenant, &decision_id, record.encode_to_vec()))
-            .or_else(unrecorded)?;
-    }
+        match write.in_scope(|| app.ledger.log_decision(&tenant, now, &record.encode_to_vec())) {
+            Ok(id) => id,
+            Err(e) => unrecorded(e).map(|()| new_decision_id(now))?,
+        }
+    };
+    let decision_id = &resp.decision_id;
     tracing::debug!(decision_id = %decision_id, "decided");
     Ok(resp)
 }
@@ -186,14 +190,15 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-/// Time-ordered, unique: microseconds since the epoch plus 32 random bits.
+/// A dry run's id (never logged): microseconds since the epoch plus 32
+/// random bits. Logged decisions take theirs from the decision log.
 fn new_decision_id(now: jiff::Timestamp) -> String {
     format!("d-{:014x}{:08x}", now.as_microsecond().max(0), rand::random::<u32>())
 }
 
+/// The answer, without its decision id.
 fn response(
     d: &Decision,
-    decision_id: &str,
     version: &str,
     consent: pb::ConsentView,
     req: &pb::CheckMessageRequest,
@@ -229,7 +234,7 @@ fn response(
             })
             .collect(),
         defer_until: d.defer_until.map(convert::timestamp),
-        decision_id: decision_id.to_string(),
+        decision_id: String::new(),
         policy_version: version.to_string(),
         category: d.category.map_or(pb::MessageCategory::CategoryUnspecified, convert::category_to_pb) as i32,
         consent: Some(consent),
@@ -310,5 +315,11 @@ pub fn get_decision(app: &App, tenant: String, req: pb::GetDecisionRequest) -> R
         .ledger
         .decision(&tenant, &req.decision_id)?
         .ok_or_else(|| ApiError::NotFound("decision_id: no such decision (dry runs are not logged)".into()))?;
-    pb::DecisionRecord::decode(bytes.as_slice()).map_err(|e| ApiError::Internal(format!("decision record: {e}")))
+    let mut record = pb::DecisionRecord::decode(bytes.as_slice())
+        .map_err(|e| ApiError::Internal(format!("decision record: {e}")))?;
+    record.decision_id.clone_from(&req.decision_id);
+    if let Some(resp) = record.response.as_mut() {
+        resp.decision_id.clone_from(&req.decision_id);
+    }
+    Ok(record)
 }

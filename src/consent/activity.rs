@@ -1,12 +1,16 @@
 //! Per-recipient activity beside the consent ledger: contact history (caps,
 //! disclosures, conversation window), the decision log and the inbound
-//! idempotency record. These are not consent: sled's periodic flush (every
+//! idempotency record. These are not consent: a periodic flush (every
 //! 500 ms) makes them durable, and a crash may lose the last instants of them.
-//! Contact history and the decision log are written behind the request path
-//! ([`WriteBehind`]); the inbound record is written at once, because it is
-//! what makes a retried ProcessInbound idempotent.
+//! Contact history is written behind the request path ([`WriteBehind`]); the
+//! decision log is appended to segment files of its own ([`DecisionLog`]);
+//! the inbound record is written at once, because it is what makes a retried
+//! ProcessInbound idempotent.
+
+use std::path::Path;
 
 use super::contact::ContactHistory;
+use super::decision_log::DecisionLog;
 use super::ledger::Ledger;
 use super::write_behind::WriteBehind;
 use super::{keys, ConsentError};
@@ -16,23 +20,41 @@ const WRITE_BEHIND_QUEUE: usize = 65_536;
 
 pub(super) struct ActivityTrees {
     contact: WriteBehind,
-    decisions: WriteBehind,
+    pub(super) decision_log: DecisionLog,
+    /// Decisions logged before the decision log had files of its own, and
+    /// those a backup restores: read only.
+    decisions: sled::Tree,
     inbound: sled::Tree,
 }
 
+/// The decision log's directory inside a store.
+pub(super) const DECISION_LOG_DIR: &str = "decision-log";
+
 impl ActivityTrees {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, ConsentError> {
+    /// `store`: the store's directory; None for a throwaway store.
+    pub(super) fn open(db: &sled::Db, store: Option<&Path>) -> Result<Self, ConsentError> {
+        let decision_log = match store {
+            Some(dir) => DecisionLog::open(&dir.join(DECISION_LOG_DIR))?,
+            None => DecisionLog::temporary()?,
+        };
         Ok(ActivityTrees {
             contact: WriteBehind::new(db.open_tree("contact")?, WRITE_BEHIND_QUEUE)?,
-            decisions: WriteBehind::new(db.open_tree("decisions")?, WRITE_BEHIND_QUEUE)?,
+            decision_log,
+            decisions: db.open_tree("decisions")?,
             inbound: db.open_tree("inbound")?,
         })
+    }
+
+    /// Waits until what was put before is in the trees and files (blocking).
+    pub(super) fn flush(&self) {
+        self.contact.flush();
+        self.decision_log.flush();
     }
 
     /// Writes what is pending and stops the background writers (blocking).
     pub(super) fn close(&self) {
         self.contact.close();
-        self.decisions.close();
+        self.decision_log.close();
     }
 }
 
@@ -51,14 +73,18 @@ impl Ledger {
         self.activity.contact.put(keys::phone(tenant, phone), bincode::serialize(history)?)
     }
 
-    /// Appends an encoded decision record under its id.
-    pub fn log_decision(&self, tenant: &str, decision_id: &str, record: Vec<u8>) -> Result<(), ConsentError> {
-        self.activity.decisions.put(keys::idempotency(tenant, decision_id), record)
+    /// Appends an encoded decision record, decided at `at`; returns the
+    /// decision's id (time-ordered, and naming where the record is).
+    pub fn log_decision(&self, tenant: &str, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
+        self.activity.decision_log.append(tenant, at.as_microsecond(), record)
     }
 
     /// An encoded decision record, if it was logged.
     pub fn decision(&self, tenant: &str, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        Ok(self.activity.decisions.get(&keys::idempotency(tenant, decision_id))?.map(|v| v.to_vec()))
+        if let Some(record) = self.activity.decision_log.get(tenant, decision_id)? {
+            return Ok(Some(record));
+        }
+        Ok(self.activity.decisions.get(keys::idempotency(tenant, decision_id))?.map(|v| v.to_vec()))
     }
 
     /// The stored answer to an inbound message id, if it was processed.

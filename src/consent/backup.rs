@@ -2,7 +2,8 @@
 //! self-checking file; and `restore`, which brings it back.
 //!
 //! Consistency: the activity trees (contact history, decision log, inbound
-//! answers) are copied first, as they are at that moment; then the committer
+//! answers; the decision log's files as a `decisions` tree) are copied
+//! first, as they are at that moment; then the committer
 //! is asked, between two batches, for every tenant's last sequence (the cut);
 //! then the events up to the cut are copied. Events are append-only, so the
 //! copy holds exactly the ledger as of the cut: every event acknowledged
@@ -108,6 +109,7 @@ impl Ledger {
     pub fn write_backup(&self, out: impl Write) -> Result<BackupSummary, ConsentError> {
         let mut w = Writer { out, hash: Sha256::new(), summary: BackupSummary::default() };
         w.put(MAGIC)?;
+        self.activity.flush();
         let mut names = self.db.tree_names();
         names.sort();
         for name in names.iter().filter(|n| !NOT_COPIED.iter().any(|c| c.as_bytes() == n.as_ref())) {
@@ -117,6 +119,10 @@ impl Ledger {
                 w.entry(&k, &v)?;
             }
         }
+        // The decision log's files, as entries of the `decisions` tree: a
+        // restored store reads them from there, under the same ids.
+        w.tree(b"decisions")?;
+        self.activity.decision_log.for_each(|tenant, id, record| w.entry(&keys::idempotency(tenant, id), record))?;
         let cut = self.cut()?;
         w.tree(b"events")?;
         for (tenant, last) in &cut {
@@ -239,6 +245,10 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, V
     }
     let db = offline::open_dir(dir, 64 * 1024 * 1024)?;
     offline::begin(&db, Operation::Restore)?;
+    match std::fs::remove_dir_all(dir.join(super::activity::DECISION_LOG_DIR)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(e)),
+        _ => {}
+    }
     for name in db.tree_names() {
         match name.as_ref() {
             b"meta" => {}

@@ -12,8 +12,11 @@ fn event(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent::for_test(tenant, id, phone, action)
 }
 
-/// A ledger in `dir` with events of two tenants, a contact history and an
-/// inbound answer; returns the backup bytes.
+/// The decision every backed-up ledger logs, and its id's instant.
+const DECISION: &[u8] = b"a decision record";
+
+/// A ledger in `dir` with events of two tenants, a contact history, an
+/// inbound answer and a logged decision; returns the backup bytes.
 async fn backed_up(dir: &Path) -> Vec<u8> {
     let ledger = Arc::new(Ledger::open(dir, &LedgerOptions::default()).unwrap());
     for i in 0..20 {
@@ -24,6 +27,8 @@ async fn backed_up(dir: &Path) -> Vec<u8> {
     let history = ContactHistory { last_inbound_at: Some(jiff::Timestamp::UNIX_EPOCH), ..Default::default() };
     ledger.put_contact("north", "+13125550100", &history).unwrap();
     ledger.remember_inbound("north", "m-1", b"answer".to_vec()).unwrap();
+    let id = ledger.log_decision("north", jiff::Timestamp::UNIX_EPOCH, DECISION).unwrap();
+    std::fs::write(dir.join("decision-id.txt"), &id).unwrap();
     let l = Arc::clone(&ledger);
     let bytes = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
@@ -64,6 +69,9 @@ async fn a_restored_backup_verifies_and_holds_the_same_ledger() {
     }
     assert_eq!(b.contact("north", "+13125550100").unwrap().last_inbound_at, Some(jiff::Timestamp::UNIX_EPOCH));
     assert_eq!(b.inbound_answer("north", "m-1").unwrap().as_deref(), Some(&b"answer"[..]));
+    let id = std::fs::read_to_string(src.path().join("decision-id.txt")).unwrap();
+    assert_eq!(b.decision("north", &id).unwrap().as_deref(), Some(DECISION), "the decision log, under the same id");
+    assert_eq!(b.decision("south", &id).unwrap(), None);
     // The restored ledger keeps counting where the original stopped.
     let next = b.record(event("north", "after", "+13125550100", Action::Grant)).await.unwrap();
     assert_eq!(next.event.sequence, 21);

@@ -82,15 +82,20 @@ impl Ledger {
         let db = super::offline::open_dir(dir, opts.cache_bytes)?;
         let log = std::fs::File::open(dir.join("db"))
             .map_err(|e| ConsentError::StoreUnavailable(format!("{}: {e}", dir.join("db").display())))?;
-        Self::with_db(db, opts, Durable { log: Some(log), ..Durable::default() })
+        Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })
     }
 
     /// A throwaway store for tests.
     pub fn temporary(opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        Self::with_db(sled::Config::new().temporary(true).open()?, opts, Durable::default())
+        Self::with_db(sled::Config::new().temporary(true).open()?, None, opts, Durable::default())
     }
 
-    fn with_db(db: sled::Db, opts: &LedgerOptions, durable: Durable) -> Result<Ledger, ConsentError> {
+    fn with_db(
+        db: sled::Db,
+        dir: Option<&Path>,
+        opts: &LedgerOptions,
+        durable: Durable,
+    ) -> Result<Ledger, ConsentError> {
         super::offline::check_complete(&db)?;
         let trees = Trees::open(&db)?;
         db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
@@ -109,7 +114,7 @@ impl Ledger {
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
-        let activity = Arc::new(super::activity::ActivityTrees::open(&db)?);
+        let activity = Arc::new(super::activity::ActivityTrees::open(&db, dir)?);
         Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)), faults, unacked })
     }
 

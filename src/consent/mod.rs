@@ -7,6 +7,7 @@ mod activity;
 pub mod backup;
 mod committer;
 pub mod contact;
+mod decision_log;
 mod keys;
 mod ledger;
 pub mod model;

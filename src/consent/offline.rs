@@ -43,13 +43,29 @@ pub fn open_existing(dir: &Path) -> Result<sled::Db, ConsentError> {
 }
 
 /// Opens (or creates) the store in `dir`, saying so plainly when it is locked.
+/// A store this process has just closed may hold its lock a few moments more
+/// (sled's flusher thread lets go of it asynchronously), so a locked store is
+/// retried for up to a second before the answer is "in use".
 pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> {
-    sled::Config::new().path(dir).cache_capacity(cache_bytes).open().map_err(|e| match e {
-        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => ConsentError::StoreUnavailable(
-            format!("{}: in use by another process (is textgate serving from it? stop it first)", dir.display()),
-        ),
-        other => other.into(),
-    })
+    let locked =
+        |e: &sled::Error| matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"));
+    let mut tries = 0;
+    loop {
+        match sled::Config::new().path(dir).cache_capacity(cache_bytes).open() {
+            Ok(db) => return Ok(db),
+            Err(e) if locked(&e) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) if locked(&e) => {
+                return Err(ConsentError::StoreUnavailable(format!(
+                    "{}: in use by another process (is textgate serving from it? stop it first)",
+                    dir.display()
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Fails when a rebuild or restore was interrupted, naming what to run.

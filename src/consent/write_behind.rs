@@ -21,6 +21,8 @@ use super::ConsentError;
 const SHARDS: usize = 64;
 /// Most keys one background batch writes.
 const BATCH: usize = 1024;
+/// Pause after each batch.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 
 struct Pending {
     version: u64,
@@ -97,6 +99,11 @@ impl Shared {
             }
             self.write(&keys);
             keys.clear();
+            if !stop {
+                // Let puts gather: on a busy core, small sled batches cost
+                // more in sled's own I/O threads' wake-ups than the writes.
+                std::thread::sleep(LINGER);
+            }
             if stop {
                 // Everything queued before the stop marker was drained above
                 // or is drained now.
@@ -162,6 +169,18 @@ impl WriteBehind {
             self.shared.settle(&key, v);
         }
         Ok(())
+    }
+
+    /// Waits until every put made before this call is written to the tree
+    /// (later puts may still be pending). Blocking.
+    pub(super) fn flush(&self) {
+        let upto = self.shared.versions.load(Ordering::Relaxed);
+        let waiting = |s: &Mutex<HashMap<Vec<u8>, Pending>>| {
+            s.lock().unwrap_or_else(|e| e.into_inner()).values().any(|p| p.version <= upto)
+        };
+        while !self.closed.load(Ordering::Acquire) && self.shared.shards.iter().any(waiting) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Writes everything pending and stops the writer; later puts write

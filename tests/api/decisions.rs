@@ -130,6 +130,42 @@ async fn decisions_are_logged_and_dry_runs_are_not() {
 }
 
 #[tokio::test]
+async fn logged_decisions_are_read_back_after_a_restart() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    c.record_consent(grant("g", "3125550198", ConsentLevel::Express)).await.unwrap();
+    let mut made = Vec::new();
+    for i in 0..200 {
+        let r =
+            decide(&mut c, pb::CheckMessageRequest { client_ref: format!("r{i}"), ..msg("3125550198", "Hello") }).await;
+        made.push(r);
+    }
+    let ids: std::collections::HashSet<_> = made.iter().map(|r| r.decision_id.clone()).collect();
+    assert_eq!(ids.len(), made.len(), "every decision has its own id");
+    assert!(made.windows(2).all(|w| w[0].decision_id < w[1].decision_id), "ids sort by decision time");
+    let dir = app.stop().await;
+    let app = TestApp::spawn_with(textgate::config::Config::demo(), dir).await;
+    let mut c = app.client().await;
+    for r in made.iter().step_by(7) {
+        let get = pb::GetDecisionRequest { decision_id: r.decision_id.clone(), ..Default::default() };
+        let rec = c.get_decision(get).await.expect("logged before the restart").into_inner();
+        assert_eq!(rec.decision_id, r.decision_id);
+        let resp = rec.response.expect("response");
+        assert_eq!(
+            (resp.decision_id.as_str(), resp.client_ref.as_str()),
+            (r.decision_id.as_str(), r.client_ref.as_str())
+        );
+        assert_eq!(rec.request.expect("request").client_ref, r.client_ref);
+    }
+    let after = decide(&mut c, msg("3125550198", "Hello")).await;
+    assert!(after.decision_id > made.last().unwrap().decision_id, "ids keep sorting after a restart");
+    let mut forged = made[0].decision_id.clone();
+    forged.replace_range(forged.len() - 1.., if forged.ends_with('0') { "1" } else { "0" });
+    let get = pb::GetDecisionRequest { decision_id: forged, ..Default::default() };
+    assert_eq!(c.get_decision(get).await.unwrap_err().code(), Code::NotFound, "an id it did not hand out");
+}
+
+#[tokio::test]
 async fn bad_check_requests_name_the_field() {
     let app = TestApp::spawn().await;
     let mut c = app.client().await;
