@@ -30,6 +30,20 @@ pub(super) struct ActivityTrees {
 /// The decision log's directory inside a store.
 pub(super) const DECISION_LOG_DIR: &str = "decision-log";
 
+/// Decisions in the decision log's files of the (stopped) store in `dir`.
+pub fn logged_decisions(dir: &Path) -> Result<u64, ConsentError> {
+    let log = dir.join(DECISION_LOG_DIR);
+    if !log.is_dir() {
+        return Ok(0);
+    }
+    let mut n = 0;
+    super::decision_log::scan(&log, |_, _, _| {
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
 impl ActivityTrees {
     /// `store`: the store's directory; None for a throwaway store.
     pub(super) fn open(db: &sled::Db, store: Option<&Path>) -> Result<Self, ConsentError> {

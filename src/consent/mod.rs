@@ -18,6 +18,7 @@ mod unacked;
 pub mod verify;
 mod write_behind;
 
+pub use activity::logged_decisions;
 pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};
 pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 pub use state::{ContactConsent, ScopeState, Status};

@@ -162,20 +162,9 @@ async fn consent_of(c: &mut Client, phone: &str) -> pb::ConsentView {
 /// Decisions in the decision log. The API can fetch a decision only by its id,
 /// which ghz does not show, so this reads the stopped server's store.
 async fn logged_decisions(data_dir: PathBuf) -> u64 {
-    tokio::task::spawn_blocking(move || {
-        // The server's last handle on the store may close a moment after it stopped.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let db = loop {
-            match sled::Config::new().path(&data_dir).open() {
-                Ok(db) => break db,
-                Err(e) if Instant::now() > deadline => panic!("open the stopped server's store: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        };
-        db.open_tree("decisions").expect("decisions tree").len() as u64
-    })
-    .await
-    .expect("count decisions")
+    tokio::task::spawn_blocking(move || textgate::consent::logged_decisions(&data_dir).expect("read the decision log"))
+        .await
+        .expect("count decisions")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -29,7 +29,9 @@ use super::ConsentError;
 
 mod files;
 
-use files::{decode, encode_into, io_err, locate, segment_path, segments, Chunk, Files, HEADER, ID_LEN, MAX_FRAME};
+use files::{
+    decision_id, decode, encode_into, io_err, locate, segment_path, segments, Chunk, Files, HEADER, ID_LEN, MAX_FRAME,
+};
 
 /// A segment is closed once it holds this many bytes.
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -188,7 +190,7 @@ impl DecisionLog {
             st.end = 0;
         }
         let (seg, off) = (st.seg, st.end);
-        let id = format!("d-{:014x}{seg:08x}{off:010x}", micros.max(0));
+        let id = decision_id(micros.max(0) as u64, seg, off);
         if st.closed {
             // The writer is gone (shutdown): write it through.
             let mut bytes = Vec::with_capacity(frame);
@@ -269,31 +271,10 @@ impl DecisionLog {
     /// segment's torn tail (a crash mid-write) ends that segment.
     pub(super) fn for_each(
         &self,
-        mut f: impl FnMut(&str, &str, &[u8]) -> Result<(), ConsentError>,
+        f: impl FnMut(&str, &str, &[u8]) -> Result<(), ConsentError>,
     ) -> Result<(), ConsentError> {
         self.flush();
-        for seg in segments(&self.shared.dir)? {
-            let file = File::open(segment_path(&self.shared.dir, seg)).map_err(|e| io_err("read", e))?;
-            let mut r = BufReader::with_capacity(1 << 16, file);
-            let mut frame = vec![0u8; HEADER];
-            loop {
-                frame.truncate(HEADER);
-                if r.read_exact(&mut frame).is_err() {
-                    break;
-                }
-                let len = u32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
-                if len == 0 || len > MAX_FRAME {
-                    break;
-                }
-                frame.resize(HEADER + len as usize, 0);
-                if r.read_exact(&mut frame[HEADER..]).is_err() {
-                    break;
-                }
-                let Some((id, tenant, record)) = decode(&frame) else { break };
-                f(tenant, id, record)?;
-            }
-        }
-        Ok(())
+        scan(&self.shared.dir, f)
     }
 
     /// Writes what is pending, syncs it and stops the writer; later appends
@@ -307,6 +288,36 @@ impl DecisionLog {
             let _ = w.join();
         }
     }
+}
+
+/// Every record in the segment files in `dir`, oldest first, as (tenant, id,
+/// record); a segment's torn tail (a crash mid-write) ends that segment.
+pub(super) fn scan(
+    dir: &Path,
+    mut f: impl FnMut(&str, &str, &[u8]) -> Result<(), ConsentError>,
+) -> Result<(), ConsentError> {
+    for seg in segments(dir)? {
+        let file = File::open(segment_path(dir, seg)).map_err(|e| io_err("read", e))?;
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut frame = vec![0u8; HEADER];
+        loop {
+            frame.truncate(HEADER);
+            if r.read_exact(&mut frame).is_err() {
+                break;
+            }
+            let len = u32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
+            if len == 0 || len > MAX_FRAME {
+                break;
+            }
+            frame.resize(HEADER + len as usize, 0);
+            if r.read_exact(&mut frame[HEADER..]).is_err() {
+                break;
+            }
+            let Some((id, tenant, record)) = decode(&frame) else { break };
+            f(tenant, id, record)?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for DecisionLog {
