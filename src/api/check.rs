@@ -187,7 +187,13 @@ pub fn conversation(
 }
 
 fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(s.as_bytes()) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// A dry run's id (never logged): microseconds since the epoch plus 32
@@ -322,4 +328,12 @@ pub fn get_decision(app: &App, tenant: String, req: pb::GetDecisionRequest) -> R
         resp.decision_id.clone_from(&req.decision_id);
     }
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bodies_are_logged_as_their_sha256_in_lowercase_hex() {
+        assert_eq!(super::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
 }

@@ -229,13 +229,16 @@ impl<'a> Toks<'a> {
 /// Normalized phrases (1..=max_len tokens) mapped to a value.
 struct Lexicon<V> {
     map: crate::policy::content::FxMap<String, V>,
+    /// The first token of every entry: a position whose token is not here
+    /// starts no entry, so no longer slice need be hashed there.
+    firsts: crate::policy::content::FxSet<String>,
     max_len: usize,
 }
 
 impl<V: Copy + PartialEq> Lexicon<V> {
     fn new() -> Self {
         let map = crate::policy::content::FxMap::default();
-        Lexicon { map, max_len: 0 }
+        Lexicon { map, firsts: crate::policy::content::FxSet::default(), max_len: 0 }
     }
     /// Adds `entries` (named `key` in errors); rejects an empty list when `required`,
     /// entries that normalize to nothing, and one phrase listed with two meanings.
@@ -249,6 +252,7 @@ impl<V: Copy + PartialEq> Lexicon<V> {
             if n.is_empty() {
                 return Err(format!("{key}[{i}]: {e:?} normalizes to nothing"));
             }
+            self.firsts.insert(n.split(' ').next().unwrap_or_default().to_string());
             if self.map.insert(n, v).is_some_and(|old| old != v) {
                 return Err(format!("{key}[{i}]: {e:?} is listed with two meanings"));
             }
@@ -256,12 +260,19 @@ impl<V: Copy + PartialEq> Lexicon<V> {
         }
         Ok(())
     }
+    /// Whether some entry may start at token `i`.
+    fn starts_at(&self, t: &Toks, i: usize) -> bool {
+        t.slice(i, 1).is_some_and(|w| self.firsts.contains(w))
+    }
     fn build(key: &str, entries: &[String], v: V, required: bool) -> Result<Self, String> {
         let mut l = Lexicon::new();
         l.add(key, entries, v, required).map(|_| l)
     }
     /// Longest entry starting at token `i`: (token count, value).
     fn at(&self, t: &Toks, i: usize) -> Option<(usize, V)> {
+        if !self.starts_at(t, i) {
+            return None;
+        }
         (1..=self.max_len).rev().find_map(|n| self.map.get(t.slice(i, n)?).map(|v| (n, *v)))
     }
 }
@@ -297,7 +308,7 @@ impl Pattern {
     }
     /// First match `[start, end)` (token indices) for which `accept` holds.
     fn find(&self, t: &Toks, accept: impl Fn(usize, usize) -> bool) -> Option<(usize, usize)> {
-        for i in 0..t.len() {
+        for i in (0..t.len()).filter(|&i| self.triggers.starts_at(t, i)) {
             for n in 1..=self.triggers.max_len {
                 let hit = t.slice(i, n).is_some_and(|s| self.triggers.map.contains_key(s));
                 if !hit {

@@ -58,6 +58,21 @@ pub(super) fn segments(dir: &Path) -> Result<Vec<u32>, ConsentError> {
     Ok(segs)
 }
 
+/// The id of the record at `off` in `seg`, decided at `micros`:
+/// `d-{micros:014x}{seg:08x}{off:010x}`, written without `format!` (it is on
+/// every logged decision's path).
+pub(super) fn decision_id(micros: u64, seg: u32, off: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(ID_LEN);
+    id.push_str("d-");
+    for (v, digits) in [(micros, 14), (u64::from(seg), 8), (off, 10)] {
+        for i in (0..digits).rev() {
+            id.push(char::from(HEX[((v >> (4 * i)) & 15) as usize]));
+        }
+    }
+    id
+}
+
 /// (segment, offset) named by a decision id this log handed out.
 pub(super) fn locate(id: &str) -> Option<(u32, u64)> {
     let hex = id.strip_prefix("d-").filter(|_| id.len() == ID_LEN)?;

@@ -38,6 +38,12 @@ fn a_record_is_readable_at_once_by_its_tenant_only_and_after_reopening() {
 }
 
 #[test]
+fn ids_are_fixed_width_lowercase_hex() {
+    assert_eq!(files::decision_id(0x1234, 7, 0xabc), format!("d-{:014x}{:08x}{:010x}", 0x1234, 7, 0xabc));
+    assert_eq!(files::decision_id(u64::MAX >> 8, u32::MAX, 1 << 39).len(), files::ID_LEN);
+}
+
+#[test]
 fn ids_it_did_not_hand_out_are_not_found() {
     let log = DecisionLog::temporary().unwrap();
     let id = log.append("t", 5, b"record").unwrap();
