@@ -79,7 +79,12 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
         Durability::Group => config.ledger.max_batch,
         Durability::PerWrite => 1,
     };
-    LedgerOptions { max_batch, cache_bytes: config.ledger.cache_mib * 1024 * 1024, ..LedgerOptions::default() }
+    LedgerOptions {
+        max_batch,
+        cache_bytes: config.ledger.cache_mib * 1024 * 1024,
+        decision_log_retention: config.ledger.decision_log_retention.map(|r| r.0),
+        ..LedgerOptions::default()
+    }
 }
 
 /// Starts the admin endpoint, if a listener was given; it runs until `stop` fires.

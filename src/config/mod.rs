@@ -140,11 +140,20 @@ pub struct LedgerConfig {
     /// sled page cache in MiB.
     #[serde(default = "default_cache_mib")]
     pub cache_mib: u64,
+    /// Decision-log segments whose last record is older than this are
+    /// deleted; absent: every decision is kept.
+    #[serde(default)]
+    pub decision_log_retention: Option<HumanDuration>,
 }
 
 impl Default for LedgerConfig {
     fn default() -> Self {
-        LedgerConfig { durability: Durability::Group, max_batch: default_batch(), cache_mib: default_cache_mib() }
+        LedgerConfig {
+            durability: Durability::Group,
+            max_batch: default_batch(),
+            cache_mib: default_cache_mib(),
+            decision_log_retention: None,
+        }
     }
 }
 

@@ -13,6 +13,16 @@ fn example_file_loads_as_is() {
     assert_eq!(c.auth.tokens["ops-dev-token"], "*");
 }
 
+#[test]
+fn decision_log_retention_is_optional_and_at_least_an_hour() {
+    assert_eq!(Config::demo().ledger.decision_log_retention, None);
+    let with = |r: &str| format!("{DEMO_TOML}\n[ledger]\ndecision_log_retention = \"{r}\"\n");
+    let c = Config::parse(&with("400d"), "t.toml").unwrap();
+    assert_eq!(c.ledger.decision_log_retention, Some(HumanDuration(std::time::Duration::from_secs(400 * 86_400))));
+    let e = Config::parse(&with("10m"), "t.toml").expect_err("under an hour").to_string();
+    assert!(e.contains("ledger.decision_log_retention") && e.contains("1h"), "{e}");
+}
+
 /// Replaces `from` in the example with `to`, parses, returns the error text.
 fn error_after(from: &str, to: &str) -> String {
     assert!(DEMO_TOML.contains(from), "example no longer contains {from:?}");

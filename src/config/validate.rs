@@ -123,5 +123,8 @@ pub fn check(c: &Config) -> Result<(), String> {
     if c.ledger.max_batch == 0 || c.ledger.max_batch > 4096 {
         return Err("`ledger.max_batch`: must be 1 to 4096".into());
     }
+    if c.ledger.decision_log_retention.is_some_and(|r| r.0 < std::time::Duration::from_secs(3600)) {
+        return Err("`ledger.decision_log_retention`: must be at least 1h".into());
+    }
     c.telemetry.check()
 }

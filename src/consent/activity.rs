@@ -46,9 +46,13 @@ pub fn logged_decisions(dir: &Path) -> Result<u64, ConsentError> {
 
 impl ActivityTrees {
     /// `store`: the store's directory; None for a throwaway store.
-    pub(super) fn open(db: &sled::Db, store: Option<&Path>) -> Result<Self, ConsentError> {
+    pub(super) fn open(
+        db: &sled::Db,
+        store: Option<&Path>,
+        retention: Option<std::time::Duration>,
+    ) -> Result<Self, ConsentError> {
         let decision_log = match store {
-            Some(dir) => DecisionLog::open(&dir.join(DECISION_LOG_DIR))?,
+            Some(dir) => DecisionLog::open(&dir.join(DECISION_LOG_DIR), retention)?,
             None => DecisionLog::temporary()?,
         };
         Ok(ActivityTrees {

@@ -24,11 +24,19 @@ pub struct LedgerOptions {
     pub cache_bytes: u64,
     /// Told about every commit (metrics); called on the committer thread.
     pub observer: Option<Arc<dyn CommitObserver>>,
+    /// Decision-log segments older than this are deleted (None: kept).
+    pub decision_log_retention: Option<std::time::Duration>,
 }
 
 impl Default for LedgerOptions {
     fn default() -> Self {
-        LedgerOptions { max_batch: 64, queue: 4096, cache_bytes: 256 * 1024 * 1024, observer: None }
+        LedgerOptions {
+            max_batch: 64,
+            queue: 4096,
+            cache_bytes: 256 * 1024 * 1024,
+            observer: None,
+            decision_log_retention: None,
+        }
     }
 }
 
@@ -39,6 +47,7 @@ impl std::fmt::Debug for LedgerOptions {
             .field("queue", &self.queue)
             .field("cache_bytes", &self.cache_bytes)
             .field("observer", &self.observer.is_some())
+            .field("decision_log_retention", &self.decision_log_retention)
             .finish()
     }
 }
@@ -114,7 +123,7 @@ impl Ledger {
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
             .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
-        let activity = Arc::new(super::activity::ActivityTrees::open(&db, dir)?);
+        let activity = Arc::new(super::activity::ActivityTrees::open(&db, dir, opts.decision_log_retention)?);
         Ok(Ledger { db, trees, activity, jobs: tx, committer: Mutex::new(Some(handle)), faults, unacked })
     }
 

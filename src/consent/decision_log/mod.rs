@@ -12,6 +12,10 @@
 //! Frame (big-endian): `u32 len`, `u32 crc32(payload)`, then the payload:
 //! `u8 id_len, id, u16 tenant_len, tenant, record`.
 //!
+//! Retention: with one set, a closed segment whose file was last written
+//! longer ago than it is deleted at open and then hourly; GetDecision on its
+//! ids answers NOT_FOUND.
+//!
 //! Not consent: like the other activity trees, a record reaches the file
 //! within [`WRITE_EVERY`] and the disk (fdatasync) within [`SYNC_EVERY`]; a
 //! crash of the machine may lose the last instants of it. Appends wait for
@@ -44,6 +48,8 @@ const SYNC_EVERY: Duration = Duration::from_millis(500);
 const WRITE_EVERY: Duration = Duration::from_millis(10);
 /// Pending bytes that wake the writer before [`WRITE_EVERY`].
 const WAKE_BYTES: usize = 1024 * 1024;
+/// How often the writer deletes segments past the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Default)]
 struct State {
@@ -63,6 +69,7 @@ struct State {
 
 struct Shared {
     dir: PathBuf,
+    retention: Option<Duration>,
     state: Mutex<State>,
     /// The writer waits here for work.
     work: Condvar,
@@ -82,11 +89,37 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Deletes the closed segments last written longer ago than the retention.
+    fn prune(&self) {
+        let Some(retention) = self.retention else { return };
+        let active = self.lock().seg;
+        let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else { return };
+        let (mut deleted, mut failed) = (0, 0);
+        for seg in segments(&self.dir).unwrap_or_default().into_iter().filter(|&s| s < active) {
+            let path = segment_path(&self.dir, seg);
+            let old = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+            if old {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => deleted += 1,
+                    Err(_) => failed += 1,
+                }
+            }
+        }
+        if deleted + failed > 0 {
+            tracing::info!(deleted, failed, retention = ?retention, "decision log segments past their retention");
+        }
+    }
+
     /// Writes batches as they come and syncs them; returns once closed and drained.
     fn run(&self) {
         let mut files = Files { dir: self.dir.clone(), open: None, dirty: false, synced: Instant::now(), failures: 0 };
         let mut last = Instant::now();
+        let mut pruned = Instant::now();
         loop {
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                self.prune();
+            }
             let batch = {
                 let mut st = self.lock();
                 loop {
@@ -143,16 +176,19 @@ impl Shared {
 }
 
 impl DecisionLog {
-    /// Opens the log in `dir` (created if absent); appends start a new segment.
-    pub(super) fn open(dir: &Path) -> Result<DecisionLog, ConsentError> {
+    /// Opens the log in `dir` (created if absent); appends start a new
+    /// segment. With a `retention`, older segments are deleted now and hourly.
+    pub(super) fn open(dir: &Path, retention: Option<Duration>) -> Result<DecisionLog, ConsentError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err("directory", e))?;
         let next = segments(dir)?.last().map_or(0, |s| s + 1);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
+            retention,
             state: Mutex::new(State { seg: next, ..State::default() }),
             work: Condvar::new(),
             room: Condvar::new(),
         });
+        shared.prune();
         let worker = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
@@ -169,7 +205,7 @@ impl DecisionLog {
             std::process::id(),
             rand::random::<u64>()
         ));
-        let mut log = Self::open(&dir)?;
+        let mut log = Self::open(&dir, None)?;
         log.remove_dir = true;
         Ok(log)
     }

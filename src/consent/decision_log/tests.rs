@@ -16,7 +16,7 @@ fn collect(log: &DecisionLog) -> Vec<(String, String, Vec<u8>)> {
 fn a_record_is_readable_at_once_by_its_tenant_only_and_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let ids: Vec<String> = {
-        let log = DecisionLog::open(dir.path()).unwrap();
+        let log = DecisionLog::open(dir.path(), None).unwrap();
         let ids: Vec<String> = (0..500)
             .map(|i| log.append(if i % 2 == 0 { "north" } else { "south" }, 1_000 + i, &[i as u8; 300]).unwrap())
             .collect();
@@ -27,7 +27,7 @@ fn a_record_is_readable_at_once_by_its_tenant_only_and_after_reopening() {
         }
         ids
     };
-    let log = DecisionLog::open(dir.path()).unwrap();
+    let log = DecisionLog::open(dir.path(), None).unwrap();
     assert_eq!(log.get("north", &ids[10]).unwrap(), Some(vec![10; 300]), "after reopening");
     let later = log.append("north", 9_999, b"later").unwrap();
     assert_ne!(locate(&later).unwrap().0, locate(&ids[0]).unwrap().0, "a reopened log starts a new segment");
@@ -60,7 +60,7 @@ fn ids_it_did_not_hand_out_are_not_found() {
 #[test]
 fn a_torn_or_corrupt_frame_reads_as_absent_and_ends_its_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let log = DecisionLog::open(dir.path()).unwrap();
+    let log = DecisionLog::open(dir.path(), None).unwrap();
     let ids: Vec<String> = (0..3).map(|i| log.append("t", i, &[7; 64]).unwrap()).collect();
     log.flush();
     let (seg, off) = locate(&ids[1]).unwrap();
@@ -75,7 +75,7 @@ fn a_torn_or_corrupt_frame_reads_as_absent_and_ends_its_segment() {
 #[test]
 fn appends_from_many_threads_all_land_and_survive_close() {
     let dir = tempfile::tempdir().unwrap();
-    let log = DecisionLog::open(dir.path()).unwrap();
+    let log = DecisionLog::open(dir.path(), None).unwrap();
     let ids: Vec<Vec<String>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..4u8)
             .map(|n| {
@@ -88,7 +88,7 @@ fn appends_from_many_threads_all_land_and_survive_close() {
     log.close();
     let after = log.append("t", 1, b"after close").unwrap();
     drop(log);
-    let log = DecisionLog::open(dir.path()).unwrap();
+    let log = DecisionLog::open(dir.path(), None).unwrap();
     for (n, ids) in ids.iter().enumerate() {
         for id in ids {
             assert_eq!(log.get("t", id).unwrap(), Some(vec![n as u8; 100]));
@@ -96,4 +96,27 @@ fn appends_from_many_threads_all_land_and_survive_close() {
     }
     assert_eq!(log.get("t", &after).unwrap().as_deref(), Some(&b"after close"[..]), "written through after close");
     assert_eq!(collect(&log).len(), 8001);
+}
+
+#[test]
+fn segments_past_the_retention_are_deleted_and_read_as_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = Duration::from_secs(86_400);
+    let (old, recent) = {
+        let log = DecisionLog::open(dir.path(), None).unwrap();
+        (log.append("t", 1, b"old").unwrap(), log.append("t", 2, b"kept").unwrap())
+    };
+    // Reopened: the first segment is closed; age it by two days.
+    let (old_seg, _) = locate(&old).unwrap();
+    let path = segment_path(dir.path(), old_seg);
+    let newer = {
+        let log = DecisionLog::open(dir.path(), None).unwrap();
+        log.append("t", 3, b"newer").unwrap()
+    };
+    File::options().write(true).open(&path).unwrap().set_modified(std::time::SystemTime::now() - 2 * day).unwrap();
+    let log = DecisionLog::open(dir.path(), Some(day)).unwrap();
+    assert!(!path.exists(), "a closed segment past the retention is deleted at open");
+    assert_eq!(log.get("t", &old).unwrap(), None);
+    assert_eq!(log.get("t", &recent).unwrap(), None, "its whole segment goes");
+    assert_eq!(log.get("t", &newer).unwrap().as_deref(), Some(&b"newer"[..]), "younger segments stay");
 }
