@@ -16,7 +16,7 @@ use std::ops::Range;
 
 #[path = "content_scan.rs"]
 mod scan;
-pub(crate) use scan::{FxMap, FxSet};
+pub(crate) use scan::{FxMap, FxSet, Words};
 use scan::{PhraseSet, EXCEPTION};
 #[cfg(test)]
 #[path = "content_tests.rs"]
@@ -175,6 +175,11 @@ impl ContentRules {
     /// a link campaign (carriers block them regardless), and together with
     /// the link's declaration finding if it has one.
     pub fn inspect(&self, body: &str, campaign: &CampaignContent<'_>) -> Vec<Finding> {
+        self.inspect_words(body, &scan::words(body), campaign)
+    }
+
+    /// [`Self::inspect`] with the body's words already decoded ([`Self::words`]).
+    pub(crate) fn inspect_words(&self, body: &str, words: &Words, campaign: &CampaignContent<'_>) -> Vec<Finding> {
         let mut found: Vec<(usize, Finding)> = Vec::new();
         let links = self.links(body);
         for link in &links {
@@ -199,7 +204,7 @@ impl ContentRules {
                 }
             }
         }
-        self.categories.find(body, |group, phrase, at| {
+        self.categories.find(words, |group, phrase, at| {
             let id = self.category_ids.get(usize::from(group)).map_or("", String::as_str);
             let allowed = campaign.allowed_categories.iter().any(|a| a.trim().eq_ignore_ascii_case(id));
             if !allowed {
@@ -216,8 +221,18 @@ impl ContentRules {
     /// so a transactional/informational campaign can be stopped from sending
     /// marketing or donation asks. Exceptions such as "Sale Street" never count.
     pub fn is_promotional(&self, body: &str) -> Option<String> {
+        self.promotional_phrase(&scan::words(body))
+    }
+
+    /// The words of `body`, decoded once for every phrase list that reads it.
+    pub(crate) fn words(&self, body: &str) -> Words {
+        scan::words(body)
+    }
+
+    /// [`Self::is_promotional`] over the body's decoded words.
+    pub(crate) fn promotional_phrase(&self, words: &Words) -> Option<String> {
         let mut hit = None;
-        self.promotional.find(body, |_, phrase, _| {
+        self.promotional.find(words, |_, phrase, _| {
             hit = Some(phrase.to_owned());
             false
         });

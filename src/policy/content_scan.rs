@@ -301,34 +301,47 @@ impl PhraseSet {
     }
 
     /// Calls `f(group, phrase, start)` for each non-exception match in body
-    /// order until `f` returns false.
-    pub(super) fn find(&self, body: &str, mut f: impl FnMut(u16, &str, usize) -> bool) {
-        let mut pos = 0;
-        while let Some(first) = next_word(body, pos) {
-            let (start, first_end) = (first.start, first.end);
-            let (mut node, mut best, mut cur) = (0u32, None, Some(first));
-            while let Some(w) = cur {
-                let id = w.bytes().and_then(|t| self.vocab.get(t));
+    /// order until `f` returns false; `words` are the body's ([`words`]).
+    pub(super) fn find(&self, words: &Words, mut f: impl FnMut(u16, &str, usize) -> bool) {
+        let w = &words.0;
+        let mut i = 0;
+        while i < w.len() {
+            let (mut node, mut best) = (0u32, None);
+            for (k, word) in w.iter().enumerate().skip(i) {
+                let id = word.bytes().and_then(|t| self.vocab.get(t));
                 let Some(&next) = id.and_then(|id| self.edges.get(&(node, *id))) else {
                     break;
                 };
                 node = next;
                 if let Some(Some(term)) = self.terms.get(node as usize) {
-                    best = Some((term, w.end));
+                    best = Some((term, k));
                 }
-                cur = next_word(body, w.end);
             }
             match best {
-                Some(((group, phrase), end)) => {
-                    if *group != EXCEPTION && !f(*group, phrase, start) {
+                Some(((group, phrase), last)) => {
+                    if *group != EXCEPTION && !f(*group, phrase, w[i].start) {
                         return;
                     }
-                    pos = end;
+                    i = last + 1;
                 }
-                None => pos = first_end,
+                None => i += 1,
             }
         }
     }
+}
+
+/// A body's words, decoded once for every phrase set that reads it.
+pub(crate) struct Words(Vec<Word>);
+
+/// The words of `body`, in order.
+pub(crate) fn words(body: &str) -> Words {
+    let mut out = Vec::with_capacity(body.len() / 5 + 1);
+    let mut pos = 0;
+    while let Some(w) = next_word(body, pos) {
+        pos = w.end;
+        out.push(w);
+    }
+    Words(out)
 }
 
 /// One normalized word: lowercase letters/digits (apostrophes inside dropped,

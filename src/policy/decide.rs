@@ -140,7 +140,8 @@ pub fn decide(
         None => campaign.category,
     };
     d.category = Some(category);
-    if let Some(r) = category_violation(policy, campaign, category, msg.body) {
+    let words = pack.content.words(msg.body);
+    if let Some(r) = category_violation(policy, campaign, category, &words) {
         return deny(d, vec![r]);
     }
 
@@ -157,7 +158,7 @@ pub fn decide(
         allowed_categories: &campaign.allowed_content,
         allowed_phone_numbers: &tenant.own_numbers,
     };
-    let findings = pack.content.inspect(msg.body, &content);
+    let findings = pack.content.inspect_words(msg.body, &words, &content);
     if !findings.is_empty() {
         return deny(d, findings.into_iter().map(|f| finding_reason(f, campaign)).collect());
     }
@@ -222,7 +223,12 @@ pub fn decide(
     d
 }
 
-fn category_violation(policy: &Policy, campaign: &Campaign, category: Category, body: &str) -> Option<Reason> {
+fn category_violation(
+    policy: &Policy,
+    campaign: &Campaign,
+    category: Category,
+    words: &crate::policy::content::Words,
+) -> Option<Reason> {
     if campaign.category == Category::Promotional {
         return None;
     }
@@ -237,7 +243,7 @@ fn category_violation(policy: &Policy, campaign: &Campaign, category: Category, 
             ),
         ));
     }
-    policy.pack.content.is_promotional(body).map(|p| {
+    policy.pack.content.promotional_phrase(words).map(|p| {
         Reason::new(
             ReasonCode::CategoryNotAllowed,
             "category.promotional_content",
