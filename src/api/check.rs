@@ -317,10 +317,11 @@ pub fn check_stream(
 pub fn get_decision(app: &App, tenant: String, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
     app.policy_for(&tenant)?;
     limits::id("decision_id", &req.decision_id)?;
-    let bytes = app
-        .ledger
-        .decision(&tenant, &req.decision_id)?
-        .ok_or_else(|| ApiError::NotFound("decision_id: no such decision (dry runs are not logged)".into()))?;
+    let bytes = app.ledger.decision(&tenant, &req.decision_id)?.ok_or_else(|| {
+        ApiError::NotFound(
+            "decision_id: no such decision (dry runs are not logged, nor decisions past the log's retention)".into(),
+        )
+    })?;
     let mut record = pb::DecisionRecord::decode(bytes.as_slice())
         .map_err(|e| ApiError::Internal(format!("decision record: {e}")))?;
     record.decision_id.clone_from(&req.decision_id);

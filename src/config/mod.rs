@@ -140,8 +140,8 @@ pub struct LedgerConfig {
     /// sled page cache in MiB.
     #[serde(default = "default_cache_mib")]
     pub cache_mib: u64,
-    /// Decision-log segments whose last record is older than this are
-    /// deleted; absent: every decision is kept.
+    /// Closed decision-log segments whose file was last written longer ago
+    /// than this are deleted; absent: every decision is kept.
     #[serde(default)]
     pub decision_log_retention: Option<HumanDuration>,
 }

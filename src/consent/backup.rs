@@ -245,10 +245,13 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, V
     }
     let db = offline::open_dir(dir, 64 * 1024 * 1024)?;
     offline::begin(&db, Operation::Restore)?;
-    match std::fs::remove_dir_all(dir.join(super::activity::DECISION_LOG_DIR)) {
+    let log_dir = dir.join(super::activity::DECISION_LOG_DIR);
+    match std::fs::remove_dir_all(&log_dir) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(e)),
         _ => {}
     }
+    let mut decisions = super::decision_log::Restorer::new(&log_dir)?;
+    let mut in_decisions = false;
     for name in db.tree_names() {
         match name.as_ref() {
             b"meta" => {}
@@ -268,7 +271,19 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, V
     read(File::open(from).map_err(io_err)?, |item| match item {
         Item::Tree(name) => {
             flush(&mut tree)?;
+            in_decisions = name == b"decisions";
             tree = Some((db.open_tree(name)?, sled::Batch::default(), 0));
+            Ok(())
+        }
+        // Decisions go back into the decision log's files, under their ids.
+        Item::Entry(k, v)
+            if in_decisions
+                && keys::split_tenant(k)
+                    .and_then(|(t, id)| Some((t, std::str::from_utf8(id).ok()?)))
+                    .map(|(t, id)| decisions.put(t, id, v))
+                    .transpose()?
+                    .unwrap_or(false) =>
+        {
             Ok(())
         }
         Item::Entry(k, v) => {
@@ -283,6 +298,7 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, V
         }
     })?;
     flush(&mut tree)?;
+    decisions.finish()?;
     let trees = Trees::open(&db)?;
     rebuild::rebuild(&db, &trees, Operation::Restore, None)?;
     Ok((summary, verify(&trees)?))

@@ -72,6 +72,8 @@ async fn a_restored_backup_verifies_and_holds_the_same_ledger() {
     let id = std::fs::read_to_string(src.path().join("decision-id.txt")).unwrap();
     assert_eq!(b.decision("north", &id).unwrap().as_deref(), Some(DECISION), "the decision log, under the same id");
     assert_eq!(b.decision("south", &id).unwrap(), None);
+    let segments = std::fs::read_dir(target.join("decision-log")).unwrap().count();
+    assert_eq!(segments, 1, "restored into the decision log's files, where the retention applies");
     // The restored ledger keeps counting where the original stopped.
     let next = b.record(event("north", "after", "+13125550100", Action::Grant)).await.unwrap();
     assert_eq!(next.event.sequence, 21);

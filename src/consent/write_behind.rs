@@ -1,4 +1,4 @@
-//! Write-behind for the activity trees (contact history, decision log): the
+//! Write-behind for contact history (an activity tree): the
 //! request path puts a value in a sharded in-memory map and queues its key;
 //! one background thread writes queued keys to sled in batches. Reads look in
 //! the map first, so a value is visible from the moment it is put.
@@ -33,6 +33,8 @@ struct Shared {
     tree: sled::Tree,
     shards: Vec<Mutex<HashMap<Vec<u8>, Pending>>>,
     versions: AtomicU64,
+    /// A put found the queue full since the last batch: skip the linger.
+    waited: AtomicBool,
 }
 
 pub(super) struct WriteBehind {
@@ -97,11 +99,13 @@ impl Shared {
                     Err(_) => break,
                 }
             }
+            let full = keys.len() == BATCH;
             self.write(&keys);
             keys.clear();
-            if !stop {
+            if !stop && !full && !self.waited.swap(false, Ordering::Relaxed) {
                 // Let puts gather: on a busy core, small sled batches cost
                 // more in sled's own I/O threads' wake-ups than the writes.
+                // Not when the writer is behind or puts wait for room.
                 std::thread::sleep(LINGER);
             }
             if stop {
@@ -121,6 +125,7 @@ impl WriteBehind {
             tree,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             versions: AtomicU64::new(0),
+            waited: AtomicBool::new(false),
         });
         let (queue, rx) = sync_channel(capacity.max(1));
         let name = format!("write-behind-{}", String::from_utf8_lossy(&shared.tree.name()));
@@ -157,10 +162,13 @@ impl WriteBehind {
             Ok(()) => return Ok(()),
             // Full: wait for room (back-pressure). Writing it here instead
             // could race a batch holding an older value of the same key.
-            Err(TrySendError::Full(key)) => match self.queue.send(key) {
-                Ok(()) => return Ok(()),
-                Err(e) => e.0,
-            },
+            Err(TrySendError::Full(key)) => {
+                self.shared.waited.store(true, Ordering::Relaxed);
+                match self.queue.send(key) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e.0,
+                }
+            }
             Err(TrySendError::Disconnected(key)) => key,
         };
         // The writer is gone, so nothing races this write.

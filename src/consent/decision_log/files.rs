@@ -2,6 +2,7 @@
 //! writer's open segment.
 
 use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,7 +10,7 @@ use std::time::Instant;
 use super::super::ConsentError;
 
 /// Largest frame payload a reader accepts (a corrupt length fails fast).
-pub(super) const MAX_FRAME: u32 = 16 * 1024 * 1024;
+pub(super) const MAX_FRAME: u32 = 1024 * 1024;
 pub(super) const HEADER: usize = 8;
 /// Length of an id this log hands out.
 pub(super) const ID_LEN: usize = 2 + 14 + 8 + 10;
@@ -112,6 +113,52 @@ pub(super) fn encode_into(out: &mut Vec<u8>, id: &str, tenant: &str, record: &[u
     out[at + 4..at + 8].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Every record in the segment files in `dir`, oldest first, as (tenant, id,
+/// record); a segment's torn tail (a crash mid-write) ends that segment.
+pub(in crate::consent) fn scan(
+    dir: &Path,
+    mut f: impl FnMut(&str, &str, &[u8]) -> Result<(), ConsentError>,
+) -> Result<(), ConsentError> {
+    for seg in segments(dir)? {
+        let file = match File::open(segment_path(dir, seg)) {
+            Ok(f) => f,
+            // Deleted since the listing (retention): nothing to read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("read", e)),
+        };
+        let size = file.metadata().map_err(|e| io_err("read", e))?.len();
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let (mut at, mut frame) = (0u64, vec![0u8; HEADER]);
+        while at < size {
+            frame.truncate(HEADER);
+            let Some((id, tenant, record)) = read_frame(&mut r, &mut frame) else {
+                tracing::warn!(
+                    segment = seg,
+                    offset = at,
+                    skipped = size - at,
+                    "decision log: a damaged frame ends this segment's scan"
+                );
+                break;
+            };
+            f(tenant, id, record)?;
+            at += frame.len() as u64;
+        }
+    }
+    Ok(())
+}
+
+/// The next frame of `r`, read into `frame` (which holds HEADER bytes).
+fn read_frame<'a>(r: &mut impl Read, frame: &'a mut Vec<u8>) -> Option<(&'a str, &'a str, &'a [u8])> {
+    r.read_exact(frame).ok()?;
+    let len = u32::from_be_bytes(frame[..4].try_into().ok()?);
+    if len == 0 || len > MAX_FRAME {
+        return None;
+    }
+    frame.resize(HEADER + len as usize, 0);
+    r.read_exact(&mut frame[HEADER..]).ok()?;
+    decode(frame)
+}
+
 /// The writer's open segment.
 pub(super) struct Files {
     pub(super) dir: PathBuf,
@@ -123,21 +170,35 @@ pub(super) struct Files {
 }
 
 impl Files {
-    pub(super) fn write(&mut self, chunk: &Chunk) {
+    /// Writes `chunk` at its reserved offset; false when it could not be
+    /// written (the next appends then go to a new segment, so a hole never
+    /// sits before records a scan should find).
+    pub(super) fn write(&mut self, chunk: &Chunk) -> bool {
         if self.open.as_ref().is_none_or(|(seg, _)| *seg != chunk.seg) {
             self.sync();
             let path = segment_path(&self.dir, chunk.seg);
-            match OpenOptions::new().create(true).write(true).truncate(false).open(&path) {
+            let opened = OpenOptions::new().create(true).write(true).truncate(false).open(&path);
+            // The new file's name must survive a power loss too.
+            match opened.and_then(|f| File::open(&self.dir).and_then(|d| d.sync_all()).map(|()| f)) {
                 Ok(f) => self.open = Some((chunk.seg, f)),
-                Err(e) => return self.failed(&io_err("open", e)),
+                Err(e) => {
+                    self.failed(&io_err("open", e));
+                    return false;
+                }
             }
         }
         let (_, file) = self.open.as_ref().expect("opened above");
         // At its reserved offset: a failed write leaves a hole that readers
         // reject, never a shift of every later record.
         match file.write_all_at(&chunk.bytes, chunk.start) {
-            Ok(()) => self.dirty = true,
-            Err(e) => self.failed(&io_err("write", e)),
+            Ok(()) => {
+                self.dirty = true;
+                true
+            }
+            Err(e) => {
+                self.failed(&io_err("write", e));
+                false
+            }
         }
     }
 
@@ -159,5 +220,49 @@ impl Files {
             tracing::warn!(error = %e, failures = self.failures + 1, "decision log records not written");
         }
         self.failures += 1;
+    }
+}
+
+/// Writes restored decisions back where their ids say, so they keep their
+/// ids and the retention applies to them (each segment's modification time
+/// is set to its newest decision's).
+pub(in crate::consent) struct Restorer {
+    dir: PathBuf,
+    open: std::collections::HashMap<u32, (File, u64)>,
+}
+
+impl Restorer {
+    pub(in crate::consent) fn new(dir: &Path) -> Result<Restorer, ConsentError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err("directory", e))?;
+        Ok(Restorer { dir: dir.to_path_buf(), open: Default::default() })
+    }
+
+    /// Writes one decision; false when `id` is not one this log hands out
+    /// (an older decision, which stays in the sled tree).
+    pub(in crate::consent) fn put(&mut self, tenant: &str, id: &str, record: &[u8]) -> Result<bool, ConsentError> {
+        let Some((seg, off)) = locate(id) else { return Ok(false) };
+        let micros = u64::from_str_radix(&id[2..16], 16).unwrap_or(0);
+        let (file, newest) = match self.open.entry(seg) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let path = segment_path(&self.dir, seg);
+                let f = OpenOptions::new().create(true).write(true).truncate(false).open(path);
+                v.insert((f.map_err(|e| io_err("restore", e))?, 0))
+            }
+        };
+        let mut bytes = Vec::with_capacity(HEADER + 3 + id.len() + tenant.len() + record.len());
+        encode_into(&mut bytes, id, tenant, record);
+        file.write_all_at(&bytes, off).map_err(|e| io_err("restore", e))?;
+        *newest = (*newest).max(micros);
+        Ok(true)
+    }
+
+    /// Syncs every file written, dates it, and syncs the directory.
+    pub(in crate::consent) fn finish(self) -> Result<(), ConsentError> {
+        for (file, newest) in self.open.into_values() {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(newest);
+            file.set_modified(at).and_then(|()| file.sync_all()).map_err(|e| io_err("restore", e))?;
+        }
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io_err("restore", e))
     }
 }

@@ -22,7 +22,6 @@
 //! room when [`MAX_PENDING`] bytes are not yet written (back-pressure).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -32,6 +31,8 @@ use std::time::{Duration, Instant};
 use super::ConsentError;
 
 mod files;
+
+pub(super) use files::{scan, Restorer};
 
 use files::{
     decision_id, decode, encode_into, io_err, locate, segment_path, segments, Chunk, Files, HEADER, ID_LEN, MAX_FRAME,
@@ -60,10 +61,13 @@ struct State {
     pending_bytes: usize,
     /// What the writer is writing now (still readable from memory).
     in_flight: Option<Arc<Vec<Chunk>>>,
-    /// (segment, end) of the last batch the writer wrote.
+    /// (segment, end) of the last batch the writer handled (written or not).
     written: (u32, u64),
     /// The writer sleeps with nothing to do: the next append wakes it.
     idle: bool,
+    /// A batch could not be written: start a new segment, so no record
+    /// follows the hole it left.
+    rotate: bool,
     closed: bool,
 }
 
@@ -92,7 +96,12 @@ impl Shared {
     /// Deletes the closed segments last written longer ago than the retention.
     fn prune(&self) {
         let Some(retention) = self.retention else { return };
-        let active = self.lock().seg;
+        let active = {
+            // Never a segment that still has bytes on their way to it.
+            let st = self.lock();
+            let in_flight = st.in_flight.as_deref().map(|v| v.as_slice()).unwrap_or_default();
+            st.pending.iter().chain(in_flight).map(|c| c.seg).fold(st.seg, u32::min)
+        };
         let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else { return };
         let (mut deleted, mut failed) = (0, 0);
         for seg in segments(&self.dir).unwrap_or_default().into_iter().filter(|&s| s < active) {
@@ -123,27 +132,35 @@ impl Shared {
             let batch = {
                 let mut st = self.lock();
                 loop {
-                    if st.closed || st.pending_bytes >= WAKE_BYTES {
+                    if st.closed || st.pending_bytes >= WAKE_BYTES || pruned.elapsed() >= PRUNE_EVERY {
                         break;
                     }
-                    let since = last.elapsed();
-                    if !st.pending.is_empty() && since >= WRITE_EVERY {
-                        break;
-                    }
-                    if files.dirty && files.synced.elapsed() >= SYNC_EVERY {
-                        break;
-                    }
-                    st.idle = st.pending.is_empty() && !files.dirty;
-                    let wait = if st.idle { SYNC_EVERY } else { WRITE_EVERY.saturating_sub(since) };
+                    let idle = st.pending.is_empty();
+                    let wait = if idle {
+                        if files.dirty && files.synced.elapsed() >= SYNC_EVERY {
+                            break;
+                        }
+                        let sync =
+                            if files.dirty { SYNC_EVERY.saturating_sub(files.synced.elapsed()) } else { PRUNE_EVERY };
+                        sync.min(PRUNE_EVERY.saturating_sub(pruned.elapsed()))
+                    } else {
+                        let since = last.elapsed();
+                        if since >= WRITE_EVERY {
+                            break;
+                        }
+                        WRITE_EVERY - since
+                    };
+                    st.idle = idle;
                     st = self
                         .work
                         .wait_timeout(st, wait.max(Duration::from_millis(1)))
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
-                    if std::mem::take(&mut st.idle) {
+                    if idle && !st.idle {
                         // Woken by the first append after a lull: let more come.
                         last = Instant::now();
                     }
+                    st.idle = false;
                 }
                 if st.pending.is_empty() && st.closed {
                     drop(st);
@@ -157,12 +174,14 @@ impl Shared {
                 self.room.notify_all();
                 batch
             };
+            let mut all_written = true;
             for chunk in batch.iter() {
-                files.write(chunk);
+                all_written &= files.write(chunk);
             }
             {
                 let mut st = self.lock();
                 st.in_flight = None;
+                st.rotate |= !all_written;
                 if let Some(last) = batch.last() {
                     st.written = (last.seg, last.start + last.bytes.len() as u64);
                 }
@@ -221,10 +240,11 @@ impl DecisionLog {
         while st.pending_bytes >= MAX_PENDING && !st.closed {
             st = self.shared.room.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        if st.end > 0 && st.end + frame as u64 > SEGMENT_BYTES {
+        if st.end > 0 && (st.rotate || st.end + frame as u64 > SEGMENT_BYTES) {
             st.seg += 1;
             st.end = 0;
         }
+        st.rotate = false;
         let (seg, off) = (st.seg, st.end);
         let id = decision_id(micros.max(0) as u64, seg, off);
         if st.closed {
@@ -237,8 +257,8 @@ impl DecisionLog {
                 .truncate(false)
                 .open(segment_path(&self.shared.dir, seg))
                 .map_err(|e| io_err("open", e))?;
-            file.write_all_at(&bytes, off).and_then(|()| file.sync_data()).map_err(|e| io_err("write", e))?;
             st.end += frame as u64;
+            file.write_all_at(&bytes, off).and_then(|()| file.sync_data()).map_err(|e| io_err("write", e))?;
             return Ok(id);
         }
         match st.pending.last_mut() {
@@ -277,11 +297,15 @@ impl DecisionLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("read", e)),
         };
-        let mut header = [0u8; HEADER];
-        if file.read_exact_at(&mut header, off).is_err() {
+        // The id first: an offset that is not this id's frame costs one small read.
+        let mut head = [0u8; HEADER + 1 + ID_LEN];
+        if file.read_exact_at(&mut head, off).is_err()
+            || head[HEADER] as usize != ID_LEN
+            || &head[HEADER + 1..] != id.as_bytes()
+        {
             return Ok(None);
         }
-        let len = u32::from_be_bytes(header[..4].try_into().expect("4 bytes"));
+        let len = u32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
         if len > MAX_FRAME {
             return Ok(None);
         }
@@ -324,36 +348,6 @@ impl DecisionLog {
             let _ = w.join();
         }
     }
-}
-
-/// Every record in the segment files in `dir`, oldest first, as (tenant, id,
-/// record); a segment's torn tail (a crash mid-write) ends that segment.
-pub(super) fn scan(
-    dir: &Path,
-    mut f: impl FnMut(&str, &str, &[u8]) -> Result<(), ConsentError>,
-) -> Result<(), ConsentError> {
-    for seg in segments(dir)? {
-        let file = File::open(segment_path(dir, seg)).map_err(|e| io_err("read", e))?;
-        let mut r = BufReader::with_capacity(1 << 16, file);
-        let mut frame = vec![0u8; HEADER];
-        loop {
-            frame.truncate(HEADER);
-            if r.read_exact(&mut frame).is_err() {
-                break;
-            }
-            let len = u32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
-            if len == 0 || len > MAX_FRAME {
-                break;
-            }
-            frame.resize(HEADER + len as usize, 0);
-            if r.read_exact(&mut frame[HEADER..]).is_err() {
-                break;
-            }
-            let Some((id, tenant, record)) = decode(&frame) else { break };
-            f(tenant, id, record)?;
-        }
-    }
-    Ok(())
 }
 
 impl Drop for DecisionLog {
