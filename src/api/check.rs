@@ -95,14 +95,21 @@ async fn check_in(
     resp.decision_id = if req.dry_run {
         new_decision_id(now)
     } else {
-        // Stored without its id, which names where it is stored; GetDecision puts it back.
-        let record = pb::DecisionRecord {
+        // Stored without its id, which names where it is stored (GetDecision
+        // puts it back), and with bodies as SHA-256. The answer is lent to the
+        // record and taken back, not cloned.
+        let hashed = sha256_hex(&resp.body);
+        let body = std::mem::replace(&mut resp.body, hashed);
+        let mut record = pb::DecisionRecord {
             decision_id: String::new(),
             decided_at: Some(convert::timestamp(now)),
             request: Some(pb::CheckMessageRequest { body: sha256_hex(&req.body), ..req }),
-            response: Some(pb::CheckMessageResponse { body: sha256_hex(&resp.body), ..resp.clone() }),
+            response: Some(resp),
         };
-        match write.in_scope(|| app.ledger.log_decision(&tenant, now, &record.encode_to_vec())) {
+        let logged = write.in_scope(|| app.ledger.log_decision(&tenant, now, &record.encode_to_vec()));
+        resp = record.response.take().expect("set above");
+        resp.body = body;
+        match logged {
             Ok(id) => id,
             Err(e) => unrecorded(e).map(|()| new_decision_id(now))?,
         }

@@ -125,7 +125,11 @@ async fn decisions_are_logged_and_dry_runs_are_not() {
     let req = rec.request.unwrap();
     assert_eq!(req.body.len(), 64, "the body is stored as its SHA-256 only");
     assert_ne!(req.body, "Hello");
-    assert_eq!(rec.response.unwrap().reasons, real.reasons);
+    let logged = rec.response.unwrap();
+    assert_eq!(logged.reasons, real.reasons);
+    use sha2::Digest as _;
+    assert_eq!(logged.body, hex::encode(sha2::Sha256::digest(real.body.as_bytes())), "the answer's body, as SHA-256");
+    assert!(real.body.ends_with("Reply STOP to opt out."), "the caller gets the body itself: {}", real.body);
     assert_eq!(c.get_decision(get(&dry.decision_id)).await.unwrap_err().code(), Code::NotFound);
 }
 
