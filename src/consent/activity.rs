@@ -21,8 +21,8 @@ const WRITE_BEHIND_QUEUE: usize = 65_536;
 pub(super) struct ActivityTrees {
     contact: WriteBehind,
     pub(super) decision_log: DecisionLog,
-    /// Decisions logged before the decision log had files of its own, and
-    /// those a backup restores: read only.
+    /// Decisions logged before the decision log had files of its own (also
+    /// when a backup restores them): read only.
     decisions: sled::Tree,
     inbound: sled::Tree,
 }

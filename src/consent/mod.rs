@@ -35,6 +35,17 @@ pub enum ConsentError {
     Corrupt(String),
 }
 
+/// Runs a wait for room that a stalled disk could make long. On a
+/// multi-thread Tokio worker it goes through `block_in_place`, so the
+/// runtime moves the worker's other tasks away instead of stalling them;
+/// elsewhere it simply runs.
+pub(crate) fn blocking_wait<T>(wait: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
+        _ => wait(),
+    }
+}
+
 impl From<sled::Error> for ConsentError {
     fn from(e: sled::Error) -> Self {
         match e {

@@ -164,7 +164,7 @@ impl WriteBehind {
             // could race a batch holding an older value of the same key.
             Err(TrySendError::Full(key)) => {
                 self.shared.waited.store(true, Ordering::Relaxed);
-                match self.queue.send(key) {
+                match super::blocking_wait(|| self.queue.send(key)) {
                     Ok(()) => return Ok(()),
                     Err(e) => e.0,
                 }

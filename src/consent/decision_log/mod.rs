@@ -237,8 +237,13 @@ impl DecisionLog {
         }
         let frame = HEADER + 1 + ID_LEN + 2 + tenant.len() + record.len();
         let mut st = self.shared.lock();
-        while st.pending_bytes >= MAX_PENDING && !st.closed {
-            st = self.shared.room.wait(st).unwrap_or_else(|e| e.into_inner());
+        if st.pending_bytes >= MAX_PENDING && !st.closed {
+            st = super::blocking_wait(|| {
+                while st.pending_bytes >= MAX_PENDING && !st.closed {
+                    st = self.shared.room.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                st
+            });
         }
         if st.end > 0 && (st.rotate || st.end + frame as u64 > SEGMENT_BYTES) {
             st.seg += 1;
