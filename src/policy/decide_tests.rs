@@ -36,17 +36,9 @@ fn grant(level: Level, seq: u64) -> ContactConsent {
         sequence: seq,
         recorded_at: Timestamp::UNIX_EPOCH,
         event: NewEvent {
-            tenant_id: "northside".into(),
-            event_id: format!("grant-{seq}"),
-            phone: String::new(),
-            action: Action::Grant,
             level,
-            scope: Scope::default(),
             source: Source::Verbal,
-            occurred_at: Timestamp::UNIX_EPOCH,
-            evidence: Evidence::default(),
-            categories: vec![],
-            inbound_text: String::new(),
+            ..NewEvent::for_test("northside", &format!("grant-{seq}"), "", Action::Grant)
         },
     });
     c
