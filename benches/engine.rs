@@ -102,20 +102,29 @@ fn bench_decide(c: &mut Criterion) {
 
 fn bench_ledger(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let ledger = Ledger::temporary(&LedgerOptions::default()).expect("ledger");
     let phones: Vec<String> = (0..10_000).map(|i| format!("+1312{:03}{:04}", 200 + i % 800, i)).collect();
-    rt.block_on(async {
-        for (i, p) in phones.iter().enumerate() {
-            ledger.record(event(p, i as u64, Action::Grant, Level::Express)).await.expect("record");
-        }
-    });
+    let filled = |opts: LedgerOptions| {
+        let ledger = Ledger::temporary(&opts).expect("ledger");
+        rt.block_on(async {
+            for (i, p) in phones.iter().enumerate() {
+                ledger.record(event(p, i as u64, Action::Grant, Level::Express)).await.expect("record");
+            }
+        });
+        ledger
+    };
     let mut i = 0usize;
-    c.bench_function("ledger/consent_get", |b| {
-        b.iter(|| {
-            i = (i + 7919) % phones.len();
-            black_box(ledger.consent("northside", &phones[i]).expect("read"))
-        })
-    });
+    // The in-memory index, then sled alone (the index off).
+    let sled_only = filled(LedgerOptions { consent_index_limit: 0, ..LedgerOptions::default() });
+    let ledger = filled(LedgerOptions::default());
+    for (name, l) in [("ledger/consent_get", &ledger), ("ledger/consent_get_sled", &sled_only)] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 7919) % phones.len();
+                black_box(l.consent("northside", &phones[i]).expect("read"))
+            })
+        });
+    }
+    rt.block_on(sled_only.shutdown()).expect("shutdown");
     let history = ContactHistory::default();
     c.bench_function("ledger/contact_put", |b| {
         b.iter(|| {

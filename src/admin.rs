@@ -17,7 +17,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::consent::Ledger;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StoreGauges};
 
 /// What the admin endpoint reads.
 pub struct Admin {
@@ -54,8 +54,9 @@ pub async fn serve(
 }
 
 async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
-    let size = admin.ledger.size_on_disk().ok();
-    let body = admin.metrics.render(size);
+    let (index_numbers, index_serving) = admin.ledger.consent_index();
+    let store = admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges { bytes, index_numbers, index_serving });
+    let body = admin.metrics.render(store);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 

@@ -22,6 +22,14 @@ const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256
 /// fsync latency buckets, seconds.
 const FLUSH_BUCKETS: &[f64] = &[0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
+/// The store's state, read at scrape time.
+pub struct StoreGauges {
+    /// sled's size on disk.
+    pub bytes: u64,
+    pub index_numbers: usize,
+    pub index_serving: bool,
+}
+
 /// Every series textgate exports.
 pub struct Metrics {
     registry: Registry,
@@ -32,6 +40,8 @@ pub struct Metrics {
     shed: IntCounterVec,
     ledger_events: IntCounterVec,
     ledger_size: IntGauge,
+    index_numbers: IntGauge,
+    index_serving: IntGauge,
     commit_batch: Histogram,
     flush_duration: Histogram,
     policy_info: IntGaugeVec,
@@ -71,6 +81,11 @@ impl Metrics {
         let ledger_size =
             IntGauge::new("textgate_ledger_size_bytes", "Size of the sled store on disk.").expect("valid");
         registry.register(Box::new(ledger_size.clone())).expect("unique metric");
+        let plain_gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
         let m = Metrics {
             decisions: counter(
                 "textgate_decisions_total",
@@ -95,6 +110,14 @@ impl Metrics {
                 &["tenant"],
             ),
             ledger_size,
+            index_numbers: plain_gauge(
+                "textgate_consent_index_numbers",
+                "Numbers whose consent is held in memory.",
+            ),
+            index_serving: plain_gauge(
+                "textgate_consent_index_serving",
+                "1 when the in-memory consent index answers every read (loaded, within its limit); 0 while it loads or when it is off.",
+            ),
             commit_batch: histogram(
                 "textgate_ledger_commit_batch_size",
                 "Writes covered by one group commit (one fsync).",
@@ -173,10 +196,12 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the store size read now.
-    pub fn render(&self, store_bytes: Option<u64>) -> String {
-        if let Some(b) = store_bytes {
-            self.ledger_size.set(i64::try_from(b).unwrap_or(i64::MAX));
+    /// The text exposition, with the store's gauges read now.
+    pub fn render(&self, store: Option<StoreGauges>) -> String {
+        if let Some(s) = store {
+            self.ledger_size.set(i64::try_from(s.bytes).unwrap_or(i64::MAX));
+            self.index_numbers.set(i64::try_from(s.index_numbers).unwrap_or(i64::MAX));
+            self.index_serving.set(i64::from(s.index_serving));
         }
         let mut out = Vec::with_capacity(16 * 1024);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
@@ -291,7 +316,7 @@ mod tests {
         m.shed("CheckMessage");
         let rpc = m.rpc("CheckMessage");
         rpc.start().finish(tonic::Code::InvalidArgument);
-        let text = m.render(Some(4096));
+        let text = m.render(Some(StoreGauges { bytes: 4096, index_numbers: 3, index_serving: true }));
         for needle in [
             r#"textgate_decisions_total{outcome="deny",reason="opted_out",tenant="t"} 1"#,
             r#"textgate_inbound_total{intent="opt_out",tenant="t"} 1"#,
@@ -305,6 +330,8 @@ mod tests {
             r#"textgate_rpc_in_flight{method="CheckMessage"} 0"#,
             r#"textgate_rpc_duration_seconds_count{method="CheckMessage"} 1"#,
             "textgate_ledger_size_bytes 4096",
+            "textgate_consent_index_numbers 3",
+            "textgate_consent_index_serving 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -83,6 +83,7 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
         max_batch,
         cache_bytes: config.ledger.cache_mib * 1024 * 1024,
         decision_log_retention: config.ledger.decision_log_retention.map(|r| r.0),
+        consent_index_limit: config.ledger.consent_index_limit,
         ..LedgerOptions::default()
     }
 }

@@ -144,6 +144,9 @@ pub struct LedgerConfig {
     /// than this are deleted; absent: every decision is kept.
     #[serde(default)]
     pub decision_log_retention: Option<HumanDuration>,
+    /// Most numbers whose consent is kept in memory; past it, reads go to sled.
+    #[serde(default = "default_index_limit")]
+    pub consent_index_limit: usize,
 }
 
 impl Default for LedgerConfig {
@@ -153,12 +156,17 @@ impl Default for LedgerConfig {
             max_batch: default_batch(),
             cache_mib: default_cache_mib(),
             decision_log_retention: None,
+            consent_index_limit: default_index_limit(),
         }
     }
 }
 
 fn default_batch() -> usize {
     64
+}
+
+fn default_index_limit() -> usize {
+    crate::consent::DEFAULT_CONSENT_INDEX_LIMIT
 }
 
 fn default_cache_mib() -> u64 {

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::field::Empty;
 use tracing::Span;
 
+use super::index::ConsentIndex;
 use super::ledger::{CommitObserver, Recorded};
 use super::model::{ConsentEvent, NewEvent};
 use super::state::ContactConsent;
@@ -77,6 +78,8 @@ pub struct Committer {
     observer: Option<Arc<dyn CommitObserver>>,
     durable: Durable,
     unacked: Arc<Unacked>,
+    /// Told every number's new state once its batch is durable.
+    index: Arc<ConsentIndex>,
     /// Per tenant of the batch being committed, its first new sequence.
     first_of_batch: HashMap<String, u64>,
 }
@@ -125,6 +128,7 @@ impl Committer {
         observer: Option<Arc<dyn CommitObserver>>,
         durable: Durable,
         unacked: Arc<Unacked>,
+        index: Arc<ConsentIndex>,
     ) -> Self {
         Committer {
             db,
@@ -134,6 +138,7 @@ impl Committer {
             observer,
             durable,
             unacked,
+            index,
             first_of_batch: HashMap::new(),
         }
     }
@@ -204,6 +209,10 @@ impl Committer {
         drop((span, parent));
         match result {
             Ok((outcomes, took)) => {
+                // Before any answer: an acknowledged write is visible to reads.
+                let changed = outcomes.iter().filter(|r| !r.duplicate);
+                self.index
+                    .set(changed.map(|r| (r.event.event.tenant_id.as_str(), r.event.event.phone.as_str(), &r.consent)));
                 if let Some(o) = &self.observer {
                     o.committed(outcomes.len(), took);
                     outcomes.iter().filter(|r| !r.duplicate).for_each(|r| o.appended(&r.event.event.tenant_id));

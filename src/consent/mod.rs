@@ -8,6 +8,7 @@ pub mod backup;
 mod committer;
 pub mod contact;
 mod decision_log;
+mod index;
 mod keys;
 mod ledger;
 pub mod model;
@@ -19,7 +20,7 @@ pub mod verify;
 mod write_behind;
 
 pub use activity::logged_decisions;
-pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded};
+pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded, DEFAULT_CONSENT_INDEX_LIMIT};
 pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 pub use state::{ContactConsent, ScopeState, Status};
 
