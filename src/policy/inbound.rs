@@ -118,7 +118,22 @@ fn normalize_unicode(text: &str) -> String {
 /// [`normalize`] for ASCII text, where NFKD and mark stripping change
 /// nothing: the common case, without the Unicode tables.
 fn normalize_ascii(text: &str) -> String {
-    words_upper(text.chars(), text.len(), |c, out| out.push(c.to_ascii_uppercase()))
+    let mut out = Vec::with_capacity(text.len());
+    let mut space = false;
+    for &b in text.as_bytes() {
+        match b {
+            b'\'' | b'`' => {}
+            b if b.is_ascii_alphanumeric() => {
+                if space && !out.is_empty() {
+                    out.push(b' ');
+                }
+                space = false;
+                out.push(b.to_ascii_uppercase());
+            }
+            _ => space = true,
+        }
+    }
+    String::from_utf8(out).expect("ASCII in, ASCII out")
 }
 
 /// Deletes [`is_deleted`] chars, keeps alphanumerics (through `upper`) and
@@ -357,6 +372,8 @@ pub struct Classifier {
     opt_out: Vec<Pattern>,
     negations: Vec<Pattern>,
     instructions: Vec<Pattern>,
+    /// Every word an instruction pattern can start with.
+    instruction_firsts: crate::policy::content::FxSet<String>,
 }
 
 fn patterns(key: &str, phrases: Option<(&str, &[String])>, rules: &[ProximityRule]) -> Result<Vec<Pattern>, String> {
@@ -392,13 +409,16 @@ impl Classifier {
         }
         let out_phrases = ("inbound.opt_out_phrases", r.opt_out_phrases.as_slice());
         let instr_phrases = ("inbound.instruction_phrases", r.instruction_phrases.as_slice());
+        let instructions = patterns("inbound.instruction_rules", Some(instr_phrases), &r.instruction_rules)?;
+        let instruction_firsts = instructions.iter().flat_map(|p| p.triggers.firsts.iter().cloned()).collect();
         Ok(Classifier {
             keywords,
             spaced_min: r.spaced_letters_min_run,
             repeat_min: r.repeated_letters_min_run,
             opt_out: patterns("inbound.opt_out_rules", Some(out_phrases), &r.opt_out_rules)?,
             negations: patterns("inbound.negation_rules", None, &r.negation_rules)?,
-            instructions: patterns("inbound.instruction_rules", Some(instr_phrases), &r.instruction_rules)?,
+            instructions,
+            instruction_firsts,
         })
     }
 
@@ -465,6 +485,10 @@ impl Classifier {
     /// ("Reply STOP to opt out", "STOP to opt-out"); the bare word ("stop by") is not.
     pub fn carries_opt_out_instruction(&self, body: &str) -> bool {
         let norm = normalize(body);
+        // Most bodies hold no word an instruction starts with: one hash a word.
+        if !norm.split(' ').any(|w| self.instruction_firsts.contains(w)) {
+            return false;
+        }
         let toks = Toks::new(&norm);
         self.instructions.iter().any(|p| p.find(&toks, |_, _| true).is_some())
     }
