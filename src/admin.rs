@@ -61,9 +61,12 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
-    if admin.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready\n")
-    } else {
+    if !admin.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting or shutting down\n")
+    } else if !admin.ledger.writable() {
+        // It could not record an opt-out: take it out of rotation.
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: a consent write failed to reach the disk; restart textgate\n")
+    } else {
+        (StatusCode::OK, "ready\n")
     }
 }

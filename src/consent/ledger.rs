@@ -183,6 +183,12 @@ impl Ledger {
         wait.instrument(tracing::debug_span!("ledger.record")).await
     }
 
+    /// False once a batch failed to reach the disk: every write is refused
+    /// until the process restarts.
+    pub fn writable(&self) -> bool {
+        !self.unacked.latched()
+    }
+
     /// Numbers in the in-memory consent index, and whether it answers every
     /// read (loaded, within its limit).
     pub fn consent_index(&self) -> (usize, bool) {

@@ -16,7 +16,7 @@ use std::process::Command;
 use textgate::api::pb::{self, ConsentLevel, Decision};
 use tonic::Code;
 
-use crate::helpers::{grant, list_all, revoke, Client, Token};
+use crate::helpers::{grant, http_get, list_all, revoke, Client, Token};
 use crate::process::{textgate, Server};
 
 const GRANTED: &str = "+13125550131";
@@ -70,12 +70,17 @@ async fn a_full_disk_fails_writes_unavailable_and_loses_nothing_acknowledged() {
         acked.insert(id.to_string());
     }
 
+    assert_eq!(http_get(server.admin, "/readyz").await.0, 200);
     let size = std::fs::metadata(data.join("db")).unwrap().len();
     limit_file_size(&prlimit, server.pid(), &size.to_string());
     // The first write to fail: a grant, which may linger in sled's memory.
     let e = c.record_consent(grant("full-grant", NEWLY, ConsentLevel::Express)).await.expect_err("not acknowledged");
     assert_eq!(e.code(), Code::Unavailable, "{e:?}");
     assert!(!e.message().contains("EFBIG") && !e.message().contains("File too large"), "no internals: {e:?}");
+    let (status, body) = http_get(server.admin, "/readyz").await;
+    assert_eq!(status, 503, "an instance that cannot record an opt-out leaves rotation: {body}");
+    assert!(body.contains("restart textgate"), "{body}");
+    assert_eq!(http_get(server.admin, "/healthz").await.0, 200, "still alive: it keeps deciding");
     for i in 0..2 {
         let e = c.record_consent(revoke(&format!("full-{i}"), GRANTED)).await.expect_err("never acknowledged");
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
