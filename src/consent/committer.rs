@@ -117,6 +117,10 @@ const LATCHED: &str = "an earlier write could not be made durable; restart textg
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 
+/// One write's outcome, and the number's new state as stored (bincode),
+/// None for a duplicate.
+type Applied = (Recorded, Option<Vec<u8>>);
+
 /// A write waiting in a batch.
 type Pending = (NewEvent, oneshot::Sender<Result<Recorded, ConsentError>>, Span);
 
@@ -210,9 +214,10 @@ impl Committer {
         match result {
             Ok((outcomes, took)) => {
                 // Before any answer: an acknowledged write is visible to reads.
-                let changed = outcomes.iter().filter(|r| !r.duplicate);
+                let (outcomes, states): (Vec<Recorded>, Vec<Option<Vec<u8>>>) = outcomes.into_iter().unzip();
+                let changed = outcomes.iter().zip(states).filter_map(|(r, s)| Some((r, s?)));
                 self.index
-                    .set(changed.map(|r| (r.event.event.tenant_id.as_str(), r.event.event.phone.as_str(), &r.consent)));
+                    .set(changed.map(|(r, s)| (r.event.event.tenant_id.as_str(), r.event.event.phone.as_str(), s)));
                 if let Some(o) = &self.observer {
                     o.committed(outcomes.len(), took);
                     outcomes.iter().filter(|r| !r.duplicate).for_each(|r| o.appended(&r.event.event.tenant_id));
@@ -250,8 +255,9 @@ impl Committer {
     }
 
     /// Applies a batch in one transaction; updates sequence counters only
-    /// after it commits (the closure may run more than once).
-    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Recorded>, ConsentError> {
+    /// after it commits (the closure may run more than once). Each outcome
+    /// comes with the number's new state as stored (None for a duplicate).
+    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Applied>, ConsentError> {
         let t = &self.trees;
         let now = Timestamp::now();
         let (outcomes, seqs) = (&t.events, &t.idempotency, &t.by_phone, &t.consent)
@@ -312,7 +318,7 @@ fn apply_one(
     id_t: &TransactionalTree,
     bp_t: &TransactionalTree,
     cs_t: &TransactionalTree,
-) -> TxResult<Recorded> {
+) -> TxResult<Applied> {
     let phone_key = keys::phone(&e.tenant_id, &e.phone);
     let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
         match bytes {
@@ -327,7 +333,7 @@ fn apply_one(
             .ok_or_else(|| abort(ConsentError::Corrupt(format!("idempotency names missing event {seq}"))))?;
         let event: ConsentEvent = bincode::deserialize(&original).map_err(abort)?;
         let consent = load_consent(cs_t.get(keys::phone(&e.tenant_id, &event.event.phone))?)?;
-        return Ok(Recorded { event, duplicate: true, consent });
+        return Ok((Recorded { event, duplicate: true, consent }, None));
     }
     let seq = seqs.get(&e.tenant_id).copied().unwrap_or(0) + 1;
     seqs.insert(e.tenant_id.clone(), seq);
@@ -337,8 +343,9 @@ fn apply_one(
     ev_t.insert(keys::event(&e.tenant_id, seq), bincode::serialize(&stored).map_err(abort)?)?;
     id_t.insert(keys::idempotency(&e.tenant_id, &e.event_id), &seq.to_be_bytes())?;
     bp_t.insert(keys::by_phone(&e.tenant_id, &e.phone, seq), &[])?;
-    cs_t.insert(phone_key, bincode::serialize(&consent).map_err(abort)?)?;
-    Ok(Recorded { event: stored, duplicate: false, consent })
+    let state = bincode::serialize(&consent).map_err(abort)?;
+    cs_t.insert(phone_key, state.as_slice())?;
+    Ok((Recorded { event: stored, duplicate: false, consent }, Some(state)))
 }
 
 #[cfg(test)]

@@ -87,17 +87,16 @@ impl ConsentIndex {
         })
     }
 
-    /// Sets the durable state of numbers (the committer, after a batch).
-    pub fn set<'a>(&self, states: impl Iterator<Item = (&'a str, &'a str, &'a ContactConsent)>) {
+    /// Sets the durable state of numbers, bincode-encoded as sled holds it
+    /// (the committer, after a batch).
+    pub fn set<'a>(&self, states: impl Iterator<Item = (&'a str, &'a str, Vec<u8>)>) {
         if self.disabled.load(Ordering::Acquire) {
             return;
         }
         let mut encoded = Vec::new();
         for (tenant, phone, state) in states {
-            let (Some(number), Ok(bytes)) = (digits(phone), bincode::serialize(state)) else {
-                return self.disable("a number it cannot hold");
-            };
-            encoded.push((tenant, number, bytes.into_boxed_slice()));
+            let Some(number) = digits(phone) else { return self.disable("a number it cannot hold") };
+            encoded.push((tenant, number, state.into_boxed_slice()));
         }
         let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
         for (tenant, number, bytes) in encoded {

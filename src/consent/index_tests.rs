@@ -22,6 +22,11 @@ fn tree(numbers: &[&str]) -> sled::Tree {
     t
 }
 
+/// `set` of one number of "north".
+fn set(index: &ConsentIndex, phone: &str, state: &ContactConsent) {
+    index.set([("north", phone, bincode::serialize(state).unwrap())].into_iter());
+}
+
 fn found(index: &ConsentIndex, tenant: &str, phone: &str) -> Option<String> {
     match index.get(tenant, phone).unwrap() {
         Lookup::Found(c) => Some(c.scopes[0].event_id.clone()),
@@ -63,11 +68,11 @@ fn before_loading_a_miss_asks_sled_and_after_it_means_nothing_on_record() {
 fn the_loader_never_overwrites_what_the_committer_set() {
     let index = ConsentIndex::new(10);
     let newer = state("newer");
-    index.set([("north", "+13125550199", &newer)].into_iter());
+    set(&index, "+13125550199", &newer);
     index.load(&tree(&["+13125550199"]));
     assert_eq!(found(&index, "north", "+13125550199").as_deref(), Some("newer"));
     let newest = state("newest");
-    index.set([("north", "+13125550199", &newest)].into_iter());
+    set(&index, "+13125550199", &newest);
     assert_eq!(found(&index, "north", "+13125550199").as_deref(), Some("newest"), "the committer overwrites");
     assert_eq!(index.stats(), (1, true));
 }
@@ -82,14 +87,14 @@ fn past_its_limit_the_index_empties_and_every_read_goes_to_sled() {
 
     let off = ConsentIndex::new(0);
     off.load(&tree(&["+13125550101"]));
-    off.set([("north", "+13125550101", &state("x"))].into_iter());
+    set(&off, "+13125550101", &state("x"));
     assert_eq!(found(&off, "north", "+13125550101"), None, "limit 0: off");
 
     let grows = ConsentIndex::new(1);
     grows.load(&tree(&[]));
-    grows.set([("north", "+13125550101", &state("a"))].into_iter());
+    set(&grows, "+13125550101", &state("a"));
     assert_eq!(found(&grows, "north", "+13125550101").as_deref(), Some("a"));
-    grows.set([("north", "+13125550102", &state("b"))].into_iter());
+    set(&grows, "+13125550102", &state("b"));
     assert_eq!(found(&grows, "north", "+13125550101"), None, "the committer's writes count too");
 }
 
