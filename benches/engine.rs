@@ -114,7 +114,7 @@ fn bench_ledger(c: &mut Criterion) {
     };
     let mut i = 0usize;
     // The in-memory index, then sled alone (the index off).
-    let sled_only = filled(LedgerOptions { consent_index_limit: 0, ..LedgerOptions::default() });
+    let sled_only = filled(LedgerOptions { consent_index_bytes: 0, ..LedgerOptions::default() });
     let ledger = filled(LedgerOptions::default());
     for (name, l) in [("ledger/consent_get", &ledger), ("ledger/consent_get_sled", &sled_only)] {
         c.bench_function(name, |b| {

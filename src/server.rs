@@ -83,7 +83,8 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
         max_batch,
         cache_bytes: config.ledger.cache_mib * 1024 * 1024,
         decision_log_retention: config.ledger.decision_log_retention.map(|r| r.0),
-        consent_index_limit: config.ledger.consent_index_limit,
+        consent_index_bytes: usize::try_from(config.ledger.consent_index_mib.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
         ..LedgerOptions::default()
     }
 }

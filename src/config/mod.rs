@@ -144,9 +144,9 @@ pub struct LedgerConfig {
     /// than this are deleted; absent: every decision is kept.
     #[serde(default)]
     pub decision_log_retention: Option<HumanDuration>,
-    /// Most numbers whose consent is kept in memory; past it, reads go to sled.
-    #[serde(default = "default_index_limit")]
-    pub consent_index_limit: usize,
+    /// Memory (MiB) for every number's consent; past it, reads go to sled.
+    #[serde(default = "default_index_mib")]
+    pub consent_index_mib: u64,
 }
 
 impl Default for LedgerConfig {
@@ -156,7 +156,7 @@ impl Default for LedgerConfig {
             max_batch: default_batch(),
             cache_mib: default_cache_mib(),
             decision_log_retention: None,
-            consent_index_limit: default_index_limit(),
+            consent_index_mib: default_index_mib(),
         }
     }
 }
@@ -165,8 +165,8 @@ fn default_batch() -> usize {
     64
 }
 
-fn default_index_limit() -> usize {
-    crate::consent::DEFAULT_CONSENT_INDEX_LIMIT
+fn default_index_mib() -> u64 {
+    crate::consent::DEFAULT_CONSENT_INDEX_MIB
 }
 
 fn default_cache_mib() -> u64 {

@@ -22,8 +22,28 @@ fn event_for(id: &str, phone: &str, action: Action) -> NewEvent {
 /// verifies, the refused write is absent and writes work again.
 #[tokio::test]
 async fn a_failed_flush_is_never_acknowledged_and_refuses_writes_until_restart() {
+    for index in [false, true] {
+        failed_flush(index).await;
+    }
+}
+
+/// The options with the consent index on (and loaded before use) or off.
+fn opts(index: bool) -> LedgerOptions {
+    LedgerOptions { consent_index_bytes: if index { 1 << 20 } else { 0 }, ..LedgerOptions::default() }
+}
+
+fn wait_loaded(ledger: &Ledger, index: bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while index && !ledger.consent_index().1 {
+        assert!(std::time::Instant::now() < deadline, "the consent index never loaded");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+async fn failed_flush(index: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(dir.path(), &LedgerOptions::default()).unwrap();
+    let ledger = Ledger::open(dir.path(), &opts(index)).unwrap();
+    wait_loaded(&ledger, index);
     ledger.record(event("ok-1", Action::Grant)).await.unwrap();
     ledger.inject_flush_faults(1);
     let e = ledger.record(event_for("failed-grant", OTHER, Action::Grant)).await.expect_err("not acknowledged");
@@ -41,7 +61,8 @@ async fn a_failed_flush_is_never_acknowledged_and_refuses_writes_until_restart()
     ledger.shutdown().await.unwrap();
     drop(ledger);
 
-    let ledger = Ledger::open(dir.path(), &LedgerOptions::default()).unwrap();
+    let ledger = Ledger::open(dir.path(), &opts(index)).unwrap();
+    wait_loaded(&ledger, index);
     let ids: Vec<_> = ledger.events("north", None, 0).map(|e| e.unwrap().event.event_id).collect();
     // sled may still have written the failed batch (here it did: the disk was
     // fine): present or absent, but whole, once, and never "refused".
@@ -57,11 +78,14 @@ async fn a_failed_flush_is_never_acknowledged_and_refuses_writes_until_restart()
 /// the caller was told it was not recorded and retries it.
 #[tokio::test]
 async fn a_failed_opt_out_is_honoured_by_readers_until_restart() {
-    let ledger = Ledger::temporary(&LedgerOptions::default()).unwrap();
-    ledger.record(event("ok-1", Action::Grant)).await.unwrap();
-    ledger.inject_flush_faults(1);
-    ledger.record(event("failed-stop", Action::Revoke)).await.expect_err("not acknowledged");
-    let seen = ledger.consent("north", PHONE).unwrap().unwrap();
-    assert!(seen.opt_out_for_send("casework", "+13125550100").is_some(), "{seen:?}");
-    ledger.shutdown().await.unwrap();
+    for index in [false, true] {
+        let ledger = Ledger::temporary(&opts(index)).unwrap();
+        wait_loaded(&ledger, index);
+        ledger.record(event("ok-1", Action::Grant)).await.unwrap();
+        ledger.inject_flush_faults(1);
+        ledger.record(event("failed-stop", Action::Revoke)).await.expect_err("not acknowledged");
+        let seen = ledger.consent("north", PHONE).unwrap().unwrap();
+        assert!(seen.opt_out_for_send("casework", "+13125550100").is_some(), "index {index}: {seen:?}");
+        ledger.shutdown().await.unwrap();
+    }
 }

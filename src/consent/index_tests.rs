@@ -1,6 +1,8 @@
 //! The in-memory consent index: what it answers before and after loading,
 //! the loader never overwriting the committer, and its limit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::*;
 use crate::consent::model::{ConsentEvent, NewEvent};
 use crate::consent::Action;
@@ -54,7 +56,7 @@ fn e164_numbers_map_to_distinct_integers_and_nothing_else_does() {
 
 #[test]
 fn before_loading_a_miss_asks_sled_and_after_it_means_nothing_on_record() {
-    let index = ConsentIndex::new(10);
+    let index = ConsentIndex::new(1 << 20);
     assert_eq!(found(&index, "north", "+13125550199"), None, "not loaded: ask sled");
     index.load(&tree(&["+13125550199", "+13125550100"]));
     assert_eq!(found(&index, "north", "+13125550199").as_deref(), Some("stored"));
@@ -66,7 +68,7 @@ fn before_loading_a_miss_asks_sled_and_after_it_means_nothing_on_record() {
 
 #[test]
 fn the_loader_never_overwrites_what_the_committer_set() {
-    let index = ConsentIndex::new(10);
+    let index = ConsentIndex::new(1 << 20);
     let newer = state("newer");
     set(&index, "+13125550199", &newer);
     index.load(&tree(&["+13125550199"]));
@@ -77,9 +79,14 @@ fn the_loader_never_overwrites_what_the_committer_set() {
     assert_eq!(index.stats(), (1, true));
 }
 
+/// What one number with a `state(..)` costs the index.
+fn cost() -> usize {
+    bincode::serialize(&state("stored")).unwrap().len() + ENTRY_OVERHEAD
+}
+
 #[test]
 fn past_its_limit_the_index_empties_and_every_read_goes_to_sled() {
-    let index = ConsentIndex::new(2);
+    let index = ConsentIndex::new(2 * cost());
     index.load(&tree(&["+13125550101", "+13125550102", "+13125550103"]));
     assert_eq!(found(&index, "north", "+13125550101"), None);
     assert_eq!(found(&index, "north", "+13125550999"), None, "no longer answers absent");
@@ -90,17 +97,51 @@ fn past_its_limit_the_index_empties_and_every_read_goes_to_sled() {
     set(&off, "+13125550101", &state("x"));
     assert_eq!(found(&off, "north", "+13125550101"), None, "limit 0: off");
 
-    let grows = ConsentIndex::new(1);
+    let grows = ConsentIndex::new(cost());
     grows.load(&tree(&[]));
     set(&grows, "+13125550101", &state("a"));
     assert_eq!(found(&grows, "north", "+13125550101").as_deref(), Some("a"));
     set(&grows, "+13125550102", &state("b"));
     assert_eq!(found(&grows, "north", "+13125550101"), None, "the committer's writes count too");
+    set(&grows, "+13125550103", &state("c"));
+    assert_eq!(grows.stats(), (0, false), "nothing comes back once it is off");
+}
+
+/// A reader racing the index as it turns itself off gets the number's state
+/// or "ask sled", never "nothing on record".
+#[test]
+fn a_read_racing_the_index_turning_off_never_answers_absent() {
+    let stored: Vec<String> = (0..500).map(|i| format!("+1312555{i:04}")).collect();
+    let refs: Vec<&str> = stored.iter().map(String::as_str).collect();
+    let t = tree(&refs);
+    for round in 0..40 {
+        let index = ConsentIndex::new(500 * cost() + cost() / 2);
+        index.load(&t);
+        assert!(index.stats().1, "round {round}: loaded");
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let phone = refs[i % refs.len()];
+                        assert_ne!(found(&index, "north", phone).as_deref(), Some("absent"), "{phone}");
+                        i += 7;
+                    }
+                });
+            }
+            // A new number pushes it past its limit.
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            set(&index, "+13125559999", &state("over"));
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(index.stats(), (0, false));
+    }
 }
 
 #[test]
 fn a_stopped_loader_leaves_the_index_asking_sled() {
-    let index = ConsentIndex::new(10);
+    let index = ConsentIndex::new(1 << 20);
     index.stop();
     index.load(&tree(&["+13125550101"]));
     assert_eq!(found(&index, "north", "+13125550101"), None);
@@ -114,8 +155,8 @@ async fn the_ledger_reads_the_same_consent_with_or_without_its_index() {
     use crate::consent::{Ledger, LedgerOptions};
     let dir = tempfile::tempdir().unwrap();
     let phones = ["+13125550101", "+13125550102"];
-    for limit in [0, 10] {
-        let opts = LedgerOptions { consent_index_limit: limit, ..LedgerOptions::default() };
+    for limit in [0, 1 << 20] {
+        let opts = LedgerOptions { consent_index_bytes: limit, ..LedgerOptions::default() };
         let ledger = Ledger::open(dir.path(), &opts).unwrap();
         let id = format!("grant-{limit}");
         ledger.record(NewEvent::for_test("north", &id, phones[0], Action::Grant)).await.unwrap();
@@ -131,7 +172,7 @@ async fn the_ledger_reads_the_same_consent_with_or_without_its_index() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(ledger.consent_index(), (1, true));
-    assert_eq!(ledger.consent("north", phones[0]).unwrap().unwrap().scopes[0].event_id, "grant-10");
+    assert_eq!(ledger.consent("north", phones[0]).unwrap().unwrap().scopes[0].event_id, "grant-1048576");
     assert_eq!(ledger.consent("north", phones[1]).unwrap(), None);
     ledger.shutdown().await.unwrap();
 }

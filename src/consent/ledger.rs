@@ -27,8 +27,8 @@ pub struct LedgerOptions {
     pub observer: Option<Arc<dyn CommitObserver>>,
     /// Decision-log segments older than this are deleted (None: kept).
     pub decision_log_retention: Option<std::time::Duration>,
-    /// Most numbers whose consent is kept in memory (0: read sled always).
-    pub consent_index_limit: usize,
+    /// Memory for every number's consent (0: read sled always).
+    pub consent_index_bytes: usize,
 }
 
 impl Default for LedgerOptions {
@@ -39,14 +39,14 @@ impl Default for LedgerOptions {
             cache_bytes: 256 * 1024 * 1024,
             observer: None,
             decision_log_retention: None,
-            consent_index_limit: DEFAULT_CONSENT_INDEX_LIMIT,
+            consent_index_bytes: (DEFAULT_CONSENT_INDEX_MIB as usize) << 20,
         }
     }
 }
 
-/// Numbers the in-memory consent index holds by default (measured: about
-/// 180 bytes each, so about 350 MiB at the limit).
-pub const DEFAULT_CONSENT_INDEX_LIMIT: usize = 2_000_000;
+/// Memory of the in-memory consent index by default: about 2,200,000
+/// numbers (measured about 180 bytes each).
+pub const DEFAULT_CONSENT_INDEX_MIB: u64 = 384;
 
 impl std::fmt::Debug for LedgerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,7 +56,7 @@ impl std::fmt::Debug for LedgerOptions {
             .field("cache_bytes", &self.cache_bytes)
             .field("observer", &self.observer.is_some())
             .field("decision_log_retention", &self.decision_log_retention)
-            .field("consent_index_limit", &self.consent_index_limit)
+            .field("consent_index_bytes", &self.consent_index_bytes)
             .finish()
     }
 }
@@ -123,7 +123,7 @@ impl Ledger {
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let faults = Arc::clone(&durable.faults);
         let unacked = Arc::new(Unacked::default());
-        let index = Arc::new(ConsentIndex::new(opts.consent_index_limit));
+        let index = Arc::new(ConsentIndex::new(opts.consent_index_bytes));
         let committer = Committer::new(
             db.clone(),
             trees.clone(),
@@ -301,6 +301,14 @@ impl Ledger {
         .await
         .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))??;
         Ok(())
+    }
+}
+
+impl Drop for Ledger {
+    /// A ledger dropped without `shutdown` still stops its index loader, which
+    /// would otherwise hold the store open until its scan ends.
+    fn drop(&mut self) {
+        self.index.stop();
     }
 }
 

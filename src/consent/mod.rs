@@ -20,7 +20,7 @@ pub mod verify;
 mod write_behind;
 
 pub use activity::logged_decisions;
-pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded, DEFAULT_CONSENT_INDEX_LIMIT};
+pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded, DEFAULT_CONSENT_INDEX_MIB};
 pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 pub use state::{ContactConsent, ScopeState, Status};
 

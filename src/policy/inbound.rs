@@ -489,7 +489,12 @@ impl Classifier {
         if !norm.split(' ').any(|w| self.instruction_firsts.contains(w)) {
             return false;
         }
-        let toks = Toks::new(&norm);
+        self.instruction_in(&norm)
+    }
+
+    /// Whether an instruction pattern matches the normalized `norm`.
+    fn instruction_in(&self, norm: &str) -> bool {
+        let toks = Toks::new(norm);
         self.instructions.iter().any(|p| p.find(&toks, |_, _| true).is_some())
     }
 }

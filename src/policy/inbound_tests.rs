@@ -317,8 +317,8 @@ proptest! {
         prop_assert_eq!(got.matched.is_empty(), got.intent == Intent::Message, "{:?}", s);
         let padded = c.classify(&format!("  {s}\n"), opted_out);
         prop_assert_eq!(padded.intent, got.intent, "{:?}", s);
-        let _ = c.carries_opt_out_instruction(&s);
         let n = normalize(&s);
+        prop_assert_eq!(c.carries_opt_out_instruction(&s), c.instruction_in(&n), "the prefilter changed {:?}", s);
         prop_assert_eq!(normalize(&n), n);
     }
 
@@ -333,7 +333,8 @@ proptest! {
         let text = words.join(&sep);
         let got = CLASSIFIER.classify(&text, opted_out);
         prop_assert_eq!(got.matched.is_empty(), got.intent == Intent::Message, "{:?}", text);
-        let _ = CLASSIFIER.carries_opt_out_instruction(&text);
+        let got = CLASSIFIER.carries_opt_out_instruction(&text);
+        prop_assert_eq!(got, CLASSIFIER.instruction_in(&normalize(&text)), "the prefilter changed {:?}", text);
     }
 }
 

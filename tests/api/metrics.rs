@@ -149,6 +149,9 @@ async fn metrics_count_real_traffic_in_the_text_format() {
     let version = s.iter().find(|x| x.name == "textgate_policy_info").expect("policy info");
     assert_eq!((version.labels["version"].len(), version.value), (12, 1.0), "{version:?}");
     assert!(value(&s, "textgate_ledger_size_bytes", &[]).unwrap_or(0.0) > 0.0);
+    // One number has consent on record (granted, then STOP), read from memory.
+    assert_eq!(value(&s, "textgate_consent_index_numbers", &[]), Some(1.0));
+    assert_eq!(value(&s, "textgate_consent_index_serving", &[]), Some(1.0));
     assert!(!text.contains("3125550111") && !text.contains("case file"), "no phone or body in metrics");
 }
 
