@@ -89,3 +89,34 @@ async fn a_failed_opt_out_is_honoured_by_readers_until_restart() {
         ledger.shutdown().await.unwrap();
     }
 }
+
+/// Many writes to two numbers at once, so batches hold several writes to
+/// one number: each must see the ones before it in its batch (the batch
+/// reads its own writes before the index or sled), and the stored states
+/// must equal the replay of the events.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_to_one_number_in_one_batch_each_see_the_last() {
+    for index in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = std::sync::Arc::new(Ledger::open(dir.path(), &opts(index)).unwrap());
+        wait_loaded(&ledger, index);
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..120 {
+            let (ledger, phone) = (std::sync::Arc::clone(&ledger), if i % 2 == 0 { PHONE } else { OTHER });
+            let action = if i % 3 == 2 { Action::Revoke } else { Action::Grant };
+            writes.spawn(async move { ledger.record(event_for(&format!("w-{i}"), phone, action)).await });
+        }
+        while let Some(done) = writes.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let last = |phone: &str| ledger.events("north", Some(phone), 0).last().unwrap().unwrap();
+        for phone in [PHONE, OTHER] {
+            let state = ledger.consent("north", phone).unwrap().unwrap();
+            assert_eq!(state.scopes[0].sequence, last(phone).sequence, "index {index}: the newest event sets it");
+        }
+        ledger.shutdown().await.unwrap();
+        drop(ledger);
+        let report = verify_dir(dir.path()).unwrap();
+        assert!(report.is_clean(), "index {index}: {report}: {:?}", report.problems);
+    }
+}
