@@ -54,27 +54,45 @@ impl AuthTable {
         AuthTable { tokens, anonymous, tenants: c.tenants.keys().cloned().collect() }
     }
 
+    /// What an `authorization` header grants (the interceptor's path, in one call).
+    #[cfg(test)]
     fn check(&self, header: Option<&str>) -> Result<Access, Status> {
-        let Some(value) = header else {
+        self.access(&Credential::of(header)?)
+    }
+
+    /// What a credential grants under this table.
+    pub fn access(&self, credential: &Credential) -> Result<Access, Status> {
+        let Some(presented) = &credential.0 else {
             return self
                 .anonymous
                 .clone()
                 .ok_or_else(|| Status::unauthenticated("authorization: missing `Bearer <token>` metadata"));
         };
+        // Compare against every token so timing does not reveal which matched.
+        let mut found = None;
+        for (known, access) in &self.tokens {
+            if bool::from(known.ct_eq(presented)) {
+                found = Some(access.clone());
+            }
+        }
+        found.ok_or_else(|| Status::unauthenticated("authorization: invalid bearer token"))
+    }
+}
+
+/// A caller's credential as presented: the SHA-256 of its bearer token, or
+/// none. A stream keeps it to check again when the configuration changes.
+#[derive(Clone, Debug)]
+pub struct Credential(Option<[u8; 32]>);
+
+impl Credential {
+    fn of(header: Option<&str>) -> Result<Credential, Status> {
+        let Some(value) = header else { return Ok(Credential(None)) };
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("authorization: must be `Bearer <token>`"))?
             .trim();
-        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Compare against every token so timing does not reveal which matched.
-        let mut found = None;
-        for (known, access) in &self.tokens {
-            if bool::from(known.ct_eq(&presented)) {
-                found = Some(access.clone());
-            }
-        }
-        found.ok_or_else(|| Status::unauthenticated("authorization: invalid bearer token"))
+        Ok(Credential(Some(Sha256::digest(token.as_bytes()).into())))
     }
 }
 
@@ -136,8 +154,10 @@ impl Interceptor for Authenticator {
             Some(v) => Some(v.to_str().map_err(|_| Status::unauthenticated("authorization: not text"))?),
             None => None,
         };
-        let access = self.table.load().check(header)?;
+        let credential = Credential::of(header)?;
+        let access = self.table.load().access(&credential)?;
         req.extensions_mut().insert(access);
+        req.extensions_mut().insert(credential);
         Ok(req)
     }
 }
@@ -145,6 +165,11 @@ impl Interceptor for Authenticator {
 /// The access the interceptor attached (absent only if a route skipped it).
 pub fn access_of<T>(req: &Request<T>) -> Result<Access, ApiError> {
     req.extensions().get::<Access>().cloned().ok_or(ApiError::Unauthenticated("authorization: no credential"))
+}
+
+/// The credential the interceptor read (absent only if a route skipped it).
+pub fn credential_of<T>(req: &Request<T>) -> Result<Credential, ApiError> {
+    req.extensions().get::<Credential>().cloned().ok_or(ApiError::Unauthenticated("authorization: no credential"))
 }
 
 #[cfg(test)]

@@ -286,18 +286,33 @@ fn reason_code(c: ReasonCode) -> pb::ReasonCode {
 /// with INVALID_ARGUMENT naming its client_ref and field.
 pub fn check_stream(
     app: std::sync::Arc<App>,
-    access: super::auth::Access,
+    credential: super::auth::Credential,
     mut requests: Streaming<pb::CheckMessageRequest>,
 ) -> EventStreamOf<pb::CheckMessageResponse> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
+    // What the credential grants, and the auth table that granted it: when a
+    // reload replaces the table the credential is checked again, so a token
+    // removed from the configuration also stops the streams it opened.
+    let mut granted: Option<(std::sync::Arc<super::auth::AuthTable>, super::auth::Access)> = None;
     // In the stream's `rpc` span, so each message's `check` span nests under it.
     let worker = async move {
         while let Some(item) = requests.next().await {
+            let table = app.auth.load_full();
+            if !granted.as_ref().is_some_and(|(by, _)| std::sync::Arc::ptr_eq(by, &table)) {
+                match table.access(&credential) {
+                    Ok(access) => granted = Some((std::sync::Arc::clone(&table), access)),
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        break;
+                    }
+                }
+            }
+            let access = &granted.as_ref().expect("set above").1;
             let out = match item {
                 Err(status) => Err(crate::error::oversized_request(&status).unwrap_or(status)),
                 Ok(req) => {
                     let client_ref = req.client_ref.clone();
-                    let tenant = access.tenant(&req.tenant_id, &app.auth.load());
+                    let tenant = access.tenant(&req.tenant_id, &table);
                     let result = match tenant {
                         Ok(t) => check(&app, t, req).await,
                         Err(e) => Err(e),

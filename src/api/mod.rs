@@ -57,8 +57,10 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
         &self,
         req: Request<Streaming<pb::CheckMessageRequest>>,
     ) -> Result<Response<Self::CheckMessagesStream>, Status> {
-        let access = auth::access_of(&req)?;
-        Ok(Response::new(check::check_stream(Arc::clone(&self.app), access, req.into_inner())))
+        // The interceptor admitted the credential; the stream checks it again
+        // whenever the configuration changes.
+        let credential = auth::credential_of(&req)?;
+        Ok(Response::new(check::check_stream(Arc::clone(&self.app), credential, req.into_inner())))
     }
 
     async fn record_consent(

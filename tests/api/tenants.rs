@@ -137,3 +137,50 @@ async fn a_tenant_bound_token_never_reaches_another_tenants_data() {
     // Southside's data is exactly as it was.
     assert_eq!(snapshot(&mut south, &made.decision_id).await, before);
 }
+
+/// A reload that removes a token also stops the streams opened with it:
+/// the stream's next message ends it UNAUTHENTICATED, as a new call would be.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_that_revokes_a_token_ends_the_streams_it_opened() {
+    use textgate::config::Config;
+    use tokio_stream::wrappers::ReceiverStream;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("textgate.toml");
+    std::fs::write(&path, TWO_TENANTS).unwrap();
+    let mut config = Config::load(&path).unwrap();
+    config.server.data_dir = dir.path().join("data");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let opts = textgate::ServeOptions { config_path: Some(path.clone()), ..textgate::ServeOptions::new(config) };
+    let server = tokio::spawn(textgate::serve(listener, opts, async {
+        let _ = stopped.await;
+    }));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut c = pb::policy_service_client::PolicyServiceClient::with_interceptor(
+        channel,
+        crate::helpers::Token(Some("northside-token".into())),
+    );
+    let dry = || pb::CheckMessageRequest { dry_run: true, ..check("+13125550100", PERSON, "") };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut answers = c.check_messages(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    tx.send(dry()).await.unwrap();
+    answers.message().await.unwrap().expect("answered while the token is valid");
+
+    std::fs::write(&path, TWO_TENANTS.replace("\"northside-token\" = \"northside\", ", "")).unwrap();
+    let mut revoked = false;
+    for _ in 0..100 {
+        if c.check_message(dry()).await.is_err_and(|e| e.code() == Code::Unauthenticated) {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(revoked, "the reload never revoked the token");
+    tx.send(dry()).await.unwrap();
+    let e = answers.message().await.expect_err("the open stream ends too");
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    drop((c, tx, answers));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
