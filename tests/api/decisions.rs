@@ -242,20 +242,9 @@ async fn stream_of_decisions_echoes_client_refs() {
 
 #[tokio::test]
 async fn policy_reloads_when_the_file_changes_and_a_bad_file_keeps_the_old_one() {
-    use textgate::config::{Config, DEMO_TOML};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("textgate.toml");
-    std::fs::write(&path, DEMO_TOML).unwrap();
-    let mut config = Config::load(&path).unwrap();
-    config.server.data_dir = dir.path().join("data");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let opts = textgate::ServeOptions { config_path: Some(path.clone()), ..textgate::ServeOptions::new(config) };
-    let server = tokio::spawn(textgate::serve(listener, opts, async {
-        let _ = stopped.await;
-    }));
-    let mut c = pb::policy_service_client::PolicyServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    use textgate::config::DEMO_TOML;
+    let (app, path) = TestApp::spawn_watching(DEMO_TOML).await;
+    let mut c = app.client().await;
     c.record_consent(grant("g", "3125550199", ConsentLevel::Express)).await.unwrap();
     let dry = || pb::CheckMessageRequest { dry_run: true, ..msg("3125550199", "Hello") };
     let before = c.check_message(dry()).await.unwrap().into_inner();
@@ -287,8 +276,7 @@ async fn policy_reloads_when_the_file_changes_and_a_bad_file_keeps_the_old_one()
     let kept = c.check_message(dry()).await.unwrap().into_inner();
     assert_eq!(kept.policy_version, after.policy_version, "a bad file keeps the old policy");
     drop(c);
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    app.stop().await;
 }
 
 /// Many streams on one connection, each sending all its messages before

@@ -96,8 +96,21 @@ impl TestApp {
         Self::spawn_with(Config::parse(toml, "test.toml").expect("test config"), TempDir::new().expect("tempdir")).await
     }
 
+    /// `toml` written to a file the server watches (hot reload), and that file.
+    pub async fn spawn_watching(toml: &str) -> (TestApp, PathBuf) {
+        let dir = TempDir::new().expect("tempdir");
+        let path = dir.path().join("textgate.toml");
+        std::fs::write(&path, toml).expect("write the config");
+        let config = Config::load(&path).expect("test config");
+        (Self::spawn_opts(config, dir, Some(path.clone())).await, path)
+    }
+
     /// `config` served from `dir` (which may hold data from an earlier run).
-    pub async fn spawn_with(mut config: Config, dir: TempDir) -> TestApp {
+    pub async fn spawn_with(config: Config, dir: TempDir) -> TestApp {
+        Self::spawn_opts(config, dir, None).await
+    }
+
+    async fn spawn_opts(mut config: Config, dir: TempDir, config_path: Option<PathBuf>) -> TestApp {
         init_logs();
         config.server.data_dir = dir.path().join("data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
@@ -105,7 +118,7 @@ impl TestApp {
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let admin = admin_listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let opts = ServeOptions { admin_listener: Some(admin_listener), ..ServeOptions::new(config) };
+        let opts = ServeOptions { admin_listener: Some(admin_listener), config_path, ..ServeOptions::new(config) };
         let task = tokio::spawn(async move {
             serve(listener, opts, async {
                 let _ = stopped.await;

@@ -142,25 +142,9 @@ async fn a_tenant_bound_token_never_reaches_another_tenants_data() {
 /// the stream's next message ends it UNAUTHENTICATED, as a new call would be.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_that_revokes_a_token_ends_the_streams_it_opened() {
-    use textgate::config::Config;
     use tokio_stream::wrappers::ReceiverStream;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("textgate.toml");
-    std::fs::write(&path, TWO_TENANTS).unwrap();
-    let mut config = Config::load(&path).unwrap();
-    config.server.data_dir = dir.path().join("data");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let opts = textgate::ServeOptions { config_path: Some(path.clone()), ..textgate::ServeOptions::new(config) };
-    let server = tokio::spawn(textgate::serve(listener, opts, async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let mut c = pb::policy_service_client::PolicyServiceClient::with_interceptor(
-        channel,
-        crate::helpers::Token(Some("northside-token".into())),
-    );
+    let (app, path) = TestApp::spawn_watching(TWO_TENANTS).await;
+    let mut c = app.client_with(Some("northside-token")).await;
     let dry = || pb::CheckMessageRequest { dry_run: true, ..check("+13125550100", PERSON, "") };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let mut answers = c.check_messages(ReceiverStream::new(rx)).await.unwrap().into_inner();
@@ -181,6 +165,5 @@ async fn a_reload_that_revokes_a_token_ends_the_streams_it_opened() {
     let e = answers.message().await.expect_err("the open stream ends too");
     assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
     drop((c, tx, answers));
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    app.stop().await;
 }
