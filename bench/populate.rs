@@ -13,7 +13,8 @@
 
 use std::time::Instant;
 
-use textgate::consent::{Action, Evidence, Ledger, LedgerOptions, Level, NewEvent, Scope, Source};
+use textgate::consent::{Ledger, LedgerOptions};
+use textgate::domain::{Action, Evidence, Level, NewEvent, Scope, Source};
 
 /// Area codes spread over the US time zones (all inside the demo's quiet hours at midday).
 pub const NPAS: [&str; 10] = ["312", "212", "415", "305", "206", "617", "713", "404", "602", "303"];
@@ -25,13 +26,12 @@ fn phone(i: u64) -> String {
     format!("+1{npa}{exc}{line:04}")
 }
 
-fn event(i: u64, n: u32, action: Action, level: Level) -> NewEvent {
+fn event(i: u64, n: u32, action: Action) -> NewEvent {
     NewEvent {
         tenant_id: "northside".into(),
         event_id: format!("bench-{i}-{n}"),
         phone: phone(i),
         action,
-        level,
         scope: Scope::default(),
         source: Source::Import,
         occurred_at: jiff::Timestamp::from_second(1_767_225_600 + (i as i64) * 10 + i64::from(n)).expect("time"),
@@ -43,9 +43,9 @@ fn event(i: u64, n: u32, action: Action, level: Level) -> NewEvent {
 
 fn events_of(i: u64) -> Vec<NewEvent> {
     match i % 10 {
-        3 => vec![event(i, 0, Action::Grant, Level::Express), event(i, 1, Action::Revoke, Level::Unspecified)],
-        7 => vec![event(i, 0, Action::Grant, Level::ExpressWritten)],
-        _ => vec![event(i, 0, Action::Grant, Level::Express)],
+        3 => vec![event(i, 0, Action::Grant(Level::Express)), event(i, 1, Action::Revoke)],
+        7 => vec![event(i, 0, Action::Grant(Level::ExpressWritten))],
+        _ => vec![event(i, 0, Action::Grant(Level::Express))],
     }
 }
 

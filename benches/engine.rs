@@ -10,22 +10,22 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jiff::{SignedDuration, Timestamp};
 use textgate::config::Config;
-use textgate::consent::contact::{ContactHistory, SentMessage};
-use textgate::consent::{
-    Action, Category, ConsentEvent, ContactConsent, Evidence, Ledger, LedgerOptions, Level, NewEvent, Scope, Source,
+use textgate::consent::{Ledger, LedgerOptions};
+use textgate::domain::{
+    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, SentMessage,
+    Source,
 };
 use textgate::phone::PhoneNumber;
 use textgate::policy::{decide, Message, Origin, Policy, RulePack};
 
 const MIDDAY: &str = "2026-06-02T15:00:00Z";
 
-fn event(phone: &str, seq: u64, action: Action, level: Level) -> NewEvent {
+fn event(phone: &str, seq: u64, action: Action) -> NewEvent {
     NewEvent {
         tenant_id: "northside".into(),
         event_id: format!("e-{phone}-{seq}"),
         phone: phone.into(),
         action,
-        level,
         scope: Scope::default(),
         source: Source::Verbal,
         occurred_at: Timestamp::UNIX_EPOCH,
@@ -37,7 +37,7 @@ fn event(phone: &str, seq: u64, action: Action, level: Level) -> NewEvent {
 
 fn consent(level: Level) -> ContactConsent {
     let mut c = ContactConsent::default();
-    let e = event("+13125550199", 1, Action::Grant, level);
+    let e = event("+13125550199", 1, Action::Grant(level));
     c.apply(&ConsentEvent { sequence: 1, recorded_at: Timestamp::UNIX_EPOCH, event: e });
     c
 }
@@ -107,7 +107,7 @@ fn bench_ledger(c: &mut Criterion) {
         let ledger = Ledger::temporary(&opts).expect("ledger");
         rt.block_on(async {
             for (i, p) in phones.iter().enumerate() {
-                ledger.record(event(p, i as u64, Action::Grant, Level::Express)).await.expect("record");
+                ledger.record(event(p, i as u64, Action::Grant(Level::Express))).await.expect("record");
             }
         });
         ledger

@@ -6,10 +6,11 @@
 //! never expose it publicly.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -47,9 +48,9 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/backup", post(crate::snapshot::backup))
+        .route("/backup", post(backup))
         .with_state(admin);
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
@@ -58,6 +59,10 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     let store = admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges { bytes, index_numbers, index_serving });
     let body = admin.metrics.render(store);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+async fn backup(State(admin): State<Arc<Admin>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> impl IntoResponse {
+    crate::snapshot::backup(Arc::clone(&admin.ledger), peer).await
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {

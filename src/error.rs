@@ -34,16 +34,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Load shedding: `limit` calls of `method` are in flight already.
+    pub fn overloaded(method: &str, limit: i64) -> Self {
+        ApiError::ResourceExhausted(format!("server overloaded: {limit} {method} calls in flight; retry with backoff"))
+    }
+}
+
 impl From<ConsentError> for ApiError {
     fn from(e: ConsentError) -> Self {
+        // The whole chain goes to the log; the client hears what to do.
+        tracing::error!(error = &e as &dyn std::error::Error, "consent store error");
         match e {
-            ConsentError::StoreUnavailable(cause) => {
-                tracing::error!(%cause, "consent store unavailable");
-                ApiError::Unavailable(
-                    "consent store unavailable; the write was not acknowledged: retry it unchanged".into(),
-                )
-            }
-            ConsentError::Corrupt(cause) => ApiError::Internal(format!("corrupt record: {cause}")),
+            // Retrying on this instance cannot succeed; /readyz already takes
+            // it out of rotation, so a retry through the load balancer can.
+            ConsentError::Latched => ApiError::Unavailable(
+                "this instance accepts no consent write until it restarts (a write failed to reach its disk); \
+                 the write was not acknowledged: send it to another instance, or retry after the restart"
+                    .into(),
+            ),
+            ConsentError::Corrupt { what, .. } => ApiError::Internal(format!("corrupt record: {what}")),
+            ConsentError::Store(_) | ConsentError::Io { .. } | ConsentError::Unavailable(_) => ApiError::Unavailable(
+                "consent store unavailable; the write was not acknowledged: retry it unchanged".into(),
+            ),
         }
     }
 }
@@ -51,16 +64,16 @@ impl From<ConsentError> for ApiError {
 /// What tonic's codec says when a request message is over the decoding limit.
 const DECODE_LIMIT_MESSAGE: &str = "Error, decoded message length too large";
 
-/// tonic rejects a request message over the decoding limit with OUT_OF_RANGE
-/// and a message that names no field. gRPC's status-code table asks for
-/// RESOURCE_EXHAUSTED there; this gives it, with a message that names the
-/// request. `None` for every other status.
-pub fn oversized_request(status: &Status) -> Option<Status> {
+/// tonic rejects a request message over the decoding limit (`limit_bytes`)
+/// with OUT_OF_RANGE and a message that names no field. gRPC's status-code
+/// table asks for RESOURCE_EXHAUSTED there; this gives it, with a message
+/// that names the request. `None` for every other status.
+pub fn oversized_request(status: &Status, limit_bytes: usize) -> Option<Status> {
     (status.code() == Code::OutOfRange && status.message().starts_with(DECODE_LIMIT_MESSAGE)).then(|| {
-        Status::resource_exhausted(format!(
+        Status::from(ApiError::ResourceExhausted(format!(
             "request: the message is larger than the {} KiB limit",
-            crate::api::limits::MAX_MESSAGE_BYTES / 1024
-        ))
+            limit_bytes / 1024
+        )))
     })
 }
 

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod consent;
+pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod observe;

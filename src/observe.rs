@@ -22,6 +22,8 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame};
 use tower::{Layer, Service};
 
+use crate::api::limits::MAX_MESSAGE_BYTES;
+use crate::error::ApiError;
 use crate::metrics::{Metrics, RpcMetrics, RpcTimer};
 
 /// The gRPC path prefix of the metered service.
@@ -73,15 +75,7 @@ pub struct Observe<S> {
 
 /// A trailers-only gRPC answer: RESOURCE_EXHAUSTED, try again later.
 fn shed_response<B: Default>(method: &str, limit: i64) -> http::Response<B> {
-    let mut resp = http::Response::new(B::default());
-    let h = resp.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
-    h.insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
-    let msg = format!("server overloaded: {limit} {method} calls in flight; retry with backoff");
-    if let Ok(v) = http::HeaderValue::from_str(&msg.replace(' ', "%20").replace(';', "%3B")) {
-        h.insert("grpc-message", v);
-    }
-    resp
+    tonic::Status::from(ApiError::overloaded(method, limit)).into_http()
 }
 
 /// The bare method name of a PolicyService path.
@@ -151,7 +145,8 @@ where
 /// [`crate::error::oversized_request`]). Streamed requests are mapped where
 /// their items are read.
 fn oversized_to_resource_exhausted(headers: &mut http::HeaderMap) {
-    let mapped = tonic::Status::from_header_map(headers).and_then(|s| crate::error::oversized_request(&s));
+    let mapped =
+        tonic::Status::from_header_map(headers).and_then(|s| crate::error::oversized_request(&s, MAX_MESSAGE_BYTES));
     if let Some(status) = mapped {
         headers.remove("grpc-status-details-bin");
         // Only fails for a message that is not a valid header value; ours is ASCII.

@@ -14,13 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use crate::admin::Admin;
 use crate::consent::backup::{check_file, BackupSummary};
+use crate::consent::Ledger;
 
 /// Bytes per chunk sent to the client.
 const CHUNK: usize = 64 * 1024;
@@ -30,12 +29,11 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// `POST /backup`: a consistent backup of the running ledger, streamed as an
 /// `application/octet-stream` body. An error part-way ends the body early,
 /// which the client's checksum check catches.
-pub async fn backup(State(admin): State<Arc<Admin>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+pub async fn backup(ledger: Arc<Ledger>, peer: SocketAddr) -> Response {
     if !peer.ip().is_loopback() {
         return (StatusCode::FORBIDDEN, "backups are served to loopback clients only\n").into_response();
     }
     let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
-    let ledger = Arc::clone(&admin.ledger);
     tokio::task::spawn_blocking(move || {
         let mut out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
         match ledger.write_backup(&mut out) {
@@ -137,11 +135,10 @@ pub fn write_checked(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::{Ledger, LedgerOptions};
-    use crate::metrics::Metrics;
+    use crate::consent::LedgerOptions;
 
-    async fn answer(admin: &Arc<Admin>, peer: &str) -> (StatusCode, Vec<u8>) {
-        let resp = backup(State(Arc::clone(admin)), ConnectInfo(peer.parse().unwrap())).await;
+    async fn answer(ledger: &Arc<Ledger>, peer: &str) -> (StatusCode, Vec<u8>) {
+        let resp = backup(Arc::clone(ledger), peer.parse().unwrap()).await;
         let status = resp.status();
         (status, axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec())
     }
@@ -149,11 +146,10 @@ mod tests {
     #[tokio::test]
     async fn backups_go_to_loopback_peers_only_and_check_out() {
         let ledger = Arc::new(Ledger::temporary(&LedgerOptions::default()).unwrap());
-        let admin = Admin::new(Arc::new(Metrics::new()), Arc::clone(&ledger));
-        let (status, body) = answer(&admin, "192.0.2.7:40000").await;
+        let (status, body) = answer(&ledger, "192.0.2.7:40000").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
 
-        let (status, body) = answer(&admin, "127.0.0.1:40000").await;
+        let (status, body) = answer(&ledger, "127.0.0.1:40000").await;
         assert_eq!(status, StatusCode::OK);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("b.tgb");

@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::{service::Interceptor, Request, Status};
 
+/// `textgate hash-token`'s digest form, defined with the config that reads it.
+pub use crate::config::token::hash_token;
+use crate::config::token::token_digest;
 use crate::config::Config;
 use crate::error::ApiError;
 
@@ -66,7 +69,7 @@ impl AuthTable {
             return self
                 .anonymous
                 .clone()
-                .ok_or_else(|| Status::unauthenticated("authorization: missing `Bearer <token>` metadata"));
+                .ok_or_else(|| ApiError::Unauthenticated("authorization: missing `Bearer <token>` metadata").into());
         };
         // Compare against every token so timing does not reveal which matched.
         let mut found = None;
@@ -75,7 +78,7 @@ impl AuthTable {
                 found = Some(access.clone());
             }
         }
-        found.ok_or_else(|| Status::unauthenticated("authorization: invalid bearer token"))
+        found.ok_or_else(|| ApiError::Unauthenticated("authorization: invalid bearer token").into())
     }
 }
 
@@ -90,7 +93,7 @@ impl Credential {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| Status::unauthenticated("authorization: must be `Bearer <token>`"))?
+            .ok_or_else(|| Status::from(ApiError::Unauthenticated("authorization: must be `Bearer <token>`")))?
             .trim();
         Ok(Credential(Some(Sha256::digest(token.as_bytes()).into())))
     }
@@ -114,34 +117,6 @@ impl Access {
     }
 }
 
-/// The prefix of a token given as its SHA-256 digest in `[auth] tokens`.
-pub const HASH_PREFIX: &str = "sha256:";
-
-/// The digest a configured token stands for: the hex after [`HASH_PREFIX`],
-/// or the SHA-256 of a plain token. Configuration validation has checked the
-/// hex form ([`is_hashed_token`]); a malformed one matches nothing.
-fn token_digest(configured: &str) -> [u8; 32] {
-    match configured.strip_prefix(HASH_PREFIX) {
-        Some(hex_digits) => {
-            let mut out = [0u8; 32];
-            // An all-zero digest: no token hashes to it.
-            let _ = hex::decode_to_slice(hex_digits, &mut out);
-            out
-        }
-        None => Sha256::digest(configured.as_bytes()).into(),
-    }
-}
-
-/// Whether a configured token is a well-formed `sha256:<64 hex digits>`.
-pub fn is_hashed_token(configured: &str) -> bool {
-    configured.strip_prefix(HASH_PREFIX).is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The `sha256:<hex>` form of a token, for `[auth] tokens`.
-pub fn hash_token(token: &str) -> String {
-    format!("{HASH_PREFIX}{}", hex::encode(Sha256::digest(token.as_bytes())))
-}
-
 /// Puts the caller's [`Access`] into each request's extensions.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -151,7 +126,9 @@ pub struct Authenticator {
 impl Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
         let header = match req.metadata().get("authorization") {
-            Some(v) => Some(v.to_str().map_err(|_| Status::unauthenticated("authorization: not text"))?),
+            Some(v) => {
+                Some(v.to_str().map_err(|_| Status::from(ApiError::Unauthenticated("authorization: not text")))?)
+            }
             None => None,
         };
         let credential = Credential::of(header)?;
@@ -175,6 +152,7 @@ pub fn credential_of<T>(req: &Request<T>) -> Result<Credential, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::token::{is_hashed_token, HASH_PREFIX};
 
     #[test]
     fn tokens_bind_tenants() {

@@ -8,12 +8,12 @@ use tonic::{Status, Streaming};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
-use super::consent::{phone, EventStreamOf};
-use super::convert::{self, enum_field};
+use super::convert::{self, enum_field, phone, EventStreamOf};
 use super::{limits, pb};
 use crate::app::{tenant_of, App};
-use crate::consent::contact::SentMessage;
-use crate::consent::{Category, ConsentError};
+use crate::consent::ConsentError;
+use crate::domain::Category;
+use crate::domain::SentMessage;
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
@@ -90,7 +90,7 @@ async fn check_in(
             write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history)).or_else(unrecorded)?;
         }
     }
-    let view = convert::view_to_pb(to.as_str(), &consent, conversation(&history, tp.conversation_window));
+    let view = convert::view_to_pb(to.as_str(), &consent, history.conversation(tp.conversation_window));
     let mut resp = response(&decision, &policy.version, view, &req);
     resp.decision_id = if req.dry_run {
         new_decision_id(now)
@@ -126,14 +126,15 @@ async fn check_in(
 fn unrecorded(e: ConsentError) -> Result<(), ApiError> {
     static MISSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     match e {
-        ConsentError::StoreUnavailable(cause) => {
+        corrupt @ ConsentError::Corrupt { .. } => Err(corrupt.into()),
+        cause => {
             let missed = MISSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if missed.is_multiple_of(10_000) {
-                tracing::warn!(%cause, missed = missed + 1, "send not recorded; answering the decision anyway");
+                let cause = &cause as &dyn std::error::Error;
+                tracing::warn!(error = cause, missed = missed + 1, "send not recorded; answering the decision anyway");
             }
             Ok(())
         }
-        other => Err(other.into()),
     }
 }
 
@@ -185,22 +186,8 @@ fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid
     Ok(Valid { from, to, origin, category, send_at, state, zone })
 }
 
-/// (last inbound, open until) for the consent view.
-pub fn conversation(
-    h: &crate::consent::contact::ContactHistory,
-    window: jiff::SignedDuration,
-) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
-    h.last_inbound_at.map(|t| (t, t.checked_add(window).unwrap_or(t)))
-}
-
 fn sha256_hex(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in Sha256::digest(s.as_bytes()) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 /// A dry run's id (never logged): microseconds since the epoch plus 32
@@ -309,7 +296,9 @@ pub fn check_stream(
             }
             let access = &granted.as_ref().expect("set above").1;
             let out = match item {
-                Err(status) => Err(crate::error::oversized_request(&status).unwrap_or(status)),
+                Err(status) => {
+                    Err(crate::error::oversized_request(&status, limits::MAX_MESSAGE_BYTES).unwrap_or(status))
+                }
                 Ok(req) => {
                     let client_ref = req.client_ref.clone();
                     let tenant = access.tenant(&req.tenant_id, &table);

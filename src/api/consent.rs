@@ -1,32 +1,25 @@
 //! RecordConsent, GetConsent and ListConsentEvents.
 
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio_stream::Stream;
 use tonic::Status;
 use tracing::field::Empty;
 use tracing::Instrument;
 
-use super::convert::{self, enum_field};
+use super::convert::{self, enum_field, phone, EventStreamOf};
 use super::{limits, pb};
 use crate::app::App;
 use crate::config::Config;
-use crate::consent::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::consent::Recorded;
+use crate::domain::{Action, Evidence, NewEvent, Scope, Source};
 use crate::error::ApiError;
-use crate::phone::PhoneNumber;
 
 /// Event ids ProcessInbound gives the events it records (`inbound:<message_id>`).
 pub const INBOUND_PREFIX: &str = "inbound:";
 
 /// How far in the future `occurred_at` may lie (clock skew between callers).
 pub const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
-
-/// Parses a phone field, naming it on failure.
-pub fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
-    PhoneNumber::parse(value).map_err(|e| ApiError::invalid(field, e.to_string()))
-}
 
 /// Validates and records one consent event, in a `record_consent` span.
 pub async fn record(
@@ -50,7 +43,7 @@ pub async fn record(
     .map(response)
 }
 
-fn response(recorded: crate::consent::Recorded) -> pb::RecordConsentResponse {
+fn response(recorded: Recorded) -> pb::RecordConsentResponse {
     let view = convert::view_to_pb(&recorded.event.event.phone, &recorded.consent, None);
     pb::RecordConsentResponse {
         consistency_token: recorded.event.sequence.to_string(),
@@ -75,15 +68,16 @@ fn new_event(
         ));
     }
     let phone = phone("phone", &req.phone)?;
-    let action = match enum_field::<pb::ConsentAction>(req.action, "action")? {
+    let action = enum_field::<pb::ConsentAction>(req.action, "action")?;
+    let level = convert::level_from_pb(enum_field(req.level, "level")?);
+    let action = match action {
         pb::ConsentAction::Unspecified => return Err(ApiError::invalid("action", "required: GRANT or REVOKE")),
-        pb::ConsentAction::Grant => Action::Grant,
+        pb::ConsentAction::Grant => {
+            Action::Grant(level.ok_or_else(|| ApiError::invalid("level", "required for GRANT"))?)
+        }
+        // A level sent with a revocation says nothing: it is dropped.
         pb::ConsentAction::Revoke => Action::Revoke,
     };
-    let level = convert::level_from_pb(enum_field(req.level, "level")?);
-    if action == Action::Grant && level == Level::Unspecified {
-        return Err(ApiError::invalid("level", "required for GRANT"));
-    }
     let source = match convert::source_from_pb(enum_field(req.source, "source")?) {
         Source::Unspecified => Source::Api,
         s => s,
@@ -114,7 +108,6 @@ fn new_event(
         event_id: req.event_id,
         phone: phone.as_str().to_string(),
         action,
-        level: if action == Action::Revoke { Level::Unspecified } else { level },
         scope,
         source,
         occurred_at,
@@ -178,11 +171,8 @@ pub fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::
     }
     let consent = app.ledger.consent(&tenant, phone.as_str())?.unwrap_or_default();
     let history = app.ledger.contact(&tenant, phone.as_str())?;
-    Ok(convert::view_to_pb(phone.as_str(), &consent, super::check::conversation(&history, window)))
+    Ok(convert::view_to_pb(phone.as_str(), &consent, history.conversation(window)))
 }
-
-/// A boxed server stream of `T`.
-pub type EventStreamOf<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Streams events oldest first; a bounded channel gives back-pressure.
 pub fn list(

@@ -4,8 +4,17 @@
 use prost_types::Timestamp as PbTimestamp;
 
 use super::pb;
-use crate::consent::{Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Scope, Source, Status};
+use crate::domain::{Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Scope, Source, Status};
 use crate::error::ApiError;
+use crate::phone::PhoneNumber;
+
+/// A stream of answers as tonic's streaming RPCs return it.
+pub type EventStreamOf<T> = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+/// Parses a phone field, naming it on failure.
+pub fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(value).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
 
 /// A wire timestamp as an instant; `None` when absent. Rejects values outside
 /// 1970-01-01 .. 9999-12-30T22:00:00Z (jiff's range) with the field's name.
@@ -31,28 +40,30 @@ pub fn enum_field<E: TryFrom<i32>>(value: i32, field: &str) -> Result<E, ApiErro
     E::try_from(value).map_err(|_| ApiError::invalid(field, format!("unknown enum value {value}")))
 }
 
-pub fn action_to_pb(a: Action) -> pb::ConsentAction {
+/// The wire's action and level fields of an event (a revocation: UNSPECIFIED level).
+pub fn action_to_pb(a: Action) -> (pb::ConsentAction, pb::ConsentLevel) {
     match a {
-        Action::Grant => pb::ConsentAction::Grant,
-        Action::Revoke => pb::ConsentAction::Revoke,
+        Action::Grant(level) => (pb::ConsentAction::Grant, level_to_pb(Some(level))),
+        Action::Revoke => (pb::ConsentAction::Revoke, pb::ConsentLevel::Unspecified),
     }
 }
 
-pub fn level_from_pb(l: pb::ConsentLevel) -> Level {
+/// A wire level; UNSPECIFIED is no level.
+pub fn level_from_pb(l: pb::ConsentLevel) -> Option<Level> {
     match l {
-        pb::ConsentLevel::Unspecified => Level::Unspecified,
-        pb::ConsentLevel::Implied => Level::Implied,
-        pb::ConsentLevel::Express => Level::Express,
-        pb::ConsentLevel::ExpressWritten => Level::ExpressWritten,
+        pb::ConsentLevel::Unspecified => None,
+        pb::ConsentLevel::Implied => Some(Level::Implied),
+        pb::ConsentLevel::Express => Some(Level::Express),
+        pb::ConsentLevel::ExpressWritten => Some(Level::ExpressWritten),
     }
 }
 
-pub fn level_to_pb(l: Level) -> pb::ConsentLevel {
+pub fn level_to_pb(l: Option<Level>) -> pb::ConsentLevel {
     match l {
-        Level::Unspecified => pb::ConsentLevel::Unspecified,
-        Level::Implied => pb::ConsentLevel::Implied,
-        Level::Express => pb::ConsentLevel::Express,
-        Level::ExpressWritten => pb::ConsentLevel::ExpressWritten,
+        None => pb::ConsentLevel::Unspecified,
+        Some(Level::Implied) => pb::ConsentLevel::Implied,
+        Some(Level::Express) => pb::ConsentLevel::Express,
+        Some(Level::ExpressWritten) => pb::ConsentLevel::ExpressWritten,
     }
 }
 
@@ -120,13 +131,14 @@ pub fn evidence_to_pb(e: &Evidence) -> pb::Evidence {
 
 pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
     let e = &ev.event;
+    let (action, level) = action_to_pb(e.action);
     pb::ConsentEvent {
         tenant_id: e.tenant_id.clone(),
         event_id: e.event_id.clone(),
         sequence: ev.sequence,
         phone: e.phone.clone(),
-        action: action_to_pb(e.action) as i32,
-        level: level_to_pb(e.level) as i32,
+        action: action as i32,
+        level: level as i32,
         scope: Some(scope_to_pb(&e.scope)),
         source: source_to_pb(e.source) as i32,
         occurred_at: Some(timestamp(e.occurred_at)),

@@ -5,11 +5,10 @@ use prost::Message as _;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
-use super::check::conversation;
-use super::consent::phone;
+use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
-use crate::consent::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::domain::{Action, Evidence, Level, NewEvent, Scope, Source};
 use crate::error::ApiError;
 use crate::policy::inbound::Intent;
 
@@ -60,12 +59,11 @@ async fn process_in(
     let class = policy.pack.inbound.classify(&req.body, opted_out);
     span.record("intent", tracing::field::debug(&class.intent));
 
-    let event = |action, level| NewEvent {
+    let event = |action| NewEvent {
         tenant_id: tenant.clone(),
         event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
         phone: from.as_str().to_string(),
         action,
-        level,
         scope: Scope::default(),
         source: Source::Keyword,
         occurred_at: received_at,
@@ -81,13 +79,11 @@ async fn process_in(
         // One confirmation only: a repeated STOP while fully opted out is
         // recorded as evidence but not confirmed again.
         Intent::OptOut if consent.fully_revoked() => {
-            (pb::InboundIntent::OptOut, Some(event(Action::Revoke, Level::Unspecified)), String::new())
+            (pb::InboundIntent::OptOut, Some(event(Action::Revoke)), String::new())
         }
-        Intent::OptOut => {
-            (pb::InboundIntent::OptOut, Some(event(Action::Revoke, Level::Unspecified)), tp.opt_out_reply.clone())
-        }
+        Intent::OptOut => (pb::InboundIntent::OptOut, Some(event(Action::Revoke)), tp.opt_out_reply.clone()),
         Intent::OptIn if opted_out || consent.scopes.is_empty() => {
-            (pb::InboundIntent::OptIn, Some(event(Action::Grant, Level::Express)), tp.opt_in_reply.clone())
+            (pb::InboundIntent::OptIn, Some(event(Action::Grant(Level::Express))), tp.opt_in_reply.clone())
         }
         Intent::OptIn => (pb::InboundIntent::OptIn, None, tp.opt_in_reply.clone()),
         Intent::Help => (pb::InboundIntent::Help, None, tp.help_reply.clone()),
@@ -120,7 +116,7 @@ async fn process_in(
         reply_body: reply,
         event,
         consistency_token: token,
-        consent: Some(convert::view_to_pb(from.as_str(), &consent, conversation(&history, tp.conversation_window))),
+        consent: Some(convert::view_to_pb(from.as_str(), &consent, history.conversation(tp.conversation_window))),
         duplicate: false,
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;

@@ -51,7 +51,7 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
         Ok(Response::new(check::check(&self.app, tenant, req.into_inner()).await?))
     }
 
-    type CheckMessagesStream = consent::EventStreamOf<pb::CheckMessageResponse>;
+    type CheckMessagesStream = convert::EventStreamOf<pb::CheckMessageResponse>;
 
     async fn check_messages(
         &self,
@@ -84,7 +84,7 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
         Ok(Response::new(consent::get(&self.app, tenant, req.into_inner())?))
     }
 
-    type ListConsentEventsStream = consent::EventStreamOf<pb::ConsentEvent>;
+    type ListConsentEventsStream = convert::EventStreamOf<pb::ConsentEvent>;
 
     async fn list_consent_events(
         &self,

@@ -8,6 +8,7 @@
 
 mod telemetry;
 mod tls;
+pub mod token;
 mod types;
 mod validate;
 
@@ -19,7 +20,7 @@ use serde::Deserialize;
 
 pub use telemetry::{LogFormat, OtelEnv, TelemetryConfig};
 pub use tls::{TlsConfig, TlsFiles};
-pub use types::{CampaignCategory, HumanDuration, TimeOfDay};
+pub use types::{HumanDuration, TimeOfDay};
 
 use crate::phone::PhoneNumber;
 
@@ -223,7 +224,7 @@ pub struct CampaignConfig {
     pub id: String,
     /// TCR use case, e.g. "UCAAS_LOW", "CHARITY", "MARKETING".
     pub use_case: String,
-    pub category: CampaignCategory,
+    pub category: crate::domain::Category,
     pub senders: Vec<E164>,
     #[serde(default)]
     pub embedded_links: bool,

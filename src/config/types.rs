@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::Category;
+
 /// A duration written for people: "24h", "30d", "90s", "1h 30m".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
@@ -45,11 +47,19 @@ impl<'de> Deserialize<'de> for TimeOfDay {
     }
 }
 
-/// The category a campaign is registered for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CampaignCategory {
-    Conversational,
-    Informational,
-    Promotional,
+/// A message category as the config file writes it: `"conversational"`,
+/// `"informational"` or `"promotional"`. The file's spelling lives here, so
+/// the domain type carries no serialization format.
+impl<'de> Deserialize<'de> for Category {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "conversational" => Ok(Category::Conversational),
+            "informational" => Ok(Category::Informational),
+            "promotional" => Ok(Category::Promotional),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown category {s:?}; expected \"conversational\", \"informational\" or \"promotional\""
+            ))),
+        }
+    }
 }

@@ -109,8 +109,8 @@ pub fn check(c: &Config) -> Result<(), String> {
         return Err("`auth.default_tenant`: required when require_token = false".into());
     }
     for (token, tenant) in &a.tokens {
-        if token.starts_with(crate::api::auth::HASH_PREFIX) {
-            if !crate::api::auth::is_hashed_token(token) {
+        if token.starts_with(super::token::HASH_PREFIX) {
+            if !super::token::is_hashed_token(token) {
                 return Err("`auth.tokens`: a \"sha256:\" token must be followed by 64 hex digits".into());
             }
         } else if token.len() < 8 {

@@ -9,22 +9,20 @@
 
 use std::path::Path;
 
-use super::contact::ContactHistory;
 use super::decision_log::DecisionLog;
-use super::ledger::Ledger;
 use super::write_behind::WriteBehind;
-use super::{keys, ConsentError};
+use super::ConsentError;
 
 /// Keys the write-behind queues of the activity trees hold, each.
 const WRITE_BEHIND_QUEUE: usize = 65_536;
 
 pub(super) struct ActivityTrees {
-    contact: WriteBehind,
+    pub(super) contact: WriteBehind,
     pub(super) decision_log: DecisionLog,
     /// Decisions logged before the decision log had files of its own (also
     /// when a backup restores them): read only.
-    decisions: sled::Tree,
-    inbound: sled::Tree,
+    pub(super) decisions: sled::Tree,
+    pub(super) inbound: sled::Tree,
 }
 
 /// The decision log's directory inside a store.
@@ -73,47 +71,5 @@ impl ActivityTrees {
     pub(super) fn close(&self) {
         self.contact.close();
         self.decision_log.close();
-    }
-}
-
-impl Ledger {
-    /// Contact history of one number (empty when it has none).
-    pub fn contact(&self, tenant: &str, phone: &str) -> Result<ContactHistory, ConsentError> {
-        match self.activity.contact.get(&keys::phone(tenant, phone))? {
-            Some(b) => Ok(bincode::deserialize(&b)?),
-            None => Ok(ContactHistory::default()),
-        }
-    }
-
-    /// Stores the contact history of one number. Callers serialize writes per
-    /// number (read, decide, write) so no update is lost.
-    pub fn put_contact(&self, tenant: &str, phone: &str, history: &ContactHistory) -> Result<(), ConsentError> {
-        self.activity.contact.put(keys::phone(tenant, phone), bincode::serialize(history)?)
-    }
-
-    /// Appends an encoded decision record, decided at `at`; returns the
-    /// decision's id (time-ordered, and naming where the record is).
-    pub fn log_decision(&self, tenant: &str, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
-        self.activity.decision_log.append(tenant, at.as_microsecond(), record)
-    }
-
-    /// An encoded decision record, if it was logged.
-    pub fn decision(&self, tenant: &str, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        if let Some(record) = self.activity.decision_log.get(tenant, decision_id)? {
-            return Ok(Some(record));
-        }
-        Ok(self.activity.decisions.get(keys::idempotency(tenant, decision_id))?.map(|v| v.to_vec()))
-    }
-
-    /// The stored answer to an inbound message id, if it was processed.
-    pub fn inbound_answer(&self, tenant: &str, message_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        Ok(self.activity.inbound.get(keys::idempotency(tenant, message_id))?.map(|v| v.to_vec()))
-    }
-
-    /// Remembers the answer to an inbound message id (first answer wins).
-    pub fn remember_inbound(&self, tenant: &str, message_id: &str, answer: Vec<u8>) -> Result<(), ConsentError> {
-        let key = keys::idempotency(tenant, message_id);
-        let _ = self.activity.inbound.compare_and_swap(key, None as Option<&[u8]>, Some(answer))?;
-        Ok(())
     }
 }

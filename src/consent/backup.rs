@@ -24,9 +24,10 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use super::committer::{Job, Trees};
+use super::committer::Job;
 use super::ledger::Ledger;
 use super::offline::{self, Operation};
+use super::trees::Trees;
 use super::verify::{verify, VerifyReport};
 use super::{keys, rebuild, ConsentError};
 
@@ -56,11 +57,11 @@ impl std::fmt::Display for BackupSummary {
 }
 
 fn io_err(e: io::Error) -> ConsentError {
-    ConsentError::StoreUnavailable(format!("backup I/O: {e}"))
+    ConsentError::io("backup file", e)
 }
 
 fn bad(what: impl Into<String>) -> ConsentError {
-    ConsentError::Corrupt(format!("not a complete textgate backup: {}", what.into()))
+    ConsentError::corrupt(format!("not a complete textgate backup: {}", what.into()))
 }
 
 /// Writes the format, hashing everything it writes.
@@ -139,7 +140,7 @@ impl Ledger {
     /// Every tenant's last sequence, taken by the committer between batches.
     fn cut(&self) -> Result<Vec<(String, u64)>, ConsentError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || ConsentError::StoreUnavailable("ledger is shut down".into());
+        let gone = || ConsentError::Unavailable("ledger is shut down".into());
         self.jobs.blocking_send(Job::Cut { reply }).map_err(|_| gone())?;
         answer.blocking_recv().map_err(|_| gone())?
     }
@@ -238,7 +239,7 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, V
     let summary = check_file(from)?;
     let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
     if occupied && !force {
-        return Err(ConsentError::StoreUnavailable(format!(
+        return Err(ConsentError::Unavailable(format!(
             "{} is not empty; restore only into an empty directory, or pass --force to replace its contents",
             dir.display()
         )));

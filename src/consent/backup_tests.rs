@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::consent::contact::ContactHistory;
-use crate::consent::model::{Action, NewEvent};
 use crate::consent::rebuild::rebuild_dir;
 use crate::consent::LedgerOptions;
+use crate::domain::ContactHistory;
+use crate::domain::{Action, Level, NewEvent};
 
 fn event(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent::for_test(tenant, id, phone, action)
@@ -20,10 +20,10 @@ const DECISION: &[u8] = b"a decision record";
 async fn backed_up(dir: &Path) -> Vec<u8> {
     let ledger = Arc::new(Ledger::open(dir, &LedgerOptions::default()).unwrap());
     for i in 0..20 {
-        let action = if i % 3 == 2 { Action::Revoke } else { Action::Grant };
+        let action = if i % 3 == 2 { Action::Revoke } else { Action::Grant(Level::Express) };
         ledger.record(event("north", &format!("n{i}"), &format!("+1312555010{}", i % 4), action)).await.unwrap();
     }
-    ledger.record(event("south", "s0", "+13125550100", Action::Grant)).await.unwrap();
+    ledger.record(event("south", "s0", "+13125550100", Action::Grant(Level::Express))).await.unwrap();
     let history = ContactHistory { last_inbound_at: Some(jiff::Timestamp::UNIX_EPOCH), ..Default::default() };
     ledger.put_contact("north", "+13125550100", &history).unwrap();
     ledger.remember_inbound("north", "m-1", b"answer".to_vec()).unwrap();
@@ -75,7 +75,7 @@ async fn a_restored_backup_verifies_and_holds_the_same_ledger() {
     let segments = std::fs::read_dir(target.join("decision-log")).unwrap().count();
     assert_eq!(segments, 1, "restored into the decision log's files, where the retention applies");
     // The restored ledger keeps counting where the original stopped.
-    let next = b.record(event("north", "after", "+13125550100", Action::Grant)).await.unwrap();
+    let next = b.record(event("north", "after", "+13125550100", Action::Grant(Level::Express))).await.unwrap();
     assert_eq!(next.event.sequence, 21);
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
@@ -103,7 +103,7 @@ async fn restore_needs_force_to_replace_a_store_and_then_replaces_it() {
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let file = save(files.path(), &backed_up(src.path()).await);
     let ledger = Ledger::open(other.path(), &LedgerOptions::default()).unwrap();
-    ledger.record(event("north", "only-here", "+13125550199", Action::Grant)).await.unwrap();
+    ledger.record(event("north", "only-here", "+13125550199", Action::Grant(Level::Express))).await.unwrap();
     ledger.shutdown().await.unwrap();
     drop(ledger);
 

@@ -22,11 +22,29 @@ use tracing::field::Empty;
 use tracing::Span;
 
 use super::index::ConsentIndex;
-use super::ledger::{CommitObserver, Recorded};
-use super::model::{ConsentEvent, NewEvent};
-use super::state::ContactConsent;
+use super::trees::Trees;
 use super::unacked::Unacked;
-use super::{keys, ConsentError};
+use super::{keys, records, ConsentError};
+use crate::domain::{ConsentEvent, ContactConsent, NewEvent};
+
+/// Watches the committer, e.g. to export metrics. Must be cheap: it runs on
+/// the committer thread between fsyncs.
+pub trait CommitObserver: Send + Sync {
+    /// One durable batch: how many writes it covered and how long its fsync took.
+    fn committed(&self, batch: usize, flush: std::time::Duration);
+    /// An event newly appended (not a duplicate) for `tenant`.
+    fn appended(&self, tenant: &str);
+}
+
+/// The outcome of one write.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The stored event: the original one when `duplicate`.
+    pub event: ConsentEvent,
+    pub duplicate: bool,
+    /// The number's consent after the write.
+    pub consent: ContactConsent,
+}
 
 /// A request to the committer.
 pub enum Job {
@@ -42,31 +60,6 @@ pub enum Job {
         reply: oneshot::Sender<Result<Vec<(String, u64)>, ConsentError>>,
     },
     Shutdown,
-}
-
-/// The trees a write touches, updated together in one transaction.
-#[derive(Clone)]
-pub struct Trees {
-    pub events: sled::Tree,
-    pub idempotency: sled::Tree,
-    pub by_phone: sled::Tree,
-    pub consent: sled::Tree,
-}
-
-impl Trees {
-    pub fn open(db: &sled::Db) -> Result<Trees, ConsentError> {
-        Ok(Trees {
-            events: db.open_tree("events")?,
-            idempotency: db.open_tree("idempotency")?,
-            by_phone: db.open_tree("by_phone")?,
-            consent: db.open_tree("consent")?,
-        })
-    }
-
-    /// The trees derived from `events` (everything `rebuild` rewrites).
-    pub fn derived(&self) -> [&sled::Tree; 3] {
-        [&self.idempotency, &self.by_phone, &self.consent]
-    }
 }
 
 pub struct Committer {
@@ -102,22 +95,19 @@ pub struct Durable {
 impl Durable {
     fn flush(&self, db: &sled::Db) -> Result<(), ConsentError> {
         if self.faults.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(ConsentError::StoreUnavailable("injected storage fault".into()));
+            return Err(ConsentError::io("injected storage fault", std::io::Error::other("disk full (test)")));
         }
         db.flush()?;
         if let Some(log) = &self.log {
-            log.sync_data().map_err(|e| ConsentError::StoreUnavailable(format!("fdatasync: {e}")))?;
+            log.sync_data().map_err(|e| ConsentError::io("fdatasync of the store's log", e))?;
         }
         Ok(())
     }
 }
 
-/// Why writes are refused after a failed batch.
-const LATCHED: &str = "an earlier write could not be made durable; restart textgate";
-
 type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 
-/// One write's outcome, and the number's new state as stored (bincode),
+/// One write's outcome, and the number's new state as stored (a record),
 /// None for a duplicate.
 type Applied = (Recorded, Option<Vec<u8>>);
 
@@ -194,7 +184,7 @@ impl Committer {
         }
         if self.unacked.latched() {
             for reply in replies {
-                let _ = reply.send(Err(ConsentError::StoreUnavailable(LATCHED.into())));
+                let _ = reply.send(Err(ConsentError::Latched));
             }
             return;
         }
@@ -227,14 +217,19 @@ impl Committer {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "ledger batch failed; no write in it is acknowledged, none accepted until restart");
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "ledger batch failed; no write in it is acknowledged, none accepted until restart"
+                );
                 let next: HashMap<String, u64> = events
                     .iter()
                     .map(|e| (e.tenant_id.clone(), self.first_of_batch.get(&e.tenant_id).copied().unwrap_or(1)))
                     .collect();
                 self.unacked.latch(&self.trees, &events, &next);
+                // The cause is logged above; every writer hears that this
+                // process now accepts no write until it restarts.
                 for reply in replies {
-                    let _ = reply.send(Err(ConsentError::StoreUnavailable(e.to_string())));
+                    let _ = reply.send(Err(ConsentError::Latched));
                 }
             }
         }
@@ -281,13 +276,13 @@ impl Committer {
     /// batch is either wholly inside the cut or wholly after it.
     fn cut(&self) -> Result<Vec<(String, u64)>, ConsentError> {
         if self.unacked.latched() {
-            return Err(ConsentError::StoreUnavailable(LATCHED.into()));
+            return Err(ConsentError::Latched);
         }
         let mut out = Vec::new();
         let mut from = Vec::new();
         while let Some(kv) = self.trees.events.range(from.as_slice()..).next() {
             let (k, _) = kv?;
-            let tenant = keys::split_tenant(&k).ok_or_else(|| ConsentError::Corrupt("event key".into()))?.0.to_string();
+            let tenant = keys::split_tenant(&k).ok_or_else(|| ConsentError::corrupt("event key"))?.0.to_string();
             out.push((tenant.clone(), self.load_last_seq(&tenant)?));
             from = keys::after_tenant(&tenant);
         }
@@ -298,7 +293,7 @@ impl Committer {
         match self.trees.events.scan_prefix(keys::tenant_prefix(tenant)).next_back() {
             Some(r) => {
                 let (k, _) = r?;
-                keys::event_seq(&k).ok_or_else(|| ConsentError::Corrupt("event key".into()))
+                keys::event_seq(&k).ok_or_else(|| ConsentError::corrupt("event key"))
             }
             None => Ok(0),
         }
@@ -322,16 +317,16 @@ fn apply_one(
     let phone_key = keys::phone(&e.tenant_id, &e.phone);
     let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
         match bytes {
-            Some(b) => bincode::deserialize(&b).map_err(abort),
+            Some(b) => records::decode_consent(&b).map_err(abort),
             None => Ok(ContactConsent::default()),
         }
     };
     if let Some(seq) = id_t.get(keys::idempotency(&e.tenant_id, &e.event_id))? {
-        let seq = keys::event_seq(&seq).ok_or_else(|| abort(ConsentError::Corrupt("idempotency value".into())))?;
+        let seq = keys::event_seq(&seq).ok_or_else(|| abort(ConsentError::corrupt("idempotency value")))?;
         let original = ev_t
             .get(keys::event(&e.tenant_id, seq))?
-            .ok_or_else(|| abort(ConsentError::Corrupt(format!("idempotency names missing event {seq}"))))?;
-        let event: ConsentEvent = bincode::deserialize(&original).map_err(abort)?;
+            .ok_or_else(|| abort(ConsentError::corrupt(format!("idempotency names missing event {seq}"))))?;
+        let event = records::decode_event(&original).map_err(abort)?;
         let consent = load_consent(cs_t.get(keys::phone(&e.tenant_id, &event.event.phone))?)?;
         return Ok((Recorded { event, duplicate: true, consent }, None));
     }
@@ -340,10 +335,10 @@ fn apply_one(
     let stored = ConsentEvent { sequence: seq, recorded_at: now, event: e.clone() };
     let mut consent = load_consent(cs_t.get(phone_key.as_slice())?)?;
     consent.apply(&stored);
-    ev_t.insert(keys::event(&e.tenant_id, seq), bincode::serialize(&stored).map_err(abort)?)?;
+    ev_t.insert(keys::event(&e.tenant_id, seq), records::encode_event(&stored))?;
     id_t.insert(keys::idempotency(&e.tenant_id, &e.event_id), &seq.to_be_bytes())?;
     bp_t.insert(keys::by_phone(&e.tenant_id, &e.phone, seq), &[])?;
-    let state = bincode::serialize(&consent).map_err(abort)?;
+    let state = records::encode_consent(&consent);
     cs_t.insert(phone_key, state.as_slice())?;
     Ok((Recorded { event: stored, duplicate: false, consent }, Some(state)))
 }

@@ -1,8 +1,8 @@
 //! What the committer acknowledges when a flush fails.
 
-use crate::consent::model::{Action, NewEvent};
 use crate::consent::verify::verify_dir;
 use crate::consent::{ConsentError, Ledger, LedgerOptions};
+use crate::domain::{Action, Level, NewEvent};
 
 const PHONE: &str = "+13125550199";
 
@@ -44,10 +44,13 @@ async fn failed_flush(index: bool) {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(dir.path(), &opts(index)).unwrap();
     wait_loaded(&ledger, index);
-    ledger.record(event("ok-1", Action::Grant)).await.unwrap();
+    ledger.record(event("ok-1", Action::Grant(Level::Express))).await.unwrap();
     ledger.inject_flush_faults(1);
-    let e = ledger.record(event_for("failed-grant", OTHER, Action::Grant)).await.expect_err("not acknowledged");
-    assert!(matches!(e, ConsentError::StoreUnavailable(_)), "{e}");
+    let e = ledger
+        .record(event_for("failed-grant", OTHER, Action::Grant(Level::Express)))
+        .await
+        .expect_err("not acknowledged");
+    assert!(matches!(e, ConsentError::Latched), "{e}");
     let e = ledger.record(event("refused", Action::Revoke)).await.expect_err("latched");
     assert!(e.to_string().contains("restart textgate"), "{e}");
     assert_eq!(
@@ -67,7 +70,7 @@ async fn failed_flush(index: bool) {
     // sled may still have written the failed batch (here it did: the disk was
     // fine): present or absent, but whole, once, and never "refused".
     assert!(ids == ["ok-1"] || ids == ["ok-1", "failed-grant"], "{ids:?}");
-    let next = ledger.record(event("after-restart", Action::Grant)).await.unwrap();
+    let next = ledger.record(event("after-restart", Action::Grant(Level::Express))).await.unwrap();
     assert_eq!(next.event.sequence, ids.len() as u64 + 1);
     ledger.shutdown().await.unwrap();
     drop(ledger);
@@ -81,7 +84,7 @@ async fn a_failed_opt_out_is_honoured_by_readers_until_restart() {
     for index in [false, true] {
         let ledger = Ledger::temporary(&opts(index)).unwrap();
         wait_loaded(&ledger, index);
-        ledger.record(event("ok-1", Action::Grant)).await.unwrap();
+        ledger.record(event("ok-1", Action::Grant(Level::Express))).await.unwrap();
         ledger.inject_flush_faults(1);
         ledger.record(event("failed-stop", Action::Revoke)).await.expect_err("not acknowledged");
         let seen = ledger.consent("north", PHONE).unwrap().unwrap();
@@ -106,8 +109,8 @@ async fn writes_to_one_number_in_one_batch_each_see_the_last() {
             // Grants to seven campaigns pile up as scopes; every fifth write
             // revokes one: a write that missed an earlier one of its batch
             // would lose a scope.
-            let action = if i % 5 == 4 { Action::Revoke } else { Action::Grant };
-            let scope = crate::consent::Scope { campaign_id: format!("c{}", i % 7), sender: String::new() };
+            let action = if i % 5 == 4 { Action::Revoke } else { Action::Grant(Level::Express) };
+            let scope = crate::domain::Scope { campaign_id: format!("c{}", i % 7), sender: String::new() };
             let event = NewEvent { scope, ..event_for(&format!("w-{i}"), phone, action) };
             writes.spawn(async move { ledger.record(event).await });
         }
@@ -115,7 +118,7 @@ async fn writes_to_one_number_in_one_batch_each_see_the_last() {
             done.unwrap().unwrap();
         }
         for phone in [PHONE, OTHER] {
-            let mut replay = crate::consent::ContactConsent::default();
+            let mut replay = crate::domain::ContactConsent::default();
             ledger.events("north", Some(phone), 0).for_each(|e| replay.apply(&e.unwrap()));
             assert_eq!(ledger.consent("north", phone).unwrap(), Some(replay), "index {index}: read = replay");
         }

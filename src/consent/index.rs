@@ -25,8 +25,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use super::state::ContactConsent;
-use super::{keys, ConsentError};
+use super::{keys, records, ConsentError};
+use crate::domain::ContactConsent;
 
 /// Numbers the loader reads from sled before taking the locks.
 const LOAD_CHUNK: usize = 1024;
@@ -50,7 +50,7 @@ pub enum Lookup {
 }
 
 /// Some of a tenant's numbers: E.164 digits as an integer -> the state,
-/// bincode-encoded as sled holds it.
+/// encoded as sled holds it (a `records` value).
 type Numbers = HashMap<u64, Box<[u8]>>;
 
 struct Inner {
@@ -120,12 +120,12 @@ impl ConsentIndex {
         let Some(shards) = inner.tenants.get(tenant) else { return Ok(missing) };
         let numbers = shard(shards, number).read().unwrap_or_else(|e| e.into_inner());
         Ok(match numbers.get(&number) {
-            Some(bytes) => Lookup::Found(bincode::deserialize(bytes)?),
+            Some(bytes) => Lookup::Found(records::decode_consent(bytes)?),
             None => missing,
         })
     }
 
-    /// Sets the durable state of numbers, bincode-encoded as sled holds it
+    /// Sets the durable state of numbers, encoded as sled holds it
     /// (the committer, after a batch).
     pub fn set<'a>(&self, states: impl Iterator<Item = (&'a str, &'a str, Vec<u8>)>) {
         let mut parsed = Vec::new();

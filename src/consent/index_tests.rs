@@ -4,11 +4,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
-use crate::consent::model::{ConsentEvent, NewEvent};
-use crate::consent::Action;
+use crate::domain::{Action, ConsentEvent, Level, NewEvent};
 
 fn state(event_id: &str) -> ContactConsent {
-    let event = NewEvent::for_test("north", event_id, "+13125550199", Action::Grant);
+    let event = NewEvent::for_test("north", event_id, "+13125550199", Action::Grant(Level::Express));
     let mut s = ContactConsent::default();
     s.apply(&ConsentEvent { sequence: 1, recorded_at: jiff::Timestamp::UNIX_EPOCH, event });
     s
@@ -19,14 +18,14 @@ fn tree(numbers: &[&str]) -> sled::Tree {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let t = db.open_tree("consent").unwrap();
     for n in numbers {
-        t.insert(keys::phone("north", n), bincode::serialize(&state("stored")).unwrap()).unwrap();
+        t.insert(keys::phone("north", n), records::encode_consent(&state("stored"))).unwrap();
     }
     t
 }
 
 /// `set` of one number of "north".
 fn set(index: &ConsentIndex, phone: &str, state: &ContactConsent) {
-    index.set([("north", phone, bincode::serialize(state).unwrap())].into_iter());
+    index.set([("north", phone, records::encode_consent(state))].into_iter());
 }
 
 fn found(index: &ConsentIndex, tenant: &str, phone: &str) -> Option<String> {
@@ -81,7 +80,7 @@ fn the_loader_never_overwrites_what_the_committer_set() {
 
 /// What one number with a `state(..)` costs the index.
 fn cost() -> usize {
-    bincode::serialize(&state("stored")).unwrap().len() + ENTRY_OVERHEAD
+    records::encode_consent(&state("stored")).len() + ENTRY_OVERHEAD
 }
 
 #[test]
@@ -159,7 +158,7 @@ async fn the_ledger_reads_the_same_consent_with_or_without_its_index() {
         let opts = LedgerOptions { consent_index_bytes: limit, ..LedgerOptions::default() };
         let ledger = Ledger::open(dir.path(), &opts).unwrap();
         let id = format!("grant-{limit}");
-        ledger.record(NewEvent::for_test("north", &id, phones[0], Action::Grant)).await.unwrap();
+        ledger.record(NewEvent::for_test("north", &id, phones[0], Action::Grant(Level::Express))).await.unwrap();
         let read = ledger.consent("north", phones[0]).unwrap().unwrap();
         assert_eq!(read.scopes[0].event_id, id, "limit {limit}: visible once acknowledged");
         assert_eq!(ledger.consent("north", phones[1]).unwrap(), None);

@@ -7,12 +7,13 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::committer::{Committer, Durable, Job, Trees};
+use super::activity::ActivityTrees;
+use super::committer::{CommitObserver, Committer, Durable, Job, Recorded};
 use super::index::{ConsentIndex, Lookup};
-use super::model::{ConsentEvent, NewEvent};
-use super::state::ContactConsent;
+use super::trees::Trees;
 use super::unacked::Unacked;
-use super::{keys, ConsentError};
+use super::{keys, offline, records, ConsentError};
+use crate::domain::{ConsentEvent, ContactConsent, ContactHistory, NewEvent};
 
 /// How the ledger commits writes.
 #[derive(Clone)]
@@ -61,32 +62,13 @@ impl std::fmt::Debug for LedgerOptions {
     }
 }
 
-/// Watches the committer, e.g. to export metrics. Must be cheap: it runs on
-/// the committer thread between fsyncs.
-pub trait CommitObserver: Send + Sync {
-    /// One durable batch: how many writes it covered and how long its fsync took.
-    fn committed(&self, batch: usize, flush: std::time::Duration);
-    /// An event newly appended (not a duplicate) for `tenant`.
-    fn appended(&self, tenant: &str);
-}
-
-/// The outcome of one write.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    /// The stored event: the original one when `duplicate`.
-    pub event: ConsentEvent,
-    pub duplicate: bool,
-    /// The number's consent after the write.
-    pub consent: ContactConsent,
-}
-
 /// The consent ledger. Writes go through one committer thread that applies a
 /// batch in one sled transaction and fsyncs it once (group commit); a write is
 /// acknowledged only after that fsync.
 pub struct Ledger {
     pub(super) db: sled::Db,
     pub(super) trees: Trees,
-    pub(super) activity: Arc<super::activity::ActivityTrees>,
+    pub(super) activity: Arc<ActivityTrees>,
     pub(super) jobs: mpsc::Sender<Job>,
     committer: Mutex<Option<JoinHandle<()>>>,
     /// Every number's consent in memory, loaded by `loader` after open.
@@ -100,9 +82,9 @@ pub struct Ledger {
 impl Ledger {
     /// Opens (or creates) the store in `dir` and starts the committer.
     pub fn open(dir: &Path, opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        let db = super::offline::open_dir(dir, opts.cache_bytes)?;
+        let db = offline::open_dir(dir, opts.cache_bytes)?;
         let log = std::fs::File::open(dir.join("db"))
-            .map_err(|e| ConsentError::StoreUnavailable(format!("{}: {e}", dir.join("db").display())))?;
+            .map_err(|e| ConsentError::io(format!("opening {}", dir.join("db").display()), e))?;
         Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })
     }
 
@@ -117,9 +99,9 @@ impl Ledger {
         opts: &LedgerOptions,
         durable: Durable,
     ) -> Result<Ledger, ConsentError> {
-        super::offline::check_complete(&db)?;
+        offline::check_complete(&db)?;
         let trees = Trees::open(&db)?;
-        db.open_tree("meta")?.insert("schema_version", &1u32.to_be_bytes())?;
+        db.open_tree("meta")?.insert("schema_version", &records::SCHEMA_VERSION.to_be_bytes())?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let faults = Arc::clone(&durable.faults);
         let unacked = Arc::new(Unacked::default());
@@ -136,14 +118,14 @@ impl Ledger {
         let handle = std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || committer.run(rx))
-            .map_err(|e| ConsentError::StoreUnavailable(format!("committer thread: {e}")))?;
-        let activity = Arc::new(super::activity::ActivityTrees::open(&db, dir, opts.decision_log_retention)?);
+            .map_err(|e| ConsentError::io("starting the committer thread", e))?;
+        let activity = Arc::new(ActivityTrees::open(&db, dir, opts.decision_log_retention)?);
         let loader = {
             let (index, tree) = (Arc::clone(&index), trees.consent.clone());
             std::thread::Builder::new()
                 .name("consent-index".into())
                 .spawn(move || index.load(&tree))
-                .map_err(|e| ConsentError::StoreUnavailable(format!("consent index thread: {e}")))?
+                .map_err(|e| ConsentError::io("starting the consent index thread", e))?
         };
         Ok(Ledger {
             db,
@@ -177,8 +159,8 @@ impl Ledger {
             self.jobs
                 .send(Job::Write { event: Box::new(event), reply, span })
                 .await
-                .map_err(|_| ConsentError::StoreUnavailable("ledger is shut down".into()))?;
-            answer.await.map_err(|_| ConsentError::StoreUnavailable("ledger stopped before the write".into()))?
+                .map_err(|_| ConsentError::Unavailable("ledger is shut down".into()))?;
+            answer.await.map_err(|_| ConsentError::Unavailable("ledger stopped before the write".into()))?
         };
         wait.instrument(tracing::debug_span!("ledger.record")).await
     }
@@ -214,7 +196,7 @@ impl Ledger {
             Lookup::Unknown => {}
         }
         match self.trees.consent.get(keys::phone(tenant, phone))? {
-            Some(bytes) => Ok(Some(bincode::deserialize(&bytes)?)),
+            Some(bytes) => Ok(Some(records::decode_consent(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -247,7 +229,7 @@ impl Ledger {
                 let hi = keys::event(tenant, u64::MAX);
                 Box::new(self.trees.events.range(lo..=hi).map(|r| {
                     let (_, v) = r?;
-                    Ok(bincode::deserialize(&v)?)
+                    records::decode_event(&v)
                 }))
             }
             Some(p) => {
@@ -261,14 +243,13 @@ impl Ledger {
                         .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
                         .map(move |r| {
                             let (k, _) = r?;
-                            let seq =
-                                keys::event_seq(&k).ok_or_else(|| ConsentError::Corrupt("by_phone key".into()))?;
+                            let seq = keys::event_seq(&k).ok_or_else(|| ConsentError::corrupt("by_phone key"))?;
                             let v = self
                                 .trees
                                 .events
                                 .get(keys::event(&tenant, seq))?
-                                .ok_or_else(|| ConsentError::Corrupt(format!("index names missing event {seq}")))?;
-                            Ok(bincode::deserialize(&v)?)
+                                .ok_or_else(|| ConsentError::corrupt(format!("index names missing event {seq}")))?;
+                            records::decode_event(&v)
                         }),
                 )
             }
@@ -276,7 +257,7 @@ impl Ledger {
     }
 
     /// Stops the committer after the writes already queued, then flushes.
-    /// Writes submitted afterwards fail with `StoreUnavailable`.
+    /// Writes submitted afterwards fail with `Unavailable`.
     pub async fn shutdown(&self) -> Result<(), ConsentError> {
         self.index.stop();
         let loader = self.loader.lock().map_err(|_| poisoned())?.take();
@@ -286,8 +267,8 @@ impl Ledger {
             let _ = self.jobs.send(Job::Shutdown).await;
             tokio::task::spawn_blocking(move || h.join())
                 .await
-                .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))?
-                .map_err(|_| ConsentError::StoreUnavailable("committer panicked".into()))?;
+                .map_err(|e| ConsentError::Unavailable(format!("joining the committer: {e}")))?
+                .map_err(|_| ConsentError::Unavailable("committer panicked".into()))?;
         }
         let db = self.db.clone();
         let activity = Arc::clone(&self.activity);
@@ -299,7 +280,49 @@ impl Ledger {
             db.flush()
         })
         .await
-        .map_err(|e| ConsentError::StoreUnavailable(e.to_string()))??;
+        .map_err(|e| ConsentError::Unavailable(format!("closing the store: {e}")))??;
+        Ok(())
+    }
+
+    // Activity: contact history, the decision log, inbound answers (see `activity`).
+
+    /// Contact history of one number (empty when it has none).
+    pub fn contact(&self, tenant: &str, phone: &str) -> Result<ContactHistory, ConsentError> {
+        match self.activity.contact.get(&keys::phone(tenant, phone))? {
+            Some(b) => records::decode_contact(&b),
+            None => Ok(ContactHistory::default()),
+        }
+    }
+
+    /// Stores the contact history of one number. Callers serialize writes per
+    /// number (read, decide, write) so no update is lost.
+    pub fn put_contact(&self, tenant: &str, phone: &str, history: &ContactHistory) -> Result<(), ConsentError> {
+        self.activity.contact.put(keys::phone(tenant, phone), records::encode_contact(history))
+    }
+
+    /// Appends an encoded decision record, decided at `at`; returns the
+    /// decision's id (time-ordered, and naming where the record is).
+    pub fn log_decision(&self, tenant: &str, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
+        self.activity.decision_log.append(tenant, at.as_microsecond(), record)
+    }
+
+    /// An encoded decision record, if it was logged.
+    pub fn decision(&self, tenant: &str, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
+        if let Some(record) = self.activity.decision_log.get(tenant, decision_id)? {
+            return Ok(Some(record));
+        }
+        Ok(self.activity.decisions.get(keys::idempotency(tenant, decision_id))?.map(|v| v.to_vec()))
+    }
+
+    /// The stored answer to an inbound message id, if it was processed.
+    pub fn inbound_answer(&self, tenant: &str, message_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
+        Ok(self.activity.inbound.get(keys::idempotency(tenant, message_id))?.map(|v| v.to_vec()))
+    }
+
+    /// Remembers the answer to an inbound message id (first answer wins).
+    pub fn remember_inbound(&self, tenant: &str, message_id: &str, answer: Vec<u8>) -> Result<(), ConsentError> {
+        let key = keys::idempotency(tenant, message_id);
+        let _ = self.activity.inbound.compare_and_swap(key, None as Option<&[u8]>, Some(answer))?;
         Ok(())
     }
 }
@@ -313,5 +336,5 @@ impl Drop for Ledger {
 }
 
 fn poisoned() -> ConsentError {
-    ConsentError::StoreUnavailable("ledger lock poisoned".into())
+    ConsentError::Unavailable("ledger lock poisoned".into())
 }

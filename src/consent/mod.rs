@@ -6,34 +6,73 @@
 mod activity;
 pub mod backup;
 mod committer;
-pub mod contact;
 mod decision_log;
 mod index;
 mod keys;
 mod ledger;
-pub mod model;
 mod offline;
 pub mod rebuild;
-pub mod state;
+pub mod records;
+mod trees;
 mod unacked;
 pub mod verify;
 mod write_behind;
 
 pub use activity::logged_decisions;
-pub use ledger::{CommitObserver, Ledger, LedgerOptions, Recorded, DEFAULT_CONSENT_INDEX_MIB};
-pub use model::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
-pub use state::{ContactConsent, ScopeState, Status};
+pub use committer::{CommitObserver, Recorded};
+pub use ledger::{Ledger, LedgerOptions, DEFAULT_CONSENT_INDEX_MIB};
 
-/// What can go wrong in the ledger. Callers see only the kind; the cause is
-/// logged where it happens.
+/// What can go wrong in the ledger. Each variant keeps its cause as a
+/// source, so the one place that logs it (`crate::error`) logs the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsentError {
-    /// The store cannot take or serve data right now (disk, shutdown).
-    #[error("consent store unavailable: {0}")]
-    StoreUnavailable(String),
-    /// Stored bytes do not decode: the store needs `textgate verify`.
-    #[error("consent store holds a record that does not decode: {0}")]
-    Corrupt(String),
+    /// sled failed to read or write (I/O inside sled, or its own state).
+    #[error("consent store")]
+    Store(#[source] sled::Error),
+    /// A file or thread of the store's own failed: `context` says which.
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stored bytes do not decode (or decode to something impossible): the
+    /// store needs `textgate verify`.
+    #[error("consent store holds a record that does not decode: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: Option<bincode::Error>,
+    },
+    /// A batch failed to reach the disk earlier: this process accepts no
+    /// write until it restarts (see `unacked`). Retrying here cannot succeed.
+    #[error("an earlier write could not be made durable; restart textgate")]
+    Latched,
+    /// The store cannot take or serve data right now: shut down, held by
+    /// another process, not a store, an operation left incomplete.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ConsentError {
+    /// A record or key that does not make sense, found without a decoder error.
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        ConsentError::Corrupt { what: what.into(), source: None }
+    }
+
+    /// The innermost cause, for a report that names what failed itself.
+    pub(crate) fn root_cause(&self) -> String {
+        let mut e: &dyn std::error::Error = self;
+        while let Some(inner) = e.source() {
+            e = inner;
+        }
+        e.to_string()
+    }
+
+    /// An I/O failure of the store's own files or threads.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        ConsentError::Io { context: context.into(), source }
+    }
 }
 
 /// Runs a wait for room that a stalled disk could make long. On a
@@ -50,14 +89,8 @@ pub(crate) fn blocking_wait<T>(wait: impl FnOnce() -> T) -> T {
 impl From<sled::Error> for ConsentError {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Corruption { .. } => ConsentError::Corrupt(e.to_string()),
-            other => ConsentError::StoreUnavailable(other.to_string()),
+            sled::Error::Corruption { .. } => ConsentError::Corrupt { what: e.to_string(), source: None },
+            other => ConsentError::Store(other),
         }
-    }
-}
-
-impl From<bincode::Error> for ConsentError {
-    fn from(e: bincode::Error) -> Self {
-        ConsentError::Corrupt(e.to_string())
     }
 }

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::committer::Trees;
+use super::trees::Trees;
 use super::ConsentError;
 
 /// `meta` key present while a rebuild or restore is under way; its value
@@ -37,7 +37,7 @@ const OFFLINE_CACHE: u64 = 64 * 1024 * 1024;
 /// Opens the existing store in `dir` (never creates one).
 pub fn open_existing(dir: &Path) -> Result<sled::Db, ConsentError> {
     if !dir.join("conf").is_file() {
-        return Err(ConsentError::StoreUnavailable(format!("{}: no textgate store here", dir.display())));
+        return Err(ConsentError::Unavailable(format!("{}: no textgate store here", dir.display())));
     }
     open_dir(dir, OFFLINE_CACHE)
 }
@@ -58,7 +58,7 @@ pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> 
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(e) if locked(&e) => {
-                return Err(ConsentError::StoreUnavailable(format!(
+                return Err(ConsentError::Unavailable(format!(
                     "{}: in use by another process (is textgate serving from it? stop it first)",
                     dir.display()
                 )))
@@ -72,7 +72,7 @@ pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> 
 pub fn check_complete(db: &sled::Db) -> Result<(), ConsentError> {
     match db.open_tree("meta")?.get(INCOMPLETE)? {
         None => Ok(()),
-        Some(op) => Err(ConsentError::StoreUnavailable(format!(
+        Some(op) => Err(ConsentError::Unavailable(format!(
             "an interrupted `textgate {}` left this store incomplete; run it again before serving",
             String::from_utf8_lossy(&op)
         ))),
@@ -86,7 +86,7 @@ pub fn begin(db: &sled::Db, op: Operation) -> Result<(), ConsentError> {
     let meta = db.open_tree("meta")?;
     if let Some(other) = meta.get(INCOMPLETE)? {
         if other != op.name().as_bytes() {
-            return Err(ConsentError::StoreUnavailable(format!(
+            return Err(ConsentError::Unavailable(format!(
                 "an interrupted `textgate {}` must be run again first",
                 String::from_utf8_lossy(&other)
             )));

@@ -11,12 +11,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use super::committer::Trees;
-use super::model::ConsentEvent;
 use super::offline::{self, Operation};
-use super::state::ContactConsent;
+use super::trees::Trees;
 use super::verify::{verify, VerifyReport};
-use super::{keys, ConsentError};
+use super::{keys, records, ConsentError};
+use crate::domain::ContactConsent;
 
 /// Index entries written per sled batch.
 const CHUNK: usize = 4096;
@@ -49,8 +48,9 @@ pub(super) fn rebuild(
     for kv in t.events.iter() {
         let (k, v) = kv?;
         let seq = keys::parse_event(&k).map(|(_, s)| s);
-        bincode::deserialize::<ConsentEvent>(&v).map_err(|e| {
-            ConsentError::Corrupt(format!("event {seq:?} does not decode ({e}); restore the ledger from a backup"))
+        records::decode_event(&v).map_err(|e| {
+            let what = format!("event {seq:?} ({}); restore the ledger from a backup", e.root_cause());
+            ConsentError::Corrupt { what, source: None }
         })?;
     }
     offline::begin(db, op)?;
@@ -67,7 +67,7 @@ pub(super) fn rebuild(
             return Ok(report);
         }
         let (k, v) = kv?;
-        let ev: ConsentEvent = bincode::deserialize(&v)?;
+        let ev = records::decode_event(&v)?;
         let e = &ev.event;
         // Indexes point where the event is stored (a key that disagrees with
         // its event is reported by verify; rebuild cannot repair the ledger).
@@ -92,7 +92,7 @@ pub(super) fn rebuild(
     report.phones = folded.len() as u64;
     let mut states = sled::Batch::default();
     for (i, (key, state)) in folded.into_iter().enumerate() {
-        states.insert(key, bincode::serialize(&state)?);
+        states.insert(key, records::encode_consent(&state));
         if (i + 1) % CHUNK == 0 {
             t.consent.apply_batch(std::mem::take(&mut states))?;
         }

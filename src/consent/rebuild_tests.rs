@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::*;
-use crate::consent::model::{Action, Evidence, Level, NewEvent, Scope, Source};
 use crate::consent::verify::verify_dir;
 use crate::consent::{Ledger, LedgerOptions};
+use crate::domain::{Action, Evidence, Level, NewEvent, Scope, Source};
 
 fn event(id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent {
@@ -13,7 +13,6 @@ fn event(id: &str, phone: &str, action: Action) -> NewEvent {
         event_id: id.into(),
         phone: phone.into(),
         action,
-        level: if action == Action::Grant { Level::Express } else { Level::Unspecified },
         scope: Scope::default(),
         source: Source::Verbal,
         occurred_at: jiff::Timestamp::UNIX_EPOCH,
@@ -30,10 +29,13 @@ const PHONES: [&str; 3] = ["+13125550101", "+13125550102", "+13125550103"];
 async fn populated(dir: &Path) -> Vec<Option<ContactConsent>> {
     let ledger = Ledger::open(dir, &LedgerOptions::default()).unwrap();
     for i in 0..9 {
-        let action = if i % 2 == 0 { Action::Grant } else { Action::Revoke };
+        let action = if i % 2 == 0 { Action::Grant(Level::Express) } else { Action::Revoke };
         ledger.record(event(&format!("e{i}"), PHONES[i % 3], action)).await.unwrap();
     }
-    ledger.record(NewEvent { tenant_id: "south".into(), ..event("s1", PHONES[0], Action::Grant) }).await.unwrap();
+    ledger
+        .record(NewEvent { tenant_id: "south".into(), ..event("s1", PHONES[0], Action::Grant(Level::Express)) })
+        .await
+        .unwrap();
     let states = PHONES.iter().map(|p| ledger.consent("north", p).unwrap()).collect();
     ledger.shutdown().await.unwrap();
     states
@@ -44,7 +46,7 @@ fn states(dir: &Path) -> Vec<Option<ContactConsent>> {
     let t = offline::trees(&db).unwrap();
     PHONES
         .iter()
-        .map(|p| t.consent.get(keys::phone("north", p)).unwrap().map(|v| bincode::deserialize(&v).unwrap()))
+        .map(|p| t.consent.get(keys::phone("north", p)).unwrap().map(|v| records::decode_consent(&v).unwrap()))
         .collect()
 }
 
@@ -116,9 +118,9 @@ async fn verify_reports_gaps_duplicates_and_mismatched_keys_in_the_ledger() {
         t.events.remove(keys::event("north", 3)).unwrap();
         let e5 = t.events.get(keys::event("north", 5)).unwrap().unwrap();
         t.events.insert(keys::event("north", 10), e5.clone()).unwrap();
-        let mut dup: ConsentEvent = bincode::deserialize(&e5).unwrap();
+        let mut dup = records::decode_event(&e5).unwrap();
         dup.sequence = 11;
-        t.events.insert(keys::event("north", 11), bincode::serialize(&dup).unwrap()).unwrap();
+        t.events.insert(keys::event("north", 11), records::encode_event(&dup)).unwrap();
     });
     let r = verify_dir(dir.path()).unwrap();
     let text: Vec<String> = r.problems.iter().map(ToString::to_string).collect();

@@ -18,10 +18,9 @@ use std::sync::RwLock;
 
 use jiff::Timestamp;
 
-use super::committer::Trees;
-use super::model::{Action, ConsentEvent, NewEvent};
-use super::state::ContactConsent;
-use super::{keys, ConsentError};
+use super::trees::Trees;
+use super::{keys, records, ConsentError};
+use crate::domain::{Action, ConsentEvent, ContactConsent, NewEvent};
 
 /// Shared by the committer (which latches it) and the ledger's readers.
 #[derive(Default)]
@@ -71,7 +70,10 @@ impl Unacked {
             if !inner.consent.contains_key(&key) {
                 let durable = replay(trees, &e.tenant_id, &e.phone, below).unwrap_or_else(|err| {
                     // Unreadable history: suppress the number rather than guess.
-                    tracing::error!(error = %err, "cannot replay a number's ledger after a failed write");
+                    tracing::error!(
+                        error = &err as &dyn std::error::Error,
+                        "cannot replay a number's ledger after a failed write"
+                    );
                     let revoke = NewEvent { action: Action::Revoke, scope: Default::default(), ..e.clone() };
                     let mut suppressed = ContactConsent::default();
                     suppressed.apply(&ConsentEvent { sequence: below, recorded_at: Timestamp::now(), event: revoke });
@@ -94,10 +96,9 @@ fn replay(t: &Trees, tenant: &str, phone: &str, below: u64) -> Result<Option<Con
     let mut state: Option<ContactConsent> = None;
     for kv in t.by_phone.range(keys::by_phone(tenant, phone, 1)..keys::by_phone(tenant, phone, below)) {
         let (k, _) = kv?;
-        let seq = keys::event_seq(&k).ok_or_else(|| ConsentError::Corrupt("by_phone key".into()))?;
-        let bytes =
-            t.events.get(keys::event(tenant, seq))?.ok_or_else(|| ConsentError::Corrupt("indexed event".into()))?;
-        state.get_or_insert_with(ContactConsent::default).apply(&bincode::deserialize(&bytes)?);
+        let seq = keys::event_seq(&k).ok_or_else(|| ConsentError::corrupt("by_phone key"))?;
+        let bytes = t.events.get(keys::event(tenant, seq))?.ok_or_else(|| ConsentError::corrupt("indexed event"))?;
+        state.get_or_insert_with(ContactConsent::default).apply(&records::decode_event(&bytes)?);
     }
     Ok(state)
 }

@@ -16,11 +16,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use super::committer::Trees;
-use super::model::ConsentEvent;
 use super::offline::masked;
-use super::state::ContactConsent;
-use super::{keys, offline, ConsentError};
+use super::trees::Trees;
+use super::{keys, offline, records, ConsentError};
+use crate::domain::{ConsentEvent, ContactConsent};
 
 /// Problems beyond this many are counted, not listed.
 const MAX_LISTED: usize = 1000;
@@ -118,10 +117,10 @@ fn check_events(t: &Trees, r: &mut VerifyReport) -> Result<Folded, ConsentError>
         }
         next = seq.saturating_add(1);
         r.events += 1;
-        let ev: ConsentEvent = match bincode::deserialize(&v) {
+        let ev = match records::decode_event(&v) {
             Ok(ev) => ev,
             Err(e) => {
-                r.problem("events", &tenant, format!("event {seq} does not decode: {e}"));
+                r.problem("events", &tenant, format!("event {seq} does not decode: {}", e.root_cause()));
                 continue;
             }
         };
@@ -158,7 +157,7 @@ fn check_events(t: &Trees, r: &mut VerifyReport) -> Result<Folded, ConsentError>
 
 /// The event stored at (tenant, seq), if it exists and decodes.
 fn event_at(t: &Trees, tenant: &str, seq: u64) -> Result<Option<ConsentEvent>, ConsentError> {
-    Ok(t.events.get(keys::event(tenant, seq))?.and_then(|v| bincode::deserialize(&v).ok()))
+    Ok(t.events.get(keys::event(tenant, seq))?.and_then(|v| records::decode_event(&v).ok()))
 }
 
 fn check_idempotency(t: &Trees, r: &mut VerifyReport) -> Result<(), ConsentError> {
@@ -216,10 +215,14 @@ fn check_consent(t: &Trees, mut folded: Folded, r: &mut VerifyReport) -> Result<
             continue;
         };
         let phone = String::from_utf8_lossy(phone).into_owned();
-        let stored: ContactConsent = match bincode::deserialize(&v) {
+        let stored = match records::decode_consent(&v) {
             Ok(c) => c,
             Err(e) => {
-                r.problem("consent", tenant, format!("state of {} does not decode: {e}", masked(&phone)));
+                r.problem(
+                    "consent",
+                    tenant,
+                    format!("state of {} does not decode: {}", masked(&phone), e.root_cause()),
+                );
                 continue;
             }
         };

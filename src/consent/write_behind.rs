@@ -133,7 +133,7 @@ impl WriteBehind {
         let writer = std::thread::Builder::new()
             .name(name)
             .spawn(move || worker.run(rx))
-            .map_err(|e| ConsentError::StoreUnavailable(format!("write-behind thread: {e}")))?;
+            .map_err(|e| ConsentError::io("starting the write-behind thread", e))?;
         Ok(WriteBehind { shared, queue, closed: AtomicBool::new(false), writer: Mutex::new(Some(writer)) })
     }
 

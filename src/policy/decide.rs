@@ -8,12 +8,12 @@ use super::content::{CampaignContent, Finding};
 use super::decision::{Change, ChangeKind, Decision, Outcome, Reason, ReasonCode, Recipient};
 use super::schedule;
 use super::{Campaign, Policy, TenantPolicy};
-use crate::consent::contact::ContactHistory;
-use crate::consent::{Category, ContactConsent, Status};
+use crate::domain::ContactHistory;
+use crate::domain::{Category, ContactConsent, Status};
 use crate::phone::PhoneNumber;
 
 /// Who started the exchange.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     Unspecified,
     Person,
@@ -282,7 +282,7 @@ fn consent_violation(
         return None;
     }
     let needed = match category.required_level() {
-        crate::consent::Level::ExpressWritten => "express written",
+        crate::domain::Level::ExpressWritten => "express written",
         _ => "express",
     };
     match grants().max_by_key(|s| s.sequence) {
@@ -291,8 +291,9 @@ fn consent_violation(
                 ReasonCode::ConsentInsufficient,
                 format!("consent.level.{name}"),
                 format!(
-                    "the consent on record ({:?}) does not cover {name} messages, which need {needed} consent",
-                    g.level
+                    "the consent on record ({}) does not cover {name} messages, which need {needed} consent",
+                    // A granted scope always has a level.
+                    g.level.map_or_else(|| "none".to_string(), |l| format!("{l:?}"))
                 ),
             )
             .citing(&g.event_id),

@@ -10,8 +10,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::Config;
-use crate::consent::contact::SentMessage;
-use crate::consent::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
+use crate::domain::SentMessage;
+use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 use crate::policy::RulePack;
 
 const CASEWORK: &str = "+13125550100";
@@ -36,9 +36,8 @@ fn grant(level: Level, seq: u64) -> ContactConsent {
         sequence: seq,
         recorded_at: Timestamp::UNIX_EPOCH,
         event: NewEvent {
-            level,
             source: Source::Verbal,
-            ..NewEvent::for_test("northside", &format!("grant-{seq}"), "", Action::Grant)
+            ..NewEvent::for_test("northside", &format!("grant-{seq}"), "", Action::Grant(level))
         },
     });
     c
@@ -346,7 +345,6 @@ fn opted_out_recipient_is_denied_citing_the_revocation() {
             event_id: "inbound:stop-1".into(),
             phone: String::new(),
             action: Action::Revoke,
-            level: Level::Unspecified,
             scope: Scope::default(),
             source: Source::Keyword,
             occurred_at: ts("2026-06-01T00:00:00Z"),

@@ -2,10 +2,10 @@
 
 use jiff::Timestamp;
 
-use crate::consent::Category;
+use crate::domain::Category;
 
 /// The four outcomes, from plain yes to no.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Allow,
     AllowWithChanges,
@@ -14,7 +14,7 @@ pub enum Outcome {
 }
 
 /// Why a decision is not a plain ALLOW (mirrors the proto's ReasonCode).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReasonCode {
     OptedOut,
     ConsentRequired,
@@ -65,7 +65,7 @@ impl ReasonCode {
 }
 
 /// One reason, citing the rule and (when there is one) the consent event.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reason {
     pub code: ReasonCode,
     pub rule_id: String,
@@ -84,14 +84,14 @@ impl Reason {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
     BrandPrefix,
     OptOutNotice,
 }
 
 /// A modification the sender must apply (the response carries the new body).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
     pub kind: ChangeKind,
     pub rule_id: String,
@@ -99,7 +99,7 @@ pub struct Change {
 }
 
 /// Where the recipient may be, as far as the rules are concerned.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recipient {
     pub e164: String,
     pub region: String,
@@ -108,7 +108,7 @@ pub struct Recipient {
 }
 
 /// The engine's answer.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     pub outcome: Outcome,
     /// The body to send (the request's, or with changes applied).

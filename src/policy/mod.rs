@@ -27,7 +27,7 @@ use quiet_hours::{LocalWindow, NamedWindow, WeeklyWindow};
 pub use rulepack::RulePack;
 
 use crate::config::{Config, TenantConfig, TimeOfDay};
-use crate::consent::Category;
+use crate::domain::Category;
 
 /// One campaign, ready for decisions.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ fn tenant(id: &str, t: &TenantConfig, pack: &RulePack) -> Result<TenantPolicy, S
         campaigns.push(Campaign {
             id: c.id.clone(),
             use_case: c.use_case.clone(),
-            category: rulepack::category(c.category),
+            category: c.category,
             senders: c.senders.iter().map(|s| s.0.as_str().to_string()).collect(),
             time_critical: pack.time_critical_use_cases.contains(&c.use_case),
             embedded_links: c.embedded_links,

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::content::{ContentData, ContentRules};
 use super::inbound::{Classifier, InboundRules};
 use super::quiet_hours::{NamedWindow, WeeklyWindow};
-use crate::config::{CampaignCategory, HumanDuration};
-use crate::consent::Category;
+use crate::config::HumanDuration;
+use crate::domain::Category;
 use crate::phone::area_codes::AreaCodes;
 
 const US_TOML: &str = include_str!("rules/us.toml");
@@ -33,7 +33,7 @@ struct UsData {
 #[serde(deny_unknown_fields)]
 struct StateData {
     state: String,
-    categories: Vec<CampaignCategory>,
+    categories: Vec<Category>,
     window: Option<WeeklyWindow>,
     cap: Option<CapData>,
 }
@@ -81,14 +81,6 @@ pub struct RulePack {
     pub area_codes: AreaCodes,
 }
 
-pub fn category(c: CampaignCategory) -> Category {
-    match c {
-        CampaignCategory::Conversational => Category::Conversational,
-        CampaignCategory::Informational => Category::Informational,
-        CampaignCategory::Promotional => Category::Promotional,
-    }
-}
-
 fn duration(d: HumanDuration) -> SignedDuration {
     SignedDuration::try_from(d.0).unwrap_or(SignedDuration::MAX)
 }
@@ -120,7 +112,7 @@ impl RulePack {
                 history_window = history_window.max(c.per);
             }
             let window = s.window.map(|w| NamedWindow { rule_id: format!("quiet_hours.state.{}", s.state), window: w });
-            let rule = StateRule { categories: s.categories.into_iter().map(category).collect(), window, cap };
+            let rule = StateRule { categories: s.categories, window, cap };
             if states.insert(s.state.clone(), rule).is_some() {
                 return Err(format!("rules/us.toml: state {} is listed twice", s.state));
             }

@@ -18,6 +18,7 @@ mod privacy;
 mod process;
 mod prometheus;
 mod service;
+mod store_layout;
 mod tenants;
 mod tls;
 mod tracing_export;

@@ -36,7 +36,7 @@ impl Chunk {
 }
 
 pub(super) fn io_err(what: &str, e: std::io::Error) -> ConsentError {
-    ConsentError::StoreUnavailable(format!("decision log {what}: {e}"))
+    ConsentError::io(format!("decision log {what}"), e)
 }
 
 pub(super) fn segment_path(dir: &Path, seg: u32) -> PathBuf {

@@ -212,7 +212,7 @@ impl DecisionLog {
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
             .spawn(move || worker.run())
-            .map_err(|e| ConsentError::StoreUnavailable(format!("decision log thread: {e}")))?;
+            .map_err(|e| ConsentError::io("starting the decision log thread", e))?;
         Ok(DecisionLog { shared, writer: Mutex::new(Some(writer)), remove_dir: false })
     }
 
@@ -233,7 +233,7 @@ impl DecisionLog {
     /// record is readable at once and on disk shortly.
     pub(super) fn append(&self, tenant: &str, micros: i64, record: &[u8]) -> Result<String, ConsentError> {
         if tenant.len() > usize::from(u16::MAX) {
-            return Err(ConsentError::StoreUnavailable("decision log: tenant id too long".into()));
+            return Err(ConsentError::Unavailable("decision log: tenant id too long".into()));
         }
         let frame = HEADER + 1 + ID_LEN + 2 + tenant.len() + record.len();
         let mut st = self.shared.lock();

@@ -2,12 +2,11 @@
 //! recent sends (for frequency caps). Kept in the `contact` tree.
 
 use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
 
-use super::model::Category;
+use super::event::Category;
 
 /// One allowed, non-dry-run send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentMessage {
     pub campaign_id: String,
     pub category: Category,
@@ -15,7 +14,7 @@ pub struct SentMessage {
 }
 
 /// What the engine needs to know about past traffic with one recipient.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContactHistory {
     /// Latest inbound text from the recipient.
     pub last_inbound_at: Option<Timestamp>,
@@ -26,6 +25,12 @@ pub struct ContactHistory {
 }
 
 impl ContactHistory {
+    /// The open conversation, as (last inbound, open until), when the
+    /// recipient ever texted in; `window` is the tenant's conversation window.
+    pub fn conversation(&self, window: SignedDuration) -> Option<(Timestamp, Timestamp)> {
+        self.last_inbound_at.map(|t| (t, t.checked_add(window).unwrap_or(t)))
+    }
+
     /// Records an inbound at `at` (out-of-order deliveries keep the latest).
     pub fn note_inbound(&mut self, at: Timestamp) {
         self.last_inbound_at = Some(self.last_inbound_at.map_or(at, |l| l.max(at)));

@@ -4,25 +4,25 @@
 //! replay check can recompute it and compare.
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
-use super::model::{Action, Category, ConsentEvent, Level, Scope, Source};
+use super::event::{Action, Category, ConsentEvent, Level, Scope, Source};
 
 /// Granted or revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Granted,
     Revoked,
 }
 
 /// The consent in force for one scope.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeState {
     pub scope: Scope,
     pub status: Status,
-    /// For a revoked scope, the level of the grant it revoked (Unspecified when
-    /// there was none): an opt-in keyword restores exactly that.
-    pub level: Level,
+    /// The level granted; for a revoked scope, the level of the grant it
+    /// revoked (None when there was none): an opt-in keyword restores exactly
+    /// that.
+    pub level: Option<Level>,
     /// Empty = every category the level permits.
     pub categories: Vec<Category>,
     pub event_id: String,
@@ -30,7 +30,6 @@ pub struct ScopeState {
     pub since: Timestamp,
     /// For a revoked scope: the revocation was an opt-out keyword, so an
     /// opt-in keyword may lift it. Revocations through other channels stay.
-    #[serde(default)]
     pub keyword_revoke: bool,
 }
 
@@ -38,13 +37,13 @@ impl ScopeState {
     /// Whether this grant covers `category` at the level the category needs.
     pub fn permits(&self, category: Category) -> bool {
         self.status == Status::Granted
-            && self.level >= category.required_level()
+            && self.level >= Some(category.required_level())
             && (self.categories.is_empty() || self.categories.contains(&category))
     }
 }
 
 /// All scoped consent of one phone number within one tenant.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContactConsent {
     pub scopes: Vec<ScopeState>,
 }
@@ -86,10 +85,10 @@ impl ContactConsent {
                     stamp(s);
                 }
                 if !self.scopes.iter().any(|s| s.scope == e.scope) {
-                    self.scopes.push(entry(Status::Revoked, Level::Unspecified, keyword));
+                    self.scopes.push(entry(Status::Revoked, None, keyword));
                 }
             }
-            Action::Grant => {
+            Action::Grant(level) => {
                 // A grant dated before a revocation that covers it (a late import
                 // of an old form) does not undo the later opt-out.
                 let stale = self
@@ -103,8 +102,8 @@ impl ContactConsent {
                     // An opt-in keyword lifts only what opt-out keywords revoked.
                     let lifted =
                         |s: &ScopeState| e.scope.contains(&s.scope) && s.status == Status::Revoked && s.keyword_revoke;
-                    if self.scopes.iter().any(|s| lifted(s) && s.level > Level::Unspecified) {
-                        self.scopes.retain(|s| !(lifted(s) && s.level == Level::Unspecified));
+                    if self.scopes.iter().any(|s| lifted(s) && s.level.is_some()) {
+                        self.scopes.retain(|s| !(lifted(s) && s.level.is_none()));
                         for s in self.scopes.iter_mut().filter(|s| lifted(s)) {
                             s.status = Status::Granted;
                             s.keyword_revoke = false;
@@ -114,7 +113,7 @@ impl ContactConsent {
                         return;
                     }
                 }
-                let new = entry(Status::Granted, e.level, false);
+                let new = entry(Status::Granted, Some(level), false);
                 match self.scopes.iter_mut().find(|s| s.scope == e.scope) {
                     Some(s) => *s = new,
                     None => self.scopes.push(new),
@@ -155,9 +154,9 @@ impl ContactConsent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::model::{Evidence, NewEvent};
+    use crate::domain::{Evidence, NewEvent};
 
-    fn ev(seq: u64, action: Action, level: Level, campaign: &str, source: Source) -> ConsentEvent {
+    fn ev(seq: u64, action: Action, campaign: &str, source: Source) -> ConsentEvent {
         ConsentEvent {
             sequence: seq,
             recorded_at: Timestamp::UNIX_EPOCH,
@@ -166,7 +165,6 @@ mod tests {
                 event_id: format!("e{seq}"),
                 phone: "+13125550199".into(),
                 action,
-                level,
                 scope: Scope { campaign_id: campaign.into(), sender: String::new() },
                 source,
                 occurred_at: Timestamp::UNIX_EPOCH,
@@ -186,8 +184,8 @@ mod tests {
     #[test]
     fn revoke_covers_narrower_grants_and_latest_wins() {
         let c = fold(&[
-            ev(1, Action::Grant, Level::Express, "casework", Source::Verbal),
-            ev(2, Action::Revoke, Level::Unspecified, "", Source::Keyword),
+            ev(1, Action::Grant(Level::Express), "casework", Source::Verbal),
+            ev(2, Action::Revoke, "", Source::Keyword),
         ]);
         let s = c.latest_for_send("casework", "+13125550100").unwrap();
         assert_eq!((s.status, s.event_id.as_str()), (Status::Revoked, "e2"));
@@ -195,7 +193,7 @@ mod tests {
 
         // A fresh explicit grant for one campaign lifts the opt-out for it only.
         let mut c = c;
-        c.apply(&ev(3, Action::Grant, Level::Express, "casework", Source::WebForm));
+        c.apply(&ev(3, Action::Grant(Level::Express), "casework", Source::WebForm));
         assert!(c.latest_for_send("casework", "x").unwrap().permits(Category::Informational));
         assert_eq!(c.latest_for_send("fundraising", "x").unwrap().status, Status::Revoked);
     }
@@ -203,30 +201,30 @@ mod tests {
     #[test]
     fn opt_in_keyword_restores_revoked_grants_at_their_level() {
         let c = fold(&[
-            ev(1, Action::Grant, Level::ExpressWritten, "fundraising", Source::WebForm),
-            ev(2, Action::Revoke, Level::Unspecified, "", Source::Keyword),
-            ev(3, Action::Grant, Level::Express, "", Source::Keyword),
+            ev(1, Action::Grant(Level::ExpressWritten), "fundraising", Source::WebForm),
+            ev(2, Action::Revoke, "", Source::Keyword),
+            ev(3, Action::Grant(Level::Express), "", Source::Keyword),
         ]);
         assert_eq!(c.scopes.len(), 1, "{c:?}");
         let s = c.latest_for_send("fundraising", "x").unwrap();
-        assert_eq!((s.status, s.level, s.event_id.as_str()), (Status::Granted, Level::ExpressWritten, "e3"));
+        assert_eq!((s.status, s.level, s.event_id.as_str()), (Status::Granted, Some(Level::ExpressWritten), "e3"));
         assert!(c.latest_for_send("casework", "x").is_none());
     }
 
     #[test]
     fn opt_in_keyword_with_nothing_to_restore_grants_express() {
         let c = fold(&[
-            ev(1, Action::Revoke, Level::Unspecified, "", Source::Keyword),
-            ev(2, Action::Grant, Level::Express, "", Source::Keyword),
+            ev(1, Action::Revoke, "", Source::Keyword),
+            ev(2, Action::Grant(Level::Express), "", Source::Keyword),
         ]);
         let s = c.latest_for_send("casework", "x").unwrap();
-        assert_eq!((s.status, s.level), (Status::Granted, Level::Express));
+        assert_eq!((s.status, s.level), (Status::Granted, Some(Level::Express)));
         assert!(!s.permits(Category::Promotional));
     }
 
     #[test]
     fn categories_limit_a_grant() {
-        let mut e = ev(1, Action::Grant, Level::ExpressWritten, "", Source::WebForm);
+        let mut e = ev(1, Action::Grant(Level::ExpressWritten), "", Source::WebForm);
         e.event.categories = vec![Category::Informational];
         let c = fold(&[e]);
         let s = c.latest_for_send("any", "x").unwrap();
@@ -236,13 +234,13 @@ mod tests {
 
     #[test]
     fn opt_in_keyword_does_not_lift_revocations_made_elsewhere() {
-        let mut r = ev(2, Action::Revoke, Level::Unspecified, "fundraising", Source::Api);
+        let mut r = ev(2, Action::Revoke, "fundraising", Source::Api);
         r.event.event_id = "agent".into();
         let c = fold(&[
-            ev(1, Action::Grant, Level::ExpressWritten, "", Source::WebForm),
+            ev(1, Action::Grant(Level::ExpressWritten), "", Source::WebForm),
             r,
-            ev(3, Action::Revoke, Level::Unspecified, "", Source::Keyword),
-            ev(4, Action::Grant, Level::Express, "", Source::Keyword),
+            ev(3, Action::Revoke, "", Source::Keyword),
+            ev(4, Action::Grant(Level::Express), "", Source::Keyword),
         ]);
         assert!(c.opt_out_for_send("casework", "x").is_none(), "{c:?}");
         assert!(c.opt_out_for_send("fundraising", "x").is_some(), "the agent's revoke stays: {c:?}");
@@ -250,9 +248,9 @@ mod tests {
 
     #[test]
     fn a_backdated_grant_does_not_undo_a_later_opt_out() {
-        let mut revoke = ev(1, Action::Revoke, Level::Unspecified, "", Source::Keyword);
+        let mut revoke = ev(1, Action::Revoke, "", Source::Keyword);
         revoke.event.occurred_at = Timestamp::from_second(1_000).unwrap();
-        let mut old = ev(2, Action::Grant, Level::Express, "", Source::Import);
+        let mut old = ev(2, Action::Grant(Level::Express), "", Source::Import);
         old.event.occurred_at = Timestamp::from_second(10).unwrap();
         let c = fold(&[revoke, old]);
         assert!(c.opt_out_for_send("casework", "x").is_some());
@@ -260,9 +258,9 @@ mod tests {
 
     #[test]
     fn a_revoke_on_another_dimension_is_not_lifted_by_a_campaign_grant() {
-        let mut r = ev(1, Action::Revoke, Level::Unspecified, "", Source::Api);
+        let mut r = ev(1, Action::Revoke, "", Source::Api);
         r.event.scope.sender = "+13125550100".into();
-        let c = fold(&[r, ev(2, Action::Grant, Level::Express, "casework", Source::WebForm)]);
+        let c = fold(&[r, ev(2, Action::Grant(Level::Express), "casework", Source::WebForm)]);
         assert!(c.opt_out_for_send("casework", "+13125550100").is_some());
         assert!(c.opt_out_for_send("casework", "+13125550102").is_none());
     }

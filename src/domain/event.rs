@@ -1,28 +1,36 @@
-//! Domain types of the consent ledger, independent of the wire format.
+//! Consent events: what a person agreed to or withdrew, with its evidence.
+//!
+//! Free of storage and wire formats: `consent::records` maps these to the
+//! bytes sled keeps, `api::convert` to the proto messages.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
-/// Grant or revoke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Grant (at a level) or revoke. A revocation carries no level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    Grant,
+    Grant(Level),
     Revoke,
 }
 
+impl Action {
+    /// Whether this is a revocation.
+    pub fn is_revoke(self) -> bool {
+        self == Action::Revoke
+    }
+}
+
 /// Strength of consent; ordered so that `a >= b` means "a satisfies b".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    Unspecified,
     Implied,
     Express,
     ExpressWritten,
 }
 
 /// What kind of message a consent covers or a decision applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Category {
     Conversational,
     Informational,
@@ -41,7 +49,7 @@ impl Category {
 }
 
 /// How the consent was captured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     Unspecified,
     Keyword,
@@ -54,7 +62,7 @@ pub enum Source {
 }
 
 /// Which campaigns and sending numbers an event covers; empty = all.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope {
     pub campaign_id: String,
     pub sender: String,
@@ -75,7 +83,7 @@ impl Scope {
 }
 
 /// Proof of how consent was obtained, kept verbatim for audits.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
     pub collected_by: String,
     pub method_detail: String,
@@ -87,13 +95,12 @@ pub struct Evidence {
 }
 
 /// An event as a caller submits it, before the ledger assigns its place.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent {
     pub tenant_id: String,
     pub event_id: String,
     pub phone: String,
     pub action: Action,
-    pub level: Level,
     pub scope: Scope,
     pub source: Source,
     pub occurred_at: Timestamp,
@@ -103,7 +110,7 @@ pub struct NewEvent {
 }
 
 /// An event as stored: the submitted event plus its ledger position and time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsentEvent {
     pub sequence: u64,
     pub recorded_at: Timestamp,
@@ -119,7 +126,6 @@ impl NewEvent {
             event_id: id.into(),
             phone: phone.into(),
             action,
-            level: if action == Action::Grant { Level::Express } else { Level::Unspecified },
             scope: Scope::default(),
             source: Source::Api,
             occurred_at: jiff::Timestamp::UNIX_EPOCH,

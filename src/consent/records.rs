@@ -1,0 +1,357 @@
+//! The bytes the store keeps, as record types of their own.
+//!
+//! The domain structs (`crate::domain`) change as the engine needs; these do
+//! not. Each record type is the exact layout of one schema version
+//! (`meta/schema_version`), encoded with bincode 1 (fields in declaration
+//! order, enums as their variant index, timestamps as RFC 3339 strings), so
+//! a field added to a domain struct can never silently change what is on
+//! disk or make an old store unreadable. A new layout is a new set of `V2`
+//! types, a bumped schema version, and a conversion from the old records.
+//!
+//! `tests/data/store-v1` holds a store written by the layout before these
+//! types existed; `tests/api/ledger_ops.rs` serves from it.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::ConsentError;
+use crate::domain::{
+    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, ScopeState,
+    SentMessage, Source, Status,
+};
+
+/// The schema version whose records this module reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum ActionV1 {
+    Grant,
+    Revoke,
+}
+
+/// `Unspecified` stands for "no level" (a revocation, or a revoked scope
+/// that revoked no grant).
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum LevelV1 {
+    Unspecified,
+    Implied,
+    Express,
+    ExpressWritten,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum CategoryV1 {
+    Conversational,
+    Informational,
+    Promotional,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum SourceV1 {
+    Unspecified,
+    Keyword,
+    WebForm,
+    PaperForm,
+    Verbal,
+    Api,
+    Import,
+    AgentAttestation,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum StatusV1 {
+    Granted,
+    Revoked,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ScopeV1 {
+    campaign_id: String,
+    sender: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EvidenceV1 {
+    collected_by: String,
+    method_detail: String,
+    disclosure_text: String,
+    ip_address: String,
+    user_agent: String,
+    document_ref: String,
+    extra: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct NewEventV1 {
+    tenant_id: String,
+    event_id: String,
+    phone: String,
+    action: ActionV1,
+    level: LevelV1,
+    scope: ScopeV1,
+    source: SourceV1,
+    occurred_at: Timestamp,
+    evidence: EvidenceV1,
+    categories: Vec<CategoryV1>,
+    inbound_text: String,
+}
+
+/// `events` tree value.
+#[derive(Serialize, Deserialize)]
+struct EventV1 {
+    sequence: u64,
+    recorded_at: Timestamp,
+    event: NewEventV1,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ScopeStateV1 {
+    scope: ScopeV1,
+    status: StatusV1,
+    level: LevelV1,
+    categories: Vec<CategoryV1>,
+    event_id: String,
+    sequence: u64,
+    since: Timestamp,
+    keyword_revoke: bool,
+}
+
+/// `consent` tree value (and the consent index's bytes).
+#[derive(Serialize, Deserialize)]
+struct ConsentV1 {
+    scopes: Vec<ScopeStateV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SentV1 {
+    campaign_id: String,
+    category: CategoryV1,
+    at: Timestamp,
+}
+
+/// `contact` tree value.
+#[derive(Serialize, Deserialize)]
+struct ContactV1 {
+    last_inbound_at: Option<Timestamp>,
+    last_disclosure_at: Option<Timestamp>,
+    sends: Vec<SentV1>,
+}
+
+/// An `events` value.
+pub fn encode_event(e: &ConsentEvent) -> Vec<u8> {
+    encode(&EventV1 { sequence: e.sequence, recorded_at: e.recorded_at, event: new_event_v1(&e.event) })
+}
+
+/// Decodes an `events` value.
+pub fn decode_event(bytes: &[u8]) -> Result<ConsentEvent, ConsentError> {
+    let r: EventV1 = decode(bytes, "consent event")?;
+    Ok(ConsentEvent { sequence: r.sequence, recorded_at: r.recorded_at, event: new_event(r.event)? })
+}
+
+/// A `consent` value.
+pub fn encode_consent(c: &ContactConsent) -> Vec<u8> {
+    encode(&ConsentV1 { scopes: c.scopes.iter().map(scope_state_v1).collect() })
+}
+
+/// Decodes a `consent` value.
+pub fn decode_consent(bytes: &[u8]) -> Result<ContactConsent, ConsentError> {
+    let r: ConsentV1 = decode(bytes, "consent state")?;
+    Ok(ContactConsent { scopes: r.scopes.into_iter().map(scope_state).collect() })
+}
+
+/// A `contact` value.
+pub fn encode_contact(h: &ContactHistory) -> Vec<u8> {
+    encode(&ContactV1 {
+        last_inbound_at: h.last_inbound_at,
+        last_disclosure_at: h.last_disclosure_at,
+        sends: h
+            .sends
+            .iter()
+            .map(|s| SentV1 { campaign_id: s.campaign_id.clone(), category: category_v1(s.category), at: s.at })
+            .collect(),
+    })
+}
+
+/// Decodes a `contact` value.
+pub fn decode_contact(bytes: &[u8]) -> Result<ContactHistory, ConsentError> {
+    let r: ContactV1 = decode(bytes, "contact history")?;
+    Ok(ContactHistory {
+        last_inbound_at: r.last_inbound_at,
+        last_disclosure_at: r.last_disclosure_at,
+        sends: r
+            .sends
+            .into_iter()
+            .map(|s| SentMessage { campaign_id: s.campaign_id, category: category(s.category), at: s.at })
+            .collect(),
+    })
+}
+
+fn encode(record: &impl Serialize) -> Vec<u8> {
+    // Plain structs, strings and sequences of known length: bincode cannot fail on them.
+    bincode::serialize(record).expect("record types always encode")
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &'static str) -> Result<T, ConsentError> {
+    bincode::deserialize(bytes).map_err(|e| ConsentError::Corrupt { what: what.into(), source: Some(e) })
+}
+
+fn new_event_v1(e: &NewEvent) -> NewEventV1 {
+    let (action, level) = match e.action {
+        Action::Grant(level) => (ActionV1::Grant, level_v1(Some(level))),
+        Action::Revoke => (ActionV1::Revoke, LevelV1::Unspecified),
+    };
+    NewEventV1 {
+        tenant_id: e.tenant_id.clone(),
+        event_id: e.event_id.clone(),
+        phone: e.phone.clone(),
+        action,
+        level,
+        scope: scope_v1(&e.scope),
+        source: source_v1(e.source),
+        occurred_at: e.occurred_at,
+        evidence: EvidenceV1 {
+            collected_by: e.evidence.collected_by.clone(),
+            method_detail: e.evidence.method_detail.clone(),
+            disclosure_text: e.evidence.disclosure_text.clone(),
+            ip_address: e.evidence.ip_address.clone(),
+            user_agent: e.evidence.user_agent.clone(),
+            document_ref: e.evidence.document_ref.clone(),
+            extra: e.evidence.extra.clone(),
+        },
+        categories: e.categories.iter().copied().map(category_v1).collect(),
+        inbound_text: e.inbound_text.clone(),
+    }
+}
+
+fn new_event(r: NewEventV1) -> Result<NewEvent, ConsentError> {
+    let action = match (r.action, level(r.level)) {
+        (ActionV1::Grant, Some(level)) => Action::Grant(level),
+        (ActionV1::Grant, None) => {
+            return Err(ConsentError::Corrupt { what: format!("grant {:?} without a level", r.event_id), source: None })
+        }
+        (ActionV1::Revoke, _) => Action::Revoke,
+    };
+    let ev = r.evidence;
+    Ok(NewEvent {
+        tenant_id: r.tenant_id,
+        event_id: r.event_id,
+        phone: r.phone,
+        action,
+        scope: Scope { campaign_id: r.scope.campaign_id, sender: r.scope.sender },
+        source: source(r.source),
+        occurred_at: r.occurred_at,
+        evidence: Evidence {
+            collected_by: ev.collected_by,
+            method_detail: ev.method_detail,
+            disclosure_text: ev.disclosure_text,
+            ip_address: ev.ip_address,
+            user_agent: ev.user_agent,
+            document_ref: ev.document_ref,
+            extra: ev.extra,
+        },
+        categories: r.categories.into_iter().map(category).collect(),
+        inbound_text: r.inbound_text,
+    })
+}
+
+fn scope_state_v1(s: &ScopeState) -> ScopeStateV1 {
+    ScopeStateV1 {
+        scope: scope_v1(&s.scope),
+        status: match s.status {
+            Status::Granted => StatusV1::Granted,
+            Status::Revoked => StatusV1::Revoked,
+        },
+        level: level_v1(s.level),
+        categories: s.categories.iter().copied().map(category_v1).collect(),
+        event_id: s.event_id.clone(),
+        sequence: s.sequence,
+        since: s.since,
+        keyword_revoke: s.keyword_revoke,
+    }
+}
+
+fn scope_state(r: ScopeStateV1) -> ScopeState {
+    ScopeState {
+        scope: Scope { campaign_id: r.scope.campaign_id, sender: r.scope.sender },
+        status: match r.status {
+            StatusV1::Granted => Status::Granted,
+            StatusV1::Revoked => Status::Revoked,
+        },
+        level: level(r.level),
+        categories: r.categories.into_iter().map(category).collect(),
+        event_id: r.event_id,
+        sequence: r.sequence,
+        since: r.since,
+        keyword_revoke: r.keyword_revoke,
+    }
+}
+
+fn scope_v1(s: &Scope) -> ScopeV1 {
+    ScopeV1 { campaign_id: s.campaign_id.clone(), sender: s.sender.clone() }
+}
+
+fn level_v1(l: Option<Level>) -> LevelV1 {
+    match l {
+        None => LevelV1::Unspecified,
+        Some(Level::Implied) => LevelV1::Implied,
+        Some(Level::Express) => LevelV1::Express,
+        Some(Level::ExpressWritten) => LevelV1::ExpressWritten,
+    }
+}
+
+fn level(l: LevelV1) -> Option<Level> {
+    match l {
+        LevelV1::Unspecified => None,
+        LevelV1::Implied => Some(Level::Implied),
+        LevelV1::Express => Some(Level::Express),
+        LevelV1::ExpressWritten => Some(Level::ExpressWritten),
+    }
+}
+
+fn category_v1(c: Category) -> CategoryV1 {
+    match c {
+        Category::Conversational => CategoryV1::Conversational,
+        Category::Informational => CategoryV1::Informational,
+        Category::Promotional => CategoryV1::Promotional,
+    }
+}
+
+fn category(c: CategoryV1) -> Category {
+    match c {
+        CategoryV1::Conversational => Category::Conversational,
+        CategoryV1::Informational => Category::Informational,
+        CategoryV1::Promotional => Category::Promotional,
+    }
+}
+
+fn source_v1(s: Source) -> SourceV1 {
+    match s {
+        Source::Unspecified => SourceV1::Unspecified,
+        Source::Keyword => SourceV1::Keyword,
+        Source::WebForm => SourceV1::WebForm,
+        Source::PaperForm => SourceV1::PaperForm,
+        Source::Verbal => SourceV1::Verbal,
+        Source::Api => SourceV1::Api,
+        Source::Import => SourceV1::Import,
+        Source::AgentAttestation => SourceV1::AgentAttestation,
+    }
+}
+
+fn source(s: SourceV1) -> Source {
+    match s {
+        SourceV1::Unspecified => Source::Unspecified,
+        SourceV1::Keyword => Source::Keyword,
+        SourceV1::WebForm => Source::WebForm,
+        SourceV1::PaperForm => Source::PaperForm,
+        SourceV1::Verbal => Source::Verbal,
+        SourceV1::Api => Source::Api,
+        SourceV1::Import => Source::Import,
+        SourceV1::AgentAttestation => Source::AgentAttestation,
+    }
+}
+
+#[cfg(test)]
+#[path = "records_tests.rs"]
+mod tests;

@@ -1,0 +1,90 @@
+//! Golden bytes: records as the store wrote them before the record types
+//! existed (bincode of the domain structs of that time). Decoding them and
+//! encoding the result must give the same bytes, so the layout is pinned.
+
+use super::*;
+
+/// Event 1: an EXPRESS_WRITTEN web-form grant, tenant-wide, for promotional
+/// and informational messages, with every evidence field.
+const EVENT_GRANT: &str = "01000000000000001e00000000000000323032362d31322d30335431393a33303a33332e3130363030363237395a09000000000000006e6f72746873696465020000000000000067310c000000000000002b3133313235353530313031000000000300000000000000000000000000000000000000020000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a0d0000000000000063617365776f726b65722d31370a0000000000000070686f6e652063616c6c10000000000000004d6179207765207465787420796f753f09000000000000003139322e302e322e37020000000000000075610500000000000000646f632d3101000000000000000400000000000000666f726d0800000000000000696e74616b652d37020000000000000002000000010000000000000000000000";
+/// Event 2: an EXPRESS verbal grant for campaign `appointments`.
+const EVENT_CAMPAIGN_GRANT: &str = "02000000000000001e00000000000000323032362d31322d30335431393a33303a33332e3131393134343837355a09000000000000006e6f72746873696465020000000000000067320c000000000000002b313331323535353031303200000000020000000c000000000000006170706f696e746d656e74730000000000000000040000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a0d0000000000000063617365776f726b65722d31370a0000000000000070686f6e652063616c6c10000000000000004d6179207765207465787420796f753f09000000000000003139322e302e322e37020000000000000075610500000000000000646f632d3101000000000000000400000000000000666f726d0800000000000000696e74616b652d3700000000000000000000000000000000";
+/// Event 3: a STOP keyword revocation, tenant-wide.
+const EVENT_KEYWORD_REVOKE: &str = "03000000000000001e00000000000000323032362d31322d30335431393a33303a33332e3132353638333435325a09000000000000006e6f72746873696465020000000000000072310c000000000000002b3133313235353530313031010000000000000000000000000000000000000000000000010000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a0d0000000000000063617365776f726b65722d31370a0000000000000070686f6e652063616c6c10000000000000004d6179207765207465787420796f753f09000000000000003139322e302e322e37020000000000000075610500000000000000646f632d3101000000000000000400000000000000666f726d0800000000000000696e74616b652d370000000000000000040000000000000053544f50";
+/// Number a's state after grant, STOP and START.
+const CONSENT_A: &str = "0100000000000000000000000000000000000000000000000000000003000000020000000000000002000000010000000200000000000000673305000000000000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a00";
+/// Number b's state: a campaign grant and a revocation for one sender.
+const CONSENT_B: &str = "020000000000000000000000000000000c000000000000002b3133313235353530303030010000000000000000000000000000000200000000000000723204000000000000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a000c000000000000006170706f696e746d656e74730000000000000000000000000200000000000000000000000200000000000000673202000000000000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a00";
+const CONTACT_A: &str = "011400000000000000323032362d31312d32315431303a30303a30305a011400000000000000323032362d31312d32315431313a30303a30305a01000000000000000c000000000000006170706f696e746d656e7473010000001400000000000000323032362d31312d32315431313a30303a30305a";
+
+fn bytes(h: &str) -> Vec<u8> {
+    hex::decode(h).unwrap()
+}
+
+#[test]
+fn events_of_the_first_layout_decode_and_encode_to_the_same_bytes() {
+    let grant = decode_event(&bytes(EVENT_GRANT)).unwrap();
+    assert_eq!(grant.sequence, 1);
+    assert_eq!(grant.event.action, Action::Grant(Level::ExpressWritten));
+    assert_eq!(grant.event.source, Source::WebForm);
+    assert_eq!(grant.event.categories, [Category::Promotional, Category::Informational]);
+    assert_eq!(grant.event.evidence.collected_by, "caseworker-17");
+    assert_eq!(grant.event.evidence.extra["form"], "intake-7");
+    assert_eq!(grant.event.occurred_at, "2026-11-20T15:04:05.123456Z".parse::<Timestamp>().unwrap());
+
+    let campaign = decode_event(&bytes(EVENT_CAMPAIGN_GRANT)).unwrap();
+    assert_eq!(campaign.event.action, Action::Grant(Level::Express));
+    assert_eq!(campaign.event.scope.campaign_id, "appointments");
+
+    let revoke = decode_event(&bytes(EVENT_KEYWORD_REVOKE)).unwrap();
+    assert_eq!((revoke.sequence, revoke.event.action), (3, Action::Revoke));
+    assert_eq!((revoke.event.source, revoke.event.inbound_text.as_str()), (Source::Keyword, "STOP"));
+
+    for h in [EVENT_GRANT, EVENT_CAMPAIGN_GRANT, EVENT_KEYWORD_REVOKE] {
+        assert_eq!(hex::encode(encode_event(&decode_event(&bytes(h)).unwrap())), h);
+    }
+}
+
+#[test]
+fn consent_states_of_the_first_layout_decode_and_encode_to_the_same_bytes() {
+    let a = decode_consent(&bytes(CONSENT_A)).unwrap();
+    assert_eq!(a.scopes.len(), 1);
+    let s = &a.scopes[0];
+    assert_eq!((s.status, s.level, s.event_id.as_str()), (Status::Granted, Some(Level::ExpressWritten), "g3"));
+    assert!(s.permits(Category::Promotional));
+
+    let b = decode_consent(&bytes(CONSENT_B)).unwrap();
+    let revoked = b.scopes.iter().find(|s| s.status == Status::Revoked).unwrap();
+    assert_eq!((revoked.level, revoked.scope.sender.as_str()), (None, "+13125550000"));
+    assert!(b.opt_out_for_send("appointments", "+13125550000").is_some());
+    assert!(b.opt_out_for_send("appointments", "+13125550001").is_none());
+
+    for h in [CONSENT_A, CONSENT_B] {
+        assert_eq!(hex::encode(encode_consent(&decode_consent(&bytes(h)).unwrap())), h);
+    }
+}
+
+#[test]
+fn contact_history_of_the_first_layout_decodes_and_encodes_to_the_same_bytes() {
+    let h = decode_contact(&bytes(CONTACT_A)).unwrap();
+    assert_eq!(h.last_inbound_at, Some("2026-11-21T10:00:00Z".parse().unwrap()));
+    assert_eq!(h.sends.len(), 1);
+    assert_eq!((h.sends[0].campaign_id.as_str(), h.sends[0].category), ("appointments", Category::Informational));
+    assert_eq!(hex::encode(encode_contact(&h)), CONTACT_A);
+}
+
+#[test]
+fn a_grant_without_a_level_is_corrupt_not_a_grant() {
+    let mut r: EventV1 = bincode::deserialize(&bytes(EVENT_CAMPAIGN_GRANT)).unwrap();
+    r.event.level = LevelV1::Unspecified;
+    let err = decode_event(&bincode::serialize(&r).unwrap()).unwrap_err();
+    assert!(matches!(err, ConsentError::Corrupt { source: None, .. }), "{err:?}");
+}
+
+#[test]
+fn truncated_bytes_are_corrupt_with_the_decoder_as_their_source() {
+    let e = bytes(EVENT_GRANT);
+    let err = decode_event(&e[..e.len() / 2]).unwrap_err();
+    assert!(matches!(err, ConsentError::Corrupt { source: Some(_), .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+}

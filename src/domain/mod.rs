@@ -1,0 +1,14 @@
+//! The types the decision engine reasons about: consent events and the
+//! consent state of a number, its contact history, categories and levels.
+//!
+//! The bottom layer of the crate: no I/O, no clock, no wire or storage
+//! format. `policy` decides over these types, `consent` stores them (through
+//! versioned records of its own) and `api` converts them to and from proto.
+
+mod contact;
+mod event;
+mod state;
+
+pub use contact::{ContactHistory, SentMessage};
+pub use event::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
+pub use state::{ContactConsent, ScopeState, Status};
