@@ -20,15 +20,5 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that always says the same instant (tests, replays).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub Timestamp);
-
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        self.0
-    }
-}
-
 /// A shareable clock.
 pub type SharedClock = Arc<dyn Clock>;

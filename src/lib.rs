@@ -15,25 +15,30 @@
 //!   (verify, rebuild, backup, restore); [`snapshot`]: online backups.
 //! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
 
-pub mod admin;
+#![forbid(unsafe_code)]
+
+// The public surface: what the binary, the black-box tests and the
+// benchmarks use. Everything else is wiring inside the crate.
 pub mod api;
-pub mod app;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod domain;
-pub mod error;
-pub mod metrics;
-pub mod observe;
-pub mod ops;
 pub mod phone;
 pub mod policy;
-pub mod reload;
-pub mod server;
-pub mod snapshot;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testkit;
+
+mod admin;
+mod app;
+mod clock;
+mod error;
+mod metrics;
+mod observe;
+mod ops;
+mod reload;
+mod server;
+mod snapshot;
 
 pub use server::{serve, ServeOptions};

@@ -4,14 +4,13 @@
 //! message, allocate only their results, and read the input through `get`
 //! so no input can make them index out of bounds or split a UTF-8 character.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// A map with the fast non-cryptographic hasher below (keys come from the
-/// rule pack, not from callers, so flooding is not a concern).
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A map with a fast non-cryptographic hasher for the phrase tables: their
+/// keys come from the rule pack, so body text can only look keys up, never
+/// collide on insert, and SipHash's flood resistance would only cost time on
+/// the hot path.
+pub(crate) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 /// The set counterpart of [`FxMap`].
-pub(crate) type FxSet<K> = std::collections::HashSet<K, BuildHasherDefault<FxHasher>>;
+pub(crate) type FxSet<K> = rustc_hash::FxHashSet<K>;
 use std::ops::Range;
 
 /// A link found in a body: see `content::Link` for the public meaning.
@@ -441,37 +440,4 @@ fn next_word(s: &str, from: usize) -> Option<Word> {
         w.end += c.len_utf8();
     }
     Some(w)
-}
-
-/// FxHash-style hasher for the phrase tables: their keys come from the
-/// rulepack, so body text can only look keys up, never collide on insert,
-/// and SipHash's flood resistance would only cost time on the hot path.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            if let Some(w) = word.get_mut(..chunk.len()) {
-                w.copy_from_slice(chunk);
-            }
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
 }
