@@ -4,7 +4,7 @@
 //! [`decide`] reads as the README's "How a decision is made" table: each
 //! numbered step is one small function (steps 1-6 in `steps`, 7-8 in
 //! `timing`, 9 in `disclosure`) that either lets the message go on or stops
-//! it with a [`Stop`], which `?` carries to the end.
+//! it with a `Stop`, which `?` carries to the end.
 
 mod disclosure;
 mod steps;

@@ -1,8 +1,8 @@
 //! Steps 1 to 6 of the pipeline, one function each, numbered as in the
 //! README's "How a decision is made" table: may this sender text this person
 //! in this category, and does the body hold only what the campaign declared.
-//! A step returns [`Step`]: `Ok` to go on (with what it found), or the
-//! [`Stop`] that ends the decision.
+//! A step returns `Step`: `Ok` to go on (with what it found), or the
+//! `Stop` that ends the decision.
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
