@@ -1,14 +1,16 @@
-//! Wiring: opens the ledger, builds the gRPC services and serves them on a
-//! listener the caller bound (tests bind 127.0.0.1:0).
+//! Wiring: [`build_services`] opens the ledger and builds the gRPC services;
+//! [`run`] serves them on a listener the caller bound (tests bind
+//! 127.0.0.1:0) until shutdown. [`serve`] is the two in a row.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-
 use tokio::sync::oneshot;
+use tonic::transport::server::{Router, TcpIncoming};
+use tonic::transport::{Certificate, Server, ServerTlsConfig};
+use tonic_health::server::HealthReporter;
+use tower_layer::{Identity, Stack};
 
 use crate::admin::Admin;
 use crate::api::auth::Authenticator;
@@ -21,6 +23,7 @@ use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
 use crate::policy::RulePack;
+use crate::telemetry::rpc::RpcTraceLayer;
 
 /// HTTP/2 receive windows (bytes): per connection, and per stream.
 const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
@@ -65,7 +68,7 @@ fn server_tls(config: &crate::config::TlsConfig) -> Result<ServerTlsConfig, Serv
     let files = config.read().map_err(ServeError::Tls)?;
     tracing::info!(client_auth = files.client_ca.is_some(), "gRPC over TLS");
     let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(&files.cert, &files.key))
+        .identity(tonic::transport::Identity::from_pem(&files.cert, &files.key))
         .timeout(std::time::Duration::from_secs(10));
     Ok(match files.client_ca {
         Some(ca) => tls.client_ca_root(Certificate::from_pem(ca)),
@@ -106,6 +109,22 @@ fn spawn_admin(
     }))
 }
 
+/// The tower layers every gRPC call passes through, outermost last.
+type Layers = Stack<ObserveLayer, Stack<RpcTraceLayer, Identity>>;
+
+/// The gRPC services and what they run on, built and not yet serving.
+pub struct Services {
+    router: Router<Layers>,
+    health: HealthReporter,
+    app: Arc<App>,
+    ledger: Arc<Ledger>,
+    admin: Arc<Admin>,
+    admin_listener: Option<TcpListener>,
+    config_path: Option<std::path::PathBuf>,
+    /// How long in-flight calls may take once shutdown starts.
+    grace: std::time::Duration,
+}
+
 /// Serves until `shutdown` resolves, then finishes in-flight calls, drains the
 /// ledger's queue and flushes it before returning.
 pub async fn serve(
@@ -113,6 +132,12 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    run(build_services(opts).await?, listener, shutdown).await
+}
+
+/// Opens the ledger and builds the services `opts` describes: the policy API
+/// behind authentication, health and reflection. Nothing listens yet.
+pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> {
     let dir = opts.config.server.data_dir.clone();
     // HTTP/2 flow-control windows. Besides throughput, the connection window
     // sets h2's budget for buffered small DATA frames: at the 64 KiB default,
@@ -124,7 +149,7 @@ pub async fn serve(
     if let Some(tls) = &opts.config.server.tls {
         builder = builder.tls_config(server_tls(tls)?).map_err(|e| ServeError::Tls(format!("`server.tls`: {e}")))?;
     }
-    let opts_grace = opts.config.server.shutdown_grace.0;
+    let grace = opts.config.server.shutdown_grace.0;
     let max_in_flight = opts.config.server.max_in_flight;
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
@@ -135,9 +160,6 @@ pub async fn serve(
     let app = App::new(opts.config, pack, Arc::clone(&ledger), opts.clock, Arc::clone(&metrics));
     let app = Arc::new(app.map_err(ServeError::Policy)?);
     let admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger));
-    let (stop_admin, admin_stopped) = oneshot::channel();
-    let admin_task = spawn_admin(opts.admin_listener, &admin, admin_stopped);
-    let reloader = opts.config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
@@ -152,13 +174,35 @@ pub async fn serve(
     let api =
         PolicyServiceServer::new(PolicyApi::new(Arc::clone(&app))).max_decoding_message_size(limits::MAX_MESSAGE_BYTES);
     let api = tonic::service::interceptor::InterceptedService::new(api, Authenticator { table: Arc::clone(&app.auth) });
+    let router = builder
+        .layer(RpcTraceLayer)
+        .layer(ObserveLayer::new(&metrics, max_in_flight))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(api);
+    let (admin_listener, config_path) = (opts.admin_listener, opts.config_path);
+    Ok(Services { router, health, app, ledger, admin, admin_listener, config_path, grace })
+}
+
+/// Serves `services` on `listener` (and the admin endpoint, and the config
+/// watcher) until `shutdown` resolves; then stops accepting, lets in-flight
+/// calls finish for up to the grace period, and drains and flushes the ledger.
+pub async fn run(
+    services: Services,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let Services { router, health, app, ledger, admin, admin_listener, config_path, grace } = services;
+    let (stop_admin, admin_stopped) = oneshot::channel();
+    let admin_task = spawn_admin(admin_listener, &admin, admin_stopped);
+    let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
 
     // The listener is bound, so calls queue until the server below accepts them.
     admin.set_ready(true);
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "textgate serving");
     // Stop accepting on `shutdown`, let in-flight calls finish, but do not wait
     // more than the grace period for clients that keep connections open.
-    let grace = opts_grace;
     let fired = Arc::new(tokio::sync::Notify::new());
     let signal = {
         let fired = Arc::clone(&fired);
@@ -169,17 +213,10 @@ pub async fn serve(
             fired.notify_one();
         }
     };
-    let server = builder
-        .layer(crate::telemetry::rpc::RpcTraceLayer)
-        .layer(ObserveLayer::new(&metrics, max_in_flight))
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(reflection_alpha)
-        .add_service(api)
-        // An incoming stream we pass in gets none of the builder's socket options:
-        // set TCP_NODELAY here, or Nagle holds each response's tail until the
-        // client's delayed ACK (~40 ms per unary call).
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+    // An incoming stream we pass in gets none of the builder's socket options:
+    // set TCP_NODELAY here, or Nagle holds each response's tail until the
+    // client's delayed ACK (~40 ms per unary call).
+    let server = router.serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
     let served = tokio::select! {
         r = server => r,
         _ = async { fired.notified().await; tokio::time::sleep(grace).await } => {

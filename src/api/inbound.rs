@@ -1,5 +1,6 @@
 //! ProcessInbound: a recipient's text in; opt-out / opt-in / help handling,
-//! the conversation window, and the one reply to send.
+//! the conversation window, and the one reply to send. What a text records
+//! and replies is decided by `policy::inbound_outcome`; this records it.
 
 use prost::Message as _;
 use tracing::field::Empty;
@@ -8,9 +9,11 @@ use tracing::{Instrument, Span};
 use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
-use crate::domain::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::domain::{Evidence, NewEvent, Scope};
 use crate::error::ApiError;
+use crate::phone::PhoneNumber;
 use crate::policy::inbound::Intent;
+use crate::policy::inbound_outcome::{outcome, ConsentChange, Standing};
 
 /// Handles one inbound text in an `inbound` span (tenant, sender's hash,
 /// intent; never the text).
@@ -55,57 +58,23 @@ async fn process_in(
         return Ok(resp);
     }
     let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
-    let opted_out = consent.opt_out_for_send(&campaign.id, to.as_str()).is_some();
-    let class = policy.pack.inbound.classify(&req.body, opted_out);
+    let standing = Standing::of(&consent, &campaign.id, to.as_str());
+    let class = policy.pack.inbound.classify(&req.body, standing.opted_out());
     span.record("intent", tracing::field::debug(&class.intent));
-
-    let event = |action| NewEvent {
-        tenant_id: tenant.clone(),
-        event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
-        phone: from.as_str().to_string(),
-        action,
-        scope: Scope::default(),
-        source: Source::Keyword,
-        occurred_at: received_at,
-        evidence: Evidence {
-            collected_by: "textgate:inbound".into(),
-            method_detail: format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched),
-            ..Evidence::default()
-        },
-        categories: vec![],
-        inbound_text: req.body.clone(),
-    };
-    let (intent, new_event, reply) = match class.intent {
-        // One confirmation only: a repeated STOP while fully opted out is
-        // recorded as evidence but not confirmed again.
-        Intent::OptOut if consent.fully_revoked() => {
-            (pb::InboundIntent::OptOut, Some(event(Action::Revoke)), String::new())
-        }
-        Intent::OptOut => (pb::InboundIntent::OptOut, Some(event(Action::Revoke)), tp.opt_out_reply.clone()),
-        Intent::OptIn if opted_out || consent.scopes.is_empty() => {
-            (pb::InboundIntent::OptIn, Some(event(Action::Grant(Level::Express))), tp.opt_in_reply.clone())
-        }
-        Intent::OptIn => (pb::InboundIntent::OptIn, None, tp.opt_in_reply.clone()),
-        Intent::Help => (pb::InboundIntent::Help, None, tp.help_reply.clone()),
-        Intent::Message => (pb::InboundIntent::Message, None, String::new()),
-    };
+    let intent = intent_to_pb(class.intent);
     app.metrics.inbound(&tenant, intent_label(intent));
-    let mut reply = reply;
-    let (event, token, consent) = match new_event {
-        Some(e) => {
-            let rec = app.ledger.record(e).await?;
+
+    let todo = outcome(class.intent, standing, tp, received_at);
+    let (reply, event, token, consent) = match todo.record {
+        Some(change) => {
+            let detail = format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched);
+            let rec = app.ledger.record(new_event(&tenant, &from, &req, change, detail)).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
-            if rec.duplicate {
-                reply = match intent {
-                    pb::InboundIntent::OptOut => tp.opt_out_reply.clone(),
-                    pb::InboundIntent::OptIn => tp.opt_in_reply.clone(),
-                    _ => reply,
-                };
-            }
-            (Some(convert::event_to_pb(&rec.event)), rec.event.sequence.to_string(), rec.consent)
+            let reply = if rec.duplicate { todo.reply_if_recorded_before } else { todo.reply };
+            (reply, Some(convert::event_to_pb(&rec.event)), rec.event.sequence.to_string(), rec.consent)
         }
-        None => (None, String::new(), consent),
+        None => (todo.reply, None, String::new(), consent),
     };
     let mut history = app.ledger.contact(&tenant, from.as_str())?;
     history.note_inbound(received_at);
@@ -113,7 +82,7 @@ async fn process_in(
     let resp = pb::ProcessInboundResponse {
         intent: intent as i32,
         matched: class.matched,
-        reply_body: reply,
+        reply_body: reply.to_string(),
         event,
         consistency_token: token,
         consent: Some(convert::view_to_pb(from.as_str(), &consent, history.conversation(tp.conversation_window))),
@@ -121,6 +90,38 @@ async fn process_in(
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
     Ok(resp)
+}
+
+/// The ledger event for an inbound keyword, keyed by the text's message id so
+/// a retried text records it once.
+fn new_event(
+    tenant: &str,
+    from: &PhoneNumber,
+    req: &pb::ProcessInboundRequest,
+    change: ConsentChange,
+    method_detail: String,
+) -> NewEvent {
+    NewEvent {
+        tenant_id: tenant.to_string(),
+        event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
+        phone: from.as_str().to_string(),
+        action: change.action,
+        scope: Scope::default(),
+        source: change.source,
+        occurred_at: change.occurred_at,
+        evidence: Evidence { collected_by: "textgate:inbound".into(), method_detail, ..Evidence::default() },
+        categories: vec![],
+        inbound_text: req.body.clone(),
+    }
+}
+
+fn intent_to_pb(intent: Intent) -> pb::InboundIntent {
+    match intent {
+        Intent::OptOut => pb::InboundIntent::OptOut,
+        Intent::OptIn => pb::InboundIntent::OptIn,
+        Intent::Help => pb::InboundIntent::Help,
+        Intent::Message => pb::InboundIntent::Message,
+    }
 }
 
 /// The `intent` label of `textgate_inbound_total`.

@@ -3,45 +3,14 @@
 //! links to northside.example.org, phones allowed) and fundraising
 //! (promotional, +13125550101, links to give.northside.example.org, no phones).
 
-use std::sync::{Arc, OnceLock};
-
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
+use super::fixtures::{grant, message, policy, tenant, ts, CASEWORK, FUNDRAISING};
 use super::*;
-use crate::config::Config;
 use crate::domain::SentMessage;
 use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
-use crate::policy::RulePack;
-
-const CASEWORK: &str = "+13125550100";
-const FUNDRAISING: &str = "+13125550101";
-
-fn policy() -> &'static Policy {
-    static P: OnceLock<Policy> = OnceLock::new();
-    P.get_or_init(|| Policy::compile(&Config::demo(), Arc::new(RulePack::builtin().unwrap())).unwrap())
-}
-
-fn tenant() -> &'static TenantPolicy {
-    &policy().tenants["northside"]
-}
-
-fn ts(s: &str) -> Timestamp {
-    s.parse().unwrap()
-}
-
-fn grant(level: Level, seq: u64) -> ContactConsent {
-    let mut c = ContactConsent::default();
-    c.apply(&ConsentEvent {
-        sequence: seq,
-        recorded_at: Timestamp::UNIX_EPOCH,
-        event: NewEvent {
-            source: Source::Verbal,
-            ..NewEvent::for_test("northside", &format!("grant-{seq}"), "", Action::Grant(level))
-        },
-    });
-    c
-}
+use crate::policy::{ChangeKind, ReasonCode};
 
 struct Case {
     from: &'static str,
@@ -68,17 +37,7 @@ impl Case {
 
     fn decide(&self) -> Decision {
         let to = PhoneNumber::parse(self.to).unwrap();
-        let msg = Message {
-            from: self.from,
-            to: &to,
-            body: self.body,
-            origin: Origin::Person,
-            category: self.category,
-            campaign_id: "",
-            send_at: ts(self.at),
-            recipient_state: None,
-            recipient_zone: None,
-        };
+        let msg = Message { category: self.category, ..message(self.from, &to, self.body, self.at) };
         decide(policy(), tenant(), &msg, &self.consent, &self.history)
     }
 }
@@ -393,4 +352,28 @@ proptest! {
             prop_assert!(again.outcome != Outcome::Defer, "{:?} at {} -> {:?}", d.reasons, until, again.reasons);
         }
     }
+}
+
+#[test]
+fn a_stop_keeps_what_the_pipeline_found_and_sets_outcome_and_reasons() {
+    let to = PhoneNumber::parse("3125550199").unwrap();
+    let place = steps::locate(&policy().pack, &message(CASEWORK, &to, "hi", "2026-06-02T15:00Z"));
+    let found = Decision {
+        campaign_id: "casework".into(),
+        category: Some(Category::Informational),
+        ..undecided(&message(CASEWORK, &to, "hi", "2026-06-02T15:00Z"), &place)
+    };
+    let r = Reason::new(ReasonCode::QuietHours, "quiet_hours.tenant", "late");
+    let d = Stop::Defer { until: ts("2026-06-03T13:00Z"), reasons: vec![r.clone()] }.apply(found.clone());
+    assert_eq!(
+        (d.outcome, d.defer_until, &d.reasons),
+        (Outcome::Defer, Some(ts("2026-06-03T13:00Z")), &vec![r.clone()])
+    );
+    assert_eq!(
+        (d.campaign_id.as_str(), d.category, d.body.as_str()),
+        ("casework", Some(Category::Informational), "hi")
+    );
+    let d = Stop::Deny(vec![r.clone()]).apply(found);
+    assert_eq!((d.outcome, d.defer_until, d.reasons), (Outcome::Deny, None, vec![r]));
+    assert_eq!((d.recipient.region.as_str(), d.recipient.states.as_slice()), ("US", ["IL".to_string()].as_slice()));
 }

@@ -6,11 +6,13 @@
 //! - [`decide`](mod@decide): the ordered pipeline (DESIGN.md "Decision pipeline").
 //! - [`schedule`]: quiet hours + caps -> the earliest compliant instant.
 //! - [`inbound`], [`content`], [`quiet_hours`]: rule families.
+//! - [`inbound_outcome`]: what a classified inbound text records and replies.
 
 pub mod content;
 pub mod decide;
 pub mod decision;
 pub mod inbound;
+pub mod inbound_outcome;
 pub mod quiet_hours;
 pub mod rulepack;
 pub mod schedule;
