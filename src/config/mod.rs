@@ -29,12 +29,25 @@ use crate::phone::PhoneNumber;
 pub const DEMO_TOML: &str = include_str!("../../deploy/textgate.example.toml");
 
 /// A configuration error, formatted for an operator: where, which key, why.
+/// A file with several problems lists each on a line of its own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: {message}")]
 pub struct ConfigError {
     /// File name (or `<built-in demo>`), with `:line:column` when known.
     pub origin: String,
+    /// One problem per line.
     pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.message.lines().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {line}", self.origin)?;
+        }
+        Ok(())
+    }
 }
 
 /// The whole configuration file.

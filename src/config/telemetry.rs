@@ -91,24 +91,32 @@ impl TelemetryConfig {
     }
 
     /// Checks every key; errors name the key path.
+    /// Every problem of the section, one per line.
     pub fn check(&self) -> Result<(), String> {
+        let mut out = Vec::new();
         if !(0.0..=1.0).contains(&self.sampling_ratio) {
-            return Err("`telemetry.sampling_ratio`: must be between 0 and 1".into());
+            out.push("`telemetry.sampling_ratio`: must be between 0 and 1".to_string());
         }
         if let Some(e) = &self.otlp_endpoint {
-            check_endpoint(e).map_err(|why| format!("`telemetry.otlp_endpoint`: {why}"))?;
+            if let Err(why) = check_endpoint(e) {
+                out.push(format!("`telemetry.otlp_endpoint`: {why}"));
+            }
         }
         if let Some(name) = &self.service_name {
             if name.trim().is_empty() || name.len() > 128 {
-                return Err("`telemetry.service_name`: must be 1 to 128 characters".into());
+                out.push("`telemetry.service_name`: must be 1 to 128 characters".to_string());
             }
         }
         if let Some(key) = &self.phone_hash_key {
             if key.len() < MIN_HASH_KEY_LEN {
-                return Err(format!("`telemetry.phone_hash_key`: must be at least {MIN_HASH_KEY_LEN} characters"));
+                out.push(format!("`telemetry.phone_hash_key`: must be at least {MIN_HASH_KEY_LEN} characters"));
             }
         }
-        Ok(())
+        if out.is_empty() {
+            Ok(())
+        } else {
+            Err(out.join("\n"))
+        }
     }
 }
 

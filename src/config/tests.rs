@@ -199,3 +199,19 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn every_problem_of_a_file_is_reported_at_once() {
+    let text = DEMO_TOML
+        .replacen("use_case = \"CHARITY\"", "use_case = \"CHARTY\"", 1)
+        .replacen("start = \"08:00\"", "start = \"22:00\"", 1)
+        .replacen("sampling_ratio = 1.0", "sampling_ratio = 2.0", 1)
+        .replacen("default_tenant = \"northside\"", "default_tenant = \"southside\"", 1);
+    let err = Config::parse(&text, "t.toml").expect_err("four problems");
+    let lines: Vec<String> = err.to_string().lines().map(String::from).collect();
+    for want in ["use_case", "quiet_hours", "telemetry.sampling_ratio", "auth.default_tenant"] {
+        assert_eq!(lines.iter().filter(|l| l.contains(want)).count(), 1, "{want} once in {lines:#?}");
+    }
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(lines.iter().all(|l| l.starts_with("t.toml: `")), "each line names the file and key: {lines:#?}");
+}

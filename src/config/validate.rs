@@ -48,54 +48,66 @@ pub fn valid_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// Every problem of the file, one per line (`key`: why); Ok when none.
 pub fn check(c: &Config) -> Result<(), String> {
+    let mut problems = Vec::new();
+    check_into(c, &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Collects rather than stops, so an operator fixes a file in one round.
+fn check_into(c: &Config, out: &mut Vec<String>) {
     if c.tenants.is_empty() {
-        return Err("`tenants`: at least one tenant is required".into());
+        out.push(String::from("`tenants`: at least one tenant is required"));
     }
     if c.server.max_in_flight == 0 {
-        return Err("`server.max_in_flight`: must be at least 1".into());
+        out.push(String::from("`server.max_in_flight`: must be at least 1"));
     }
     let mut senders: BTreeMap<&str, String> = BTreeMap::new();
     for (tid, t) in &c.tenants {
         let at = format!("tenants.{tid}");
         if !valid_id(tid) {
-            return Err(format!("`{at}`: tenant id must be 1-64 of a-z, 0-9, '_' or '-'"));
+            out.push(format!("`{at}`: tenant id must be 1-64 of a-z, 0-9, '_' or '-'"));
         }
         for (key, text) in [("brand", &t.brand), ("help_reply", &t.help_reply), ("opt_out_reply", &t.opt_out_reply)] {
             if text.trim().is_empty() {
-                return Err(format!("`{at}.{key}`: must not be empty"));
+                out.push(format!("`{at}.{key}`: must not be empty"));
             }
         }
         let p = &t.policy;
         if p.quiet_hours.start >= p.quiet_hours.end {
-            return Err(format!("`{at}.policy.quiet_hours`: start must be before end"));
+            out.push(format!("`{at}.policy.quiet_hours`: start must be before end"));
         }
         let mut ids = Vec::new();
         for (i, camp) in t.campaigns.iter().enumerate() {
             let ck = format!("{at}.campaigns[{i}]");
             if !valid_id(&camp.id) {
-                return Err(format!("`{ck}.id`: campaign id must be 1-64 of a-z, 0-9, '_' or '-'"));
+                out.push(format!("`{ck}.id`: campaign id must be 1-64 of a-z, 0-9, '_' or '-'"));
             }
             if ids.contains(&camp.id.as_str()) {
-                return Err(format!("`{ck}.id`: campaign {:?} is defined twice", camp.id));
+                out.push(format!("`{ck}.id`: campaign {:?} is defined twice", camp.id));
             }
             ids.push(&camp.id);
             if !USE_CASES.contains(&camp.use_case.as_str()) {
-                return Err(format!("`{ck}.use_case`: unknown TCR use case {:?}", camp.use_case));
+                out.push(format!("`{ck}.use_case`: unknown TCR use case {:?}", camp.use_case));
             }
             if camp.senders.is_empty() {
-                return Err(format!("`{ck}.senders`: a campaign needs at least one sender number"));
+                out.push(format!("`{ck}.senders`: a campaign needs at least one sender number"));
             }
             for (j, s) in camp.senders.iter().enumerate() {
                 let key = format!("{ck}.senders[{j}]");
                 if let Some(first) = senders.insert(s.0.as_str(), key.clone()) {
-                    return Err(format!("`{key}`: sender {} is already registered at `{first}`", s.0));
+                    out.push(format!("`{key}`: sender {} is already registered at `{first}`", s.0));
                 }
             }
             for (j, d) in camp.link_domains.iter().enumerate() {
                 let ok = d.contains('.') && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
                 if !ok {
-                    return Err(format!("`{ck}.link_domains[{j}]`: {d:?} is not a domain name"));
+                    out.push(format!("`{ck}.link_domains[{j}]`: {d:?} is not a domain name"));
                 }
             }
         }
@@ -103,28 +115,30 @@ pub fn check(c: &Config) -> Result<(), String> {
     let a = &c.auth;
     if let Some(d) = &a.default_tenant {
         if !c.tenants.contains_key(d) {
-            return Err(format!("`auth.default_tenant`: no tenant {d:?} is configured"));
+            out.push(format!("`auth.default_tenant`: no tenant {d:?} is configured"));
         }
     } else if !a.require_token {
-        return Err("`auth.default_tenant`: required when require_token = false".into());
+        out.push(String::from("`auth.default_tenant`: required when require_token = false"));
     }
     for (token, tenant) in &a.tokens {
         if token.starts_with(super::token::HASH_PREFIX) {
             if !super::token::is_hashed_token(token) {
-                return Err("`auth.tokens`: a \"sha256:\" token must be followed by 64 hex digits".into());
+                out.push(String::from("`auth.tokens`: a \"sha256:\" token must be followed by 64 hex digits"));
             }
         } else if token.len() < 8 {
-            return Err("`auth.tokens`: every token must be at least 8 characters".into());
+            out.push(String::from("`auth.tokens`: every token must be at least 8 characters"));
         }
         if tenant != "*" && !c.tenants.contains_key(tenant) {
-            return Err(format!("`auth.tokens`: a token maps to unknown tenant {tenant:?}"));
+            out.push(format!("`auth.tokens`: a token maps to unknown tenant {tenant:?}"));
         }
     }
     if c.ledger.max_batch == 0 || c.ledger.max_batch > 4096 {
-        return Err("`ledger.max_batch`: must be 1 to 4096".into());
+        out.push(String::from("`ledger.max_batch`: must be 1 to 4096"));
     }
     if c.ledger.decision_log_retention.is_some_and(|r| r.0 < std::time::Duration::from_secs(3600)) {
-        return Err("`ledger.decision_log_retention`: must be at least 1h".into());
+        out.push(String::from("`ledger.decision_log_retention`: must be at least 1h"));
     }
-    c.telemetry.check()
+    if let Err(telemetry) = c.telemetry.check() {
+        out.extend(telemetry.lines().map(String::from));
+    }
 }
