@@ -271,8 +271,19 @@ async fn policy_reloads_when_the_file_changes_and_a_bad_file_keeps_the_old_one()
     let after = poll("Text STOP to opt out.").await;
     assert_ne!(after.policy_version, before.policy_version);
 
+    // Wait for the failed reload itself (its counter), not for a fixed time:
+    // a check after a sleep would pass as well if the reload never ran.
     std::fs::write(&path, "this is not toml = = =").unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let failed = r#"textgate_policy_reloads_total{result="error"} 1"#;
+    let mut seen = false;
+    for _ in 0..100 {
+        if crate::helpers::http_get(app.admin, "/metrics").await.1.lines().any(|l| l == failed) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the bad file was never read");
     let kept = c.check_message(dry()).await.unwrap().into_inner();
     assert_eq!(kept.policy_version, after.policy_version, "a bad file keeps the old policy");
     drop(c);
