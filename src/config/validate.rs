@@ -126,5 +126,9 @@ pub fn check(c: &Config) -> Result<(), String> {
     if c.ledger.decision_log_retention.is_some_and(|r| r.0 < std::time::Duration::from_secs(3600)) {
         return Err("`ledger.decision_log_retention`: must be at least 1h".into());
     }
+    if let Some(cluster) = &c.cluster {
+        let longest = c.tenants.values().flat_map(|t| [t.policy.conversation_window.0, t.policy.disclosure_interval.0]);
+        cluster.check(longest.max().unwrap_or_default())?;
+    }
     c.telemetry.check()
 }
