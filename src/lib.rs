@@ -14,12 +14,15 @@
 //! - [`cli`]: the `textgate` command line; [`ops`]: its ledger commands
 //!   (verify, rebuild, backup, restore); [`snapshot`]: online backups.
 //! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
+//! - [`cluster`]: cluster mode's transport, the replicated log on NATS
+//!   JetStream (groundwork; not wired into the server yet).
 
 pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod consent;
 pub mod error;
