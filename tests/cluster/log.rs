@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use textgate::cluster::{ClusterError, Family, Log, Published, Replay, StreamMessage};
+use textgate::cluster::{ClusterError, Connection, Family, Log, Published, Replay, StreamMessage};
 use tokio_stream::StreamExt;
 
 use crate::nats::NatsCluster;
@@ -167,16 +167,15 @@ async fn without_any_node_publish_is_unavailable_never_ok_and_recovers() {
     let waited = started.elapsed();
     assert!(matches!(outcome, Err(ClusterError::Unavailable { .. })), "{outcome:?}");
     assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        connection.wait_for(|c| *c == textgate::cluster::Connection::Disconnected),
-    )
-    .await
-    .expect("the connection state says disconnected")
-    .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), connection.wait_for(|c| *c == Connection::Disconnected))
+        .await
+        .expect("the connection state says disconnected")
+        .unwrap();
     assert!(log.last_sequence(Family::Consent).await.unwrap_err().is_unavailable());
 
     cluster.restart(&[0, 1, 2]).await;
+    let back = connection.wait_for(|c| *c == Connection::Connected);
+    tokio::time::timeout(Duration::from_secs(10), back).await.expect("reconnected by itself").unwrap();
     // The write answered Unavailable may or may not have landed; a retry
     // with its id is stored once either way.
     publish_acked(&log, "northside/during", payload(99), Duration::from_secs(20)).await;
