@@ -14,6 +14,8 @@
 //! - [`cli`]: the `textgate` command line; [`ops`]: its ledger commands
 //!   (verify, rebuild, backup, restore); [`snapshot`]: online backups.
 //! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
+//! - [`cluster`]: cluster mode's transport, the replicated log on NATS
+//!   JetStream (groundwork; not wired into the server yet).
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@
 // benchmarks use. Everything else is wiring inside the crate.
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod consent;
 pub mod domain;

@@ -6,6 +6,7 @@
 //! so the TOML error names the line and key; cross-field checks (duplicates,
 //! references) run after and name the key path.
 
+mod cluster;
 mod telemetry;
 mod tls;
 pub mod token;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use cluster::{ClusterConfig, InstanceId, NatsUrls, Replicas, StreamName};
 pub use telemetry::{LogFormat, OtelEnv, TelemetryConfig};
 pub use tls::{TlsConfig, TlsFiles};
 pub use types::{HumanDuration, TimeOfDay};
@@ -65,6 +67,9 @@ pub struct Config {
     /// Trace export, log format, phone-number hashing.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// `[cluster]`: share the consent ledger with other instances through
+    /// NATS JetStream. Absent: a single node.
+    pub cluster: Option<ClusterConfig>,
     /// First 12 hex digits of the SHA-256 of the file's text: the policy version.
     #[serde(skip)]
     pub version: String,
@@ -298,7 +303,10 @@ impl Config {
             .map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
         let config = Config::parse(&text, &origin)?;
         if let Some(tls) = &config.server.tls {
-            tls.read().map_err(|message| ConfigError { origin, message })?;
+            tls.read().map_err(|message| ConfigError { origin: origin.clone(), message })?;
+        }
+        if let Some(cluster) = &config.cluster {
+            cluster.check_files().map_err(|message| ConfigError { origin, message })?;
         }
         Ok(config)
     }

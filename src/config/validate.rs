@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Config;
+use super::{Config, TenantConfig};
 
 /// TCR use cases the registry accepts (compliance-rules §4.1), plus common
 /// CSP spellings.
@@ -69,49 +69,74 @@ fn check_into(c: &Config, out: &mut Vec<String>) {
     }
     let mut senders: BTreeMap<&str, String> = BTreeMap::new();
     for (tid, t) in &c.tenants {
-        let at = format!("tenants.{tid}");
-        if !valid_id(tid) {
-            out.push(format!("`{at}`: tenant id must be 1-64 of a-z, 0-9, '_' or '-'"));
+        check_tenant(tid, t, &mut senders, out);
+    }
+    check_auth(c, out);
+    if c.ledger.max_batch == 0 || c.ledger.max_batch > 4096 {
+        out.push(String::from("`ledger.max_batch`: must be 1 to 4096"));
+    }
+    if c.ledger.decision_log_retention.is_some_and(|r| r.0 < std::time::Duration::from_secs(3600)) {
+        out.push(String::from("`ledger.decision_log_retention`: must be at least 1h"));
+    }
+    if let Err(telemetry) = c.telemetry.check() {
+        out.extend(telemetry.lines().map(String::from));
+    }
+    if let Some(cluster) = &c.cluster {
+        let longest = c.tenants.values().flat_map(|t| [t.policy.conversation_window.0, t.policy.disclosure_interval.0]);
+        if let Err(e) = cluster.check(longest.max().unwrap_or_default()) {
+            out.extend(e.lines().map(String::from));
         }
-        for (key, text) in [("brand", &t.brand), ("help_reply", &t.help_reply), ("opt_out_reply", &t.opt_out_reply)] {
-            if text.trim().is_empty() {
-                out.push(format!("`{at}.{key}`: must not be empty"));
+    }
+}
+
+/// One tenant's keys; `senders` remembers every sender seen so far, so a
+/// number registered twice (in any tenant) is named with its first place.
+fn check_tenant<'c>(tid: &str, t: &'c TenantConfig, senders: &mut BTreeMap<&'c str, String>, out: &mut Vec<String>) {
+    let at = format!("tenants.{tid}");
+    if !valid_id(tid) {
+        out.push(format!("`{at}`: tenant id must be 1-64 of a-z, 0-9, '_' or '-'"));
+    }
+    for (key, text) in [("brand", &t.brand), ("help_reply", &t.help_reply), ("opt_out_reply", &t.opt_out_reply)] {
+        if text.trim().is_empty() {
+            out.push(format!("`{at}.{key}`: must not be empty"));
+        }
+    }
+    let p = &t.policy;
+    if p.quiet_hours.start >= p.quiet_hours.end {
+        out.push(format!("`{at}.policy.quiet_hours`: start must be before end"));
+    }
+    let mut ids = Vec::new();
+    for (i, camp) in t.campaigns.iter().enumerate() {
+        let ck = format!("{at}.campaigns[{i}]");
+        if !valid_id(&camp.id) {
+            out.push(format!("`{ck}.id`: campaign id must be 1-64 of a-z, 0-9, '_' or '-'"));
+        }
+        if ids.contains(&camp.id.as_str()) {
+            out.push(format!("`{ck}.id`: campaign {:?} is defined twice", camp.id));
+        }
+        ids.push(&camp.id);
+        if !USE_CASES.contains(&camp.use_case.as_str()) {
+            out.push(format!("`{ck}.use_case`: unknown TCR use case {:?}", camp.use_case));
+        }
+        if camp.senders.is_empty() {
+            out.push(format!("`{ck}.senders`: a campaign needs at least one sender number"));
+        }
+        for (j, s) in camp.senders.iter().enumerate() {
+            let key = format!("{ck}.senders[{j}]");
+            if let Some(first) = senders.insert(s.0.as_str(), key.clone()) {
+                out.push(format!("`{key}`: sender {} is already registered at `{first}`", s.0));
             }
         }
-        let p = &t.policy;
-        if p.quiet_hours.start >= p.quiet_hours.end {
-            out.push(format!("`{at}.policy.quiet_hours`: start must be before end"));
-        }
-        let mut ids = Vec::new();
-        for (i, camp) in t.campaigns.iter().enumerate() {
-            let ck = format!("{at}.campaigns[{i}]");
-            if !valid_id(&camp.id) {
-                out.push(format!("`{ck}.id`: campaign id must be 1-64 of a-z, 0-9, '_' or '-'"));
-            }
-            if ids.contains(&camp.id.as_str()) {
-                out.push(format!("`{ck}.id`: campaign {:?} is defined twice", camp.id));
-            }
-            ids.push(&camp.id);
-            if !USE_CASES.contains(&camp.use_case.as_str()) {
-                out.push(format!("`{ck}.use_case`: unknown TCR use case {:?}", camp.use_case));
-            }
-            if camp.senders.is_empty() {
-                out.push(format!("`{ck}.senders`: a campaign needs at least one sender number"));
-            }
-            for (j, s) in camp.senders.iter().enumerate() {
-                let key = format!("{ck}.senders[{j}]");
-                if let Some(first) = senders.insert(s.0.as_str(), key.clone()) {
-                    out.push(format!("`{key}`: sender {} is already registered at `{first}`", s.0));
-                }
-            }
-            for (j, d) in camp.link_domains.iter().enumerate() {
-                let ok = d.contains('.') && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-                if !ok {
-                    out.push(format!("`{ck}.link_domains[{j}]`: {d:?} is not a domain name"));
-                }
+        for (j, d) in camp.link_domains.iter().enumerate() {
+            let ok = d.contains('.') && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+            if !ok {
+                out.push(format!("`{ck}.link_domains[{j}]`: {d:?} is not a domain name"));
             }
         }
     }
+}
+
+fn check_auth(c: &Config, out: &mut Vec<String>) {
     let a = &c.auth;
     if let Some(d) = &a.default_tenant {
         if !c.tenants.contains_key(d) {
@@ -131,14 +156,5 @@ fn check_into(c: &Config, out: &mut Vec<String>) {
         if tenant != "*" && !c.tenants.contains_key(tenant) {
             out.push(format!("`auth.tokens`: a token maps to unknown tenant {tenant:?}"));
         }
-    }
-    if c.ledger.max_batch == 0 || c.ledger.max_batch > 4096 {
-        out.push(String::from("`ledger.max_batch`: must be 1 to 4096"));
-    }
-    if c.ledger.decision_log_retention.is_some_and(|r| r.0 < std::time::Duration::from_secs(3600)) {
-        out.push(String::from("`ledger.decision_log_retention`: must be at least 1h"));
-    }
-    if let Err(telemetry) = c.telemetry.check() {
-        out.extend(telemetry.lines().map(String::from));
     }
 }
