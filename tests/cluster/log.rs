@@ -37,6 +37,21 @@ async fn publish_acked(log: &Log, id: &str, body: Bytes, within: Duration) -> Pu
     }
 }
 
+/// A replay from `start`, retried while the cluster is electing a leader
+/// (creating the consumer answers Unavailable until it has one).
+async fn replay_retrying(log: &Log, start: u64, within: Duration) -> Replay {
+    let deadline = Instant::now() + within;
+    loop {
+        match log.replay_from(Family::Consent, start).await {
+            Ok(r) => return r,
+            Err(e) if e.is_unavailable() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("replay_from {start}: {e} ({:?})", std::error::Error::source(&e)),
+        }
+    }
+}
+
 /// The next `n` messages of a replay, each within `within`.
 async fn take(replay: &mut Replay, n: usize, within: Duration) -> Vec<StreamMessage> {
     let mut out = Vec::with_capacity(n);
@@ -140,7 +155,7 @@ async fn killing_the_stream_leader_loses_no_acknowledged_write() {
     assert_eq!(last, 300, "each id stored once (retries deduplicated)");
     // Every acknowledged write, once, in order, both for the reader that
     // lived through the kill and for one that starts afterwards.
-    let fresh = log.replay_from(Family::Consent, 1).await.unwrap();
+    let fresh = replay_retrying(&log, 1, Duration::from_secs(20)).await;
     for (name, mut replay) in [("tailing", tailing), ("fresh", fresh)] {
         let got = take(&mut replay, 300, Duration::from_secs(20)).await;
         let seqs: Vec<u64> = got.iter().map(|m| m.sequence).collect();
