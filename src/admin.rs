@@ -19,17 +19,26 @@ use tokio::net::TcpListener;
 
 use crate::consent::Ledger;
 use crate::metrics::{Metrics, StoreGauges};
+use crate::replication::Replication;
 
 /// What the admin endpoint reads.
 pub struct Admin {
     pub metrics: Arc<Metrics>,
     pub ledger: Arc<Ledger>,
+    /// Cluster mode: whether this instance keeps up with the shared ledger.
+    replication: Option<Arc<Replication>>,
     ready: AtomicBool,
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, ledger: Arc<Ledger>) -> Arc<Admin> {
-        Arc::new(Admin { metrics, ledger, ready: AtomicBool::new(false) })
+    pub fn new(metrics: Arc<Metrics>, ledger: Arc<Ledger>) -> Admin {
+        Admin { metrics, ledger, replication: None, ready: AtomicBool::new(false) }
+    }
+
+    /// Cluster mode: /readyz also asks whether this instance has caught up.
+    pub fn with_replication(mut self, replication: Arc<Replication>) -> Admin {
+        self.replication = Some(replication);
+        self
     }
 
     /// Marks the server ready (gRPC serving) or not (starting, shutting down).
@@ -67,11 +76,17 @@ async fn backup(State(admin): State<Arc<Admin>>, ConnectInfo(peer): ConnectInfo<
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     if !admin.ready.load(Ordering::SeqCst) {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting or shutting down\n")
+        (StatusCode::SERVICE_UNAVAILABLE, String::from("not ready: starting or shutting down\n"))
     } else if !admin.ledger.writable() {
         // It could not record an opt-out: take it out of rotation.
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: a consent write failed to reach the disk; restart textgate\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: a consent write failed to reach the disk; restart textgate\n".into(),
+        )
+    } else if let Some(why) = admin.replication.as_ref().and_then(|r| r.not_ready()) {
+        // It may not know every opt-out recorded elsewhere yet.
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n"))
     } else {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, "ready\n".into())
     }
 }

@@ -12,10 +12,12 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::consent::Ledger;
+use crate::consent::{Ledger, Recorded};
+use crate::domain::NewEvent;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::policy::{Policy, RulePack, TenantPolicy};
+use crate::replication::Replication;
 use crate::telemetry::PhoneHasher;
 
 /// Number of lock stripes serializing read-decide-write per recipient.
@@ -32,6 +34,9 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Hashes phone numbers for spans and logs; its key is fixed at start.
     pub phone_hash: PhoneHasher,
+    /// Cluster mode: the ledger shared through the replicated log. None:
+    /// a single node, whose ledger is the only one.
+    pub replication: Option<Arc<Replication>>,
     stripes: Vec<Mutex<()>>,
 }
 
@@ -56,8 +61,52 @@ impl App {
             clock,
             metrics,
             phone_hash,
+            replication: None,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         })
+    }
+
+    /// Runs in cluster mode: consent writes go through `replication`.
+    pub fn with_replication(mut self, replication: Arc<Replication>) -> App {
+        self.replication = Some(replication);
+        self
+    }
+
+    /// Records a consent event, on this node's ledger or (cluster mode)
+    /// through the replicated log, with the `consistency_token` to return.
+    pub async fn record(&self, event: NewEvent) -> Result<(Recorded, String), ApiError> {
+        match &self.replication {
+            None => {
+                let recorded = self.ledger.record(event).await?;
+                let token = recorded.event.sequence.to_string();
+                Ok((recorded, token))
+            }
+            Some(replication) => {
+                let written = replication.record(event).await?;
+                Ok((written.recorded, written.position.to_string()))
+            }
+        }
+    }
+
+    /// Checks a request's `consistency_token` and, in cluster mode, waits
+    /// (bounded) until this instance has applied the write it names. A single
+    /// node has applied every write it acknowledged.
+    pub async fn read_after(&self, token: &str) -> Result<(), ApiError> {
+        if token.is_empty() {
+            return Ok(());
+        }
+        let position: u64 = token
+            .parse()
+            .map_err(|_| ApiError::invalid("consistency_token", "not a token returned by this service"))?;
+        if let Some(replication) = &self.replication {
+            replication.wait_for(position, replication.read_timeout()).await.map_err(|_| {
+                ApiError::Unavailable(format!(
+                    "consistency_token: this instance has not applied the write it names (position {position}) \
+                     in time; retry, or read from another instance"
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// Installs a new configuration atomically; calls in flight finish on the

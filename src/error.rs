@@ -7,6 +7,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::consent::ConsentError;
+use crate::replication::ReplicationError;
 
 /// An error a handler returns. `From<ApiError> for Status` is the only mapping.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,28 @@ impl ApiError {
     /// Load shedding: `limit` calls of `method` are in flight already.
     pub fn overloaded(method: &str, limit: i64) -> Self {
         ApiError::ResourceExhausted(format!("server overloaded: {limit} {method} calls in flight; retry with backoff"))
+    }
+}
+
+impl From<ReplicationError> for ApiError {
+    fn from(e: ReplicationError) -> Self {
+        match e {
+            ReplicationError::Store(e) => e.into(),
+            ReplicationError::LogUnavailable(_) => {
+                tracing::warn!(error = &e as &dyn std::error::Error, "consent write not acknowledged by the log");
+                ApiError::Unavailable(
+                    "the consent log is unreachable; the write was not acknowledged: retry it unchanged".into(),
+                )
+            }
+            ReplicationError::NotApplied(_) => {
+                tracing::warn!(error = &e as &dyn std::error::Error, "consent write not yet applied here");
+                ApiError::Unavailable(
+                    "the write is in the consent log but this instance has not applied it yet: retry it unchanged \
+                     (a retry records nothing twice)"
+                        .into(),
+                )
+            }
+        }
     }
 }
 

@@ -29,6 +29,7 @@ pub mod consent;
 pub mod domain;
 pub mod phone;
 pub mod policy;
+mod replication;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testkit;

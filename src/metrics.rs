@@ -199,6 +199,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the store's gauges read now.
+    /// For series defined next to what they measure (cluster mode's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn render(&self, store: Option<StoreGauges>) -> String {
         if let Some(s) = store {
             self.ledger_size.set(i64::try_from(s.bytes).unwrap_or(i64::MAX));

@@ -23,6 +23,7 @@ use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
 use crate::policy::RulePack;
+use crate::replication::{ClusterMetrics, Replication};
 use crate::telemetry::rpc::RpcTraceLayer;
 
 /// HTTP/2 receive windows (bytes): per connection, and per stream.
@@ -61,6 +62,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("{0}")]
     Tls(String),
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// tonic's TLS settings from `[server.tls]`: the files are read (again) now.
@@ -157,9 +160,17 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     let ledger_opts = LedgerOptions { observer: Some(observer), ..ledger_options(&opts.config) };
     let ledger = Arc::new(Ledger::open(&dir, &ledger_opts)?);
     let pack = Arc::new(RulePack::builtin().map_err(ServeError::Policy)?);
-    let app = App::new(opts.config, pack, Arc::clone(&ledger), opts.clock, Arc::clone(&metrics));
-    let app = Arc::new(app.map_err(ServeError::Policy)?);
-    let admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger));
+    let cluster = opts.config.cluster.clone();
+    let mut app = App::new(opts.config, pack, Arc::clone(&ledger), opts.clock, Arc::clone(&metrics))
+        .map_err(ServeError::Policy)?;
+    let mut admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger));
+    if let Some(cluster) = &cluster {
+        let replication =
+            Replication::start(cluster, Arc::clone(&ledger), ClusterMetrics::register(metrics.registry())).await?;
+        app = app.with_replication(Arc::clone(&replication));
+        admin = admin.with_replication(replication);
+    }
+    let (app, admin) = (Arc::new(app), Arc::new(admin));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<PolicyServiceServer<PolicyApi>>().await;

@@ -58,6 +58,7 @@ async fn check_in(
     let tp = tenant_of(&policy, &tenant)?;
     let now = app.clock.now();
     let v = tracing::debug_span!("validate").in_scope(|| validate(&req, now))?;
+    app.read_after(&req.consistency_token).await?;
     let to = &v.to;
     app.phone_hash.record(span, to.as_str());
     let msg = Message {

@@ -34,19 +34,18 @@ pub async fn record(
         let event = new_event(&config, tenant, req, app.clock.now())?;
         app.phone_hash.record(&span, &event.phone);
         span.record("action", tracing::field::debug(event.action));
-        let recorded = app.ledger.record(event).await?;
+        let (recorded, token) = app.record(event).await?;
         span.record("duplicate", recorded.duplicate);
-        Ok::<_, ApiError>(recorded)
+        Ok::<_, ApiError>(response(recorded, token))
     }
     .instrument(span.clone())
     .await
-    .map(response)
 }
 
-fn response(recorded: Recorded) -> pb::RecordConsentResponse {
+fn response(recorded: Recorded, consistency_token: String) -> pb::RecordConsentResponse {
     let view = convert::view_to_pb(&recorded.event.event.phone, &recorded.consent, None);
     pb::RecordConsentResponse {
-        consistency_token: recorded.event.sequence.to_string(),
+        consistency_token,
         event: Some(convert::event_to_pb(&recorded.event)),
         duplicate: recorded.duplicate,
         consent: Some(view),
@@ -162,13 +161,11 @@ fn evidence(e: pb::Evidence) -> Result<Evidence, ApiError> {
     })
 }
 
-pub fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
+pub async fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
     let (policy, tenant) = app.policy_for(&tenant)?;
     let window = crate::app::tenant_of(&policy, &tenant)?.conversation_window;
     let phone = phone("phone", &req.phone)?;
-    if !req.consistency_token.is_empty() && req.consistency_token.parse::<u64>().is_err() {
-        return Err(ApiError::invalid("consistency_token", "not a token returned by this service"));
-    }
+    app.read_after(&req.consistency_token).await?;
     let consent = app.ledger.consent(&tenant, phone.as_str())?.unwrap_or_default();
     let history = app.ledger.contact(&tenant, phone.as_str())?;
     Ok(convert::view_to_pb(phone.as_str(), &consent, history.conversation(window)))

@@ -68,11 +68,11 @@ async fn process_in(
     let (reply, event, token, consent) = match todo.record {
         Some(change) => {
             let detail = format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched);
-            let rec = app.ledger.record(new_event(&tenant, &from, &req, change, detail)).await?;
+            let (rec, token) = app.record(new_event(&tenant, &from, &req, change, detail)).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
             let reply = if rec.duplicate { todo.reply_if_recorded_before } else { todo.reply };
-            (reply, Some(convert::event_to_pb(&rec.event)), rec.event.sequence.to_string(), rec.consent)
+            (reply, Some(convert::event_to_pb(&rec.event)), token, rec.consent)
         }
         None => (todo.reply, None, String::new(), consent),
     };

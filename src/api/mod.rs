@@ -81,7 +81,7 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
 
     async fn get_consent(&self, req: Request<pb::GetConsentRequest>) -> Result<Response<pb::ConsentView>, Status> {
         let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
-        Ok(Response::new(consent::get(&self.app, tenant, req.into_inner())?))
+        Ok(Response::new(consent::get(&self.app, tenant, req.into_inner()).await?))
     }
 
     type ListConsentEventsStream = convert::EventStreamOf<pb::ConsentEvent>;

@@ -46,11 +46,27 @@ pub struct Recorded {
     pub consent: ContactConsent,
 }
 
+/// Where a write comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A caller of this instance: the event is stamped now.
+    Local,
+    /// The replicated log (cluster mode): the event keeps the stamp the
+    /// accepting instance gave it, so every instance stores the same event,
+    /// and `position` (its place in the consent stream) is stored as applied
+    /// in the same transaction, so a restart resumes right after it.
+    Replicated { recorded_at: Timestamp, position: u64 },
+}
+
+/// `meta` key of the last consent-stream position applied (big-endian u64).
+pub const APPLIED_KEY: &[u8] = b"applied/consent";
+
 /// A request to the committer.
 pub enum Job {
     /// `span` is the writer's, for the commit span to join.
     Write {
         event: Box<NewEvent>,
+        origin: Origin,
         reply: oneshot::Sender<Result<Recorded, ConsentError>>,
         span: Span,
     },
@@ -112,7 +128,7 @@ type TxResult<T> = Result<T, ConflictableTransactionError<ConsentError>>;
 type Applied = (Recorded, Option<Vec<u8>>);
 
 /// A write waiting in a batch.
-type Pending = (NewEvent, oneshot::Sender<Result<Recorded, ConsentError>>, Span);
+type Pending = (NewEvent, Origin, oneshot::Sender<Result<Recorded, ConsentError>>, Span);
 
 impl Committer {
     pub fn new(
@@ -144,12 +160,12 @@ impl Committer {
             // A job other than a write ends the batch and runs after it.
             let mut control = None;
             match first {
-                Job::Write { event, reply, span } => batch.push((*event, reply, span)),
+                Job::Write { event, origin, reply, span } => batch.push((*event, origin, reply, span)),
                 other => control = Some(other),
             }
             while control.is_none() && batch.len() < self.max_batch {
                 match rx.try_recv() {
-                    Ok(Job::Write { event, reply, span }) => batch.push((*event, reply, span)),
+                    Ok(Job::Write { event, origin, reply, span }) => batch.push((*event, origin, reply, span)),
                     Ok(other) => control = Some(other),
                     Err(_) => break,
                 }
@@ -171,15 +187,17 @@ impl Committer {
     }
 
     fn commit(&mut self, batch: Vec<Pending>) {
-        let parent = batch.first().map_or_else(Span::none, |(_, _, s)| s.clone());
+        let parent = batch.first().map_or_else(Span::none, |(_, _, _, s)| s.clone());
         let span = tracing::info_span!(parent: &parent, "ledger.commit", batch = batch.len(), flush_us = Empty);
         let mut events = Vec::with_capacity(batch.len());
+        let mut origins = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
-        for (i, (event, reply, writer)) in batch.into_iter().enumerate() {
+        for (i, (event, origin, reply, writer)) in batch.into_iter().enumerate() {
             if i > 0 && !span.is_disabled() {
                 span.follows_from(&writer);
             }
             events.push(event);
+            origins.push(origin);
             replies.push(reply);
         }
         if self.unacked.latched() {
@@ -189,7 +207,7 @@ impl Committer {
             return;
         }
         let result = span.in_scope(|| {
-            self.load_last_seqs(&events).and_then(|()| self.apply(&events)).and_then(|out| {
+            self.load_last_seqs(&events).and_then(|()| self.apply(&events, &origins)).and_then(|out| {
                 let started = std::time::Instant::now();
                 self.durable.flush(&self.db)?;
                 let took = started.elapsed();
@@ -252,15 +270,27 @@ impl Committer {
     /// Applies a batch in one transaction; updates sequence counters only
     /// after it commits (the closure may run more than once). Each outcome
     /// comes with the number's new state as stored (None for a duplicate).
-    fn apply(&mut self, events: &[NewEvent]) -> Result<Vec<Applied>, ConsentError> {
+    fn apply(&mut self, events: &[NewEvent], origins: &[Origin]) -> Result<Vec<Applied>, ConsentError> {
         let t = &self.trees;
         let now = Timestamp::now();
-        let (outcomes, seqs) = (&t.events, &t.idempotency, &t.by_phone, &t.consent)
-            .transaction(|(ev_t, id_t, bp_t, cs_t)| {
+        let applied = origins.iter().filter_map(|o| match o {
+            Origin::Replicated { position, .. } => Some(*position),
+            Origin::Local => None,
+        });
+        let applied = applied.max();
+        let (outcomes, seqs) = (&t.events, &t.idempotency, &t.by_phone, &t.consent, &t.meta)
+            .transaction(|(ev_t, id_t, bp_t, cs_t, meta_t)| {
                 let mut seqs = self.last_seq.clone();
                 let mut out = Vec::with_capacity(events.len());
-                for e in events {
-                    out.push(apply_one(e, now, &mut seqs, ev_t, id_t, bp_t, cs_t)?);
+                for (e, origin) in events.iter().zip(origins) {
+                    let stamp = match origin {
+                        Origin::Local => now,
+                        Origin::Replicated { recorded_at, .. } => *recorded_at,
+                    };
+                    out.push(apply_one(e, stamp, &mut seqs, ev_t, id_t, bp_t, cs_t)?);
+                }
+                if let Some(position) = applied {
+                    meta_t.insert(APPLIED_KEY, &position.to_be_bytes())?;
                 }
                 Ok((out, seqs))
             })

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::activity::ActivityTrees;
-use super::committer::{CommitObserver, Committer, Durable, Job, Recorded};
+use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY};
 use super::index::{ConsentIndex, Lookup};
 use super::trees::Trees;
 use super::unacked::Unacked;
@@ -153,11 +153,58 @@ impl Ledger {
     /// The wait is a `ledger.record` span; the committer's `ledger.commit`
     /// span joins it (as child or as link).
     pub async fn record(&self, event: NewEvent) -> Result<Recorded, ConsentError> {
+        self.write(event, Origin::Local).await
+    }
+
+    /// Queues an event read from the replicated log at `position` of the
+    /// consent stream, stamped `recorded_at` by the instance that accepted
+    /// it; the position is stored with it. Cluster mode's only way in.
+    /// Returns once queued, so a caller that queues in stream order gets
+    /// them applied in that order; the receiver answers once it is durable.
+    pub async fn apply_replicated(
+        &self,
+        event: NewEvent,
+        recorded_at: jiff::Timestamp,
+        position: u64,
+    ) -> Result<oneshot::Receiver<Result<Recorded, ConsentError>>, ConsentError> {
+        let (reply, answer) = oneshot::channel();
+        let origin = Origin::Replicated { recorded_at, position };
+        let span = tracing::Span::current();
+        self.jobs
+            .send(Job::Write { event: Box::new(event), origin, reply, span })
+            .await
+            .map_err(|_| ConsentError::Unavailable("ledger is shut down".into()))?;
+        Ok(answer)
+    }
+
+    /// The last consent-stream position applied to this store (0: none).
+    pub fn applied_position(&self) -> Result<u64, ConsentError> {
+        match self.trees.meta.get(APPLIED_KEY)? {
+            None => Ok(0),
+            Some(v) => keys::event_seq(&v).ok_or_else(|| ConsentError::corrupt("applied position")),
+        }
+    }
+
+    /// The stored event with `event_id`, and its number's consent now.
+    pub fn find(&self, tenant: &str, event_id: &str) -> Result<Option<Recorded>, ConsentError> {
+        let Some(seq) = self.trees.idempotency.get(keys::idempotency(tenant, event_id))? else { return Ok(None) };
+        let seq = keys::event_seq(&seq).ok_or_else(|| ConsentError::corrupt("idempotency value"))?;
+        let bytes = self
+            .trees
+            .events
+            .get(keys::event(tenant, seq))?
+            .ok_or_else(|| ConsentError::corrupt(format!("idempotency names missing event {seq}")))?;
+        let event = records::decode_event(&bytes)?;
+        let consent = self.consent(tenant, &event.event.phone)?.unwrap_or_default();
+        Ok(Some(Recorded { event, duplicate: true, consent }))
+    }
+
+    async fn write(&self, event: NewEvent, origin: Origin) -> Result<Recorded, ConsentError> {
         let (reply, answer) = oneshot::channel();
         let wait = async {
             let span = tracing::Span::current();
             self.jobs
-                .send(Job::Write { event: Box::new(event), reply, span })
+                .send(Job::Write { event: Box::new(event), origin, reply, span })
                 .await
                 .map_err(|_| ConsentError::Unavailable("ledger is shut down".into()))?;
             answer.await.map_err(|_| ConsentError::Unavailable("ledger stopped before the write".into()))?

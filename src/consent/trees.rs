@@ -10,6 +10,8 @@ pub struct Trees {
     pub idempotency: sled::Tree,
     pub by_phone: sled::Tree,
     pub consent: sled::Tree,
+    /// Per store: schema version, markers, the applied stream position.
+    pub meta: sled::Tree,
 }
 
 impl Trees {
@@ -19,6 +21,7 @@ impl Trees {
             idempotency: db.open_tree("idempotency")?,
             by_phone: db.open_tree("by_phone")?,
             consent: db.open_tree("consent")?,
+            meta: db.open_tree("meta")?,
         })
     }
 

@@ -1,0 +1,215 @@
+//! Cluster mode: the consent ledger shared by every instance through the
+//! replicated log (`crate::cluster`, NATS JetStream).
+//!
+//! The log is the system of record. A consent write is published, with its
+//! `tenant/event_id` as the message id so a retry through any instance is
+//! stored once, and answered only after JetStream acknowledged it AND this
+//! instance applied it to its own sled store: an acknowledged write is then
+//! on a quorum of NATS nodes and fsynced here too. Every instance applies the
+//! consent stream in order (`applier`), storing the applied position in the
+//! same transaction as the event, so every instance holds the same events
+//! with the same per-tenant sequences, and a restart resumes where it stopped.
+//!
+//! Reads stay local. A `consistency_token` names a consent-stream position;
+//! a read given one waits, bounded, until this instance has applied it.
+//!
+//! Single-node mode (no `[cluster]`) never builds any of this.
+
+mod applier;
+mod metrics;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::cluster::record::ConsentV1;
+use crate::cluster::{ClusterError, Connection, Family, Log, ReplicatedRecord};
+use crate::config::ClusterConfig;
+use crate::consent::{ConsentError, Ledger, Recorded};
+use crate::domain::NewEvent;
+
+pub use metrics::ClusterMetrics;
+
+/// Results of recent applies kept for their writers (by stream position).
+const RECENT_RESULTS: usize = 4096;
+
+/// Why a replicated write or read could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicationError {
+    /// The log did not acknowledge the write (NATS unreachable, no quorum,
+    /// timeout). Nothing is acknowledged; a retry with the same id is safe.
+    #[error("the replicated log did not acknowledge the write")]
+    LogUnavailable(#[source] ClusterError),
+    /// The log holds the write, but this instance has not applied it yet.
+    #[error("this instance has not applied stream position {0} yet")]
+    NotApplied(u64),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] ConsentError),
+}
+
+/// A write as the caller hears it: the recorded event and the stream
+/// position to pass as `consistency_token` for reads elsewhere.
+#[derive(Debug, Clone)]
+pub struct Replicated {
+    pub recorded: Recorded,
+    pub position: u64,
+}
+
+/// This instance's side of the shared ledger.
+pub struct Replication {
+    log: Log,
+    ledger: Arc<Ledger>,
+    instance_id: String,
+    /// How long a write waits for the log and for its own apply.
+    timeout: Duration,
+    max_lag: u64,
+    /// The last consent-stream position applied here.
+    applied: watch::Receiver<u64>,
+    /// The consent stream's last position, as last seen (for the lag).
+    stream_last: AtomicU64,
+    /// Set once this instance has applied what the stream held when it started.
+    caught_up: AtomicBool,
+    /// Set when applying stopped for good (a store failure, an unreadable
+    /// record): this instance may miss opt-outs and leaves rotation.
+    stalled: AtomicBool,
+    recent: Mutex<BTreeMap<u64, Recorded>>,
+    metrics: ClusterMetrics,
+}
+
+impl Replication {
+    /// Connects to the log, makes sure its streams exist, and starts
+    /// applying the consent stream from this store's applied position.
+    pub async fn start(
+        config: &ClusterConfig,
+        ledger: Arc<Ledger>,
+        metrics: ClusterMetrics,
+    ) -> Result<Arc<Replication>, ClusterError> {
+        let log = Log::connect(config).await?;
+        log.ensure_streams().await?;
+        let from =
+            ledger.applied_position().map_err(|e| ClusterError::unavailable("reading the applied position", e))?;
+        let stream_last = log.last_sequence(Family::Consent).await?;
+        let (applied_tx, applied) = watch::channel(from);
+        let replication = Arc::new(Replication {
+            log,
+            ledger,
+            instance_id: config.instance_id.0.clone(),
+            timeout: config.publish_timeout.0,
+            max_lag: config.max_apply_lag,
+            applied,
+            stream_last: AtomicU64::new(stream_last),
+            caught_up: AtomicBool::new(from >= stream_last),
+            stalled: AtomicBool::new(false),
+            recent: Mutex::new(BTreeMap::new()),
+            metrics,
+        });
+        tracing::info!(applied = from, stream_last, "cluster mode: applying the consent stream");
+        tokio::spawn(applier::run(Arc::clone(&replication), applied_tx, stream_last));
+        tokio::spawn(watch_lag(Arc::downgrade(&replication)));
+        Ok(replication)
+    }
+
+    /// Records a consent event through the log: published (deduplicated by
+    /// `tenant/event_id`), acknowledged by JetStream, applied here.
+    pub async fn record(&self, event: NewEvent) -> Result<Replicated, ReplicationError> {
+        if let Some(recorded) = self.ledger.find(&event.tenant_id, &event.event_id)? {
+            // Applied here already: answer it without touching the log.
+            return Ok(Replicated { recorded, position: *self.applied.borrow() });
+        }
+        let record = ReplicatedRecord::ConsentV1(Box::new(ConsentV1::new(&event, Timestamp::now(), &self.instance_id)));
+        let started = std::time::Instant::now();
+        let published = self
+            .log
+            .publish(Family::Consent, &event.tenant_id, &record.msg_id(), record.encode().into())
+            .await
+            .map_err(ReplicationError::LogUnavailable)?;
+        self.metrics.published(started.elapsed());
+        self.wait_for(published.sequence, self.timeout).await?;
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner()).get(&published.sequence).cloned();
+        let recorded = match recent {
+            // The applier's own outcome: a duplicate beyond the log's window is one too.
+            Some(mut r) if r.event.event.event_id == event.event_id => {
+                r.duplicate |= published.duplicate;
+                r
+            }
+            // Evicted, or the log answered with an earlier message's position.
+            _ => self
+                .ledger
+                .find(&event.tenant_id, &event.event_id)?
+                .ok_or(ReplicationError::NotApplied(published.sequence))?,
+        };
+        Ok(Replicated { recorded, position: published.sequence })
+    }
+
+    /// Waits until this instance has applied `position` of the consent
+    /// stream, at most `within`.
+    pub async fn wait_for(&self, position: u64, within: Duration) -> Result<(), ReplicationError> {
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(within, applied.wait_for(|a| *a >= position)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ReplicationError::NotApplied(position)),
+        }
+    }
+
+    /// How long a read given a token waits for this instance to apply it.
+    pub fn read_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The last consent-stream position applied here.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Whether this instance should take traffic: it has applied what the
+    /// stream held at start, applying has not stopped, and it is at most
+    /// `max_apply_lag` behind the stream's end as last seen. None: ready;
+    /// else why not.
+    pub fn not_ready(&self) -> Option<&'static str> {
+        if self.stalled.load(Ordering::Acquire) {
+            Some("applying the consent stream stopped (see the log); restart textgate")
+        } else if !self.caught_up.load(Ordering::Acquire) {
+            Some("catching up with the consent stream")
+        } else if self.lag() > self.max_lag {
+            Some("too far behind the consent stream (cluster.max_apply_lag)")
+        } else {
+            None
+        }
+    }
+
+    fn lag(&self) -> u64 {
+        self.stream_last.load(Ordering::Acquire).saturating_sub(self.applied())
+    }
+
+    /// Called by the applier after each applied message.
+    fn applied_one(&self, position: u64, recorded: Recorded) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.insert(position, recorded);
+        while recent.len() > RECENT_RESULTS {
+            recent.pop_first();
+        }
+    }
+}
+
+/// Every second: the stream's end, the lag, and the connection state.
+async fn watch_lag(replication: std::sync::Weak<Replication>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(r) = replication.upgrade() else { return };
+        let connected = *r.log.connection().borrow() == Connection::Connected;
+        r.metrics.connected(connected);
+        if connected {
+            if let Ok(last) = r.log.last_sequence(Family::Consent).await {
+                r.stream_last.fetch_max(last, Ordering::AcqRel);
+            }
+        }
+        r.metrics.positions(r.applied(), r.lag());
+    }
+}
