@@ -259,8 +259,9 @@ impl Committer {
             .transaction(|(ev_t, id_t, bp_t, cs_t)| {
                 let mut seqs = self.last_seq.clone();
                 let mut out = Vec::with_capacity(events.len());
+                let tx = TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t };
                 for e in events {
-                    out.push(apply_one(e, now, &mut seqs, ev_t, id_t, bp_t, cs_t)?);
+                    out.push(apply_one(e, now, &mut seqs, &tx)?);
                 }
                 Ok((out, seqs))
             })
@@ -304,16 +305,16 @@ fn abort(e: impl Into<ConsentError>) -> ConflictableTransactionError<ConsentErro
     ConflictableTransactionError::Abort(e.into())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply_one(
-    e: &NewEvent,
-    now: Timestamp,
-    seqs: &mut HashMap<String, u64>,
-    ev_t: &TransactionalTree,
-    id_t: &TransactionalTree,
-    bp_t: &TransactionalTree,
-    cs_t: &TransactionalTree,
-) -> TxResult<Applied> {
+/// The trees one write touches, as seen inside the batch's transaction.
+struct TxTrees<'a> {
+    events: &'a TransactionalTree,
+    idempotency: &'a TransactionalTree,
+    by_phone: &'a TransactionalTree,
+    consent: &'a TransactionalTree,
+}
+
+fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<String, u64>, tx: &TxTrees<'_>) -> TxResult<Applied> {
+    let TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t } = *tx;
     let phone_key = keys::phone(&e.tenant_id, &e.phone);
     let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
         match bytes {
