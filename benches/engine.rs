@@ -15,7 +15,7 @@ use textgate::domain::{
     Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, SentMessage,
     Source,
 };
-use textgate::phone::PhoneNumber;
+use textgate::phone::{PhoneNumber, UsState};
 use textgate::policy::{decide, Message, Origin, Policy, RulePack};
 
 const MIDDAY: &str = "2026-06-02T15:00:00Z";
@@ -85,7 +85,7 @@ fn bench_decide(c: &mut Criterion) {
         category: Some(Category::Promotional),
         campaign_id: "fundraising",
         send_at: at,
-        recipient_state: Some("FL"),
+        recipient_state: Some(UsState::FL),
         recipient_zone: None,
     };
     c.bench_function("decide/worst", |b| b.iter(|| black_box(decide(&policy, tenant, &worst, &written, &busy))));

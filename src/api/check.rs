@@ -15,16 +15,9 @@ use crate::consent::ConsentError;
 use crate::domain::Category;
 use crate::domain::SentMessage;
 use crate::error::ApiError;
-use crate::phone::PhoneNumber;
+use crate::phone::{PhoneNumber, UsState};
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
 use crate::telemetry;
-
-/// USPS codes accepted in `recipient_state`.
-const STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
-    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
-    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
-];
 
 /// Decides one message; unless dry_run, records an allowed send and logs the
 /// decision. Runs in a `check` span that carries the tenant, the policy
@@ -139,18 +132,18 @@ fn unrecorded(e: ConsentError) -> Result<(), ApiError> {
 }
 
 /// A CheckMessage request's fields, parsed and checked.
-struct Valid<'r> {
+struct Valid {
     from: PhoneNumber,
     to: PhoneNumber,
     origin: Origin,
     category: Option<Category>,
     send_at: jiff::Timestamp,
-    state: Option<&'r str>,
+    state: Option<UsState>,
     zone: Option<TimeZone>,
 }
 
 /// Normalizes the numbers and checks every field, naming the first bad one.
-fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid<'_>, ApiError> {
+fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid, ApiError> {
     let from = phone("from", &req.from)?;
     let to = phone("to", &req.to)?;
     if req.body.is_empty() {
@@ -173,8 +166,7 @@ fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid
     }
     let state = match req.recipient_state.as_str() {
         "" => None,
-        s if STATES.contains(&s) => Some(s),
-        _ => return Err(ApiError::invalid("recipient_state", "not a two-letter US state code such as \"FL\"")),
+        s => Some(s.parse::<UsState>().map_err(|e| ApiError::invalid("recipient_state", e.to_string()))?),
     };
     let zone: Option<TimeZone> = match req.recipient_time_zone.as_str() {
         "" => None,
@@ -242,7 +234,7 @@ fn response(
             e164: d.recipient.e164.clone(),
             region: d.recipient.region.clone(),
             time_zones: d.recipient.time_zones.clone(),
-            states: d.recipient.states.clone(),
+            states: d.recipient.states.iter().map(|s| s.as_str().to_string()).collect(),
         }),
         client_ref: req.client_ref.clone(),
         dry_run: req.dry_run,
