@@ -13,7 +13,7 @@ use textgate::config::Config;
 use textgate::consent::{Ledger, LedgerOptions};
 use textgate::domain::{
     Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, SentMessage,
-    Source,
+    Source, TenantId,
 };
 use textgate::phone::{PhoneNumber, UsState};
 use textgate::policy::{decide, Message, Origin, Policy, RulePack};
@@ -22,7 +22,7 @@ const MIDDAY: &str = "2026-06-02T15:00:00Z";
 
 fn event(phone: &str, seq: u64, action: Action) -> NewEvent {
     NewEvent {
-        tenant_id: "northside".into(),
+        tenant_id: TenantId::new("northside"),
         event_id: format!("e-{phone}-{seq}"),
         phone: phone.into(),
         action,
@@ -113,6 +113,7 @@ fn bench_ledger(c: &mut Criterion) {
         ledger
     };
     let mut i = 0usize;
+    let tenant = TenantId::new("northside");
     // The in-memory index, then sled alone (the index off).
     let sled_only = filled(LedgerOptions { consent_index_bytes: 0, ..LedgerOptions::default() });
     let ledger = filled(LedgerOptions::default());
@@ -120,7 +121,7 @@ fn bench_ledger(c: &mut Criterion) {
         c.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 7919) % phones.len();
-                black_box(l.consent("northside", &phones[i]).expect("read"))
+                black_box(l.consent(&tenant, &phones[i]).expect("read"))
             })
         });
     }
@@ -129,13 +130,13 @@ fn bench_ledger(c: &mut Criterion) {
     c.bench_function("ledger/contact_put", |b| {
         b.iter(|| {
             i = (i + 7919) % phones.len();
-            ledger.put_contact("northside", &phones[i], &history).expect("write")
+            ledger.put_contact(&tenant, &phones[i], &history).expect("write")
         })
     });
     c.bench_function("ledger/contact_get", |b| {
         b.iter(|| {
             i = (i + 7919) % phones.len();
-            black_box(ledger.contact("northside", &phones[i]).expect("read"))
+            black_box(ledger.contact(&tenant, &phones[i]).expect("read"))
         })
     });
     rt.block_on(ledger.shutdown()).expect("shutdown");

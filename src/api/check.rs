@@ -13,7 +13,7 @@ use super::{limits, pb};
 use crate::app::{tenant_of, App};
 use crate::consent::ConsentError;
 use crate::domain::Category;
-use crate::domain::SentMessage;
+use crate::domain::{SentMessage, TenantId};
 use crate::error::ApiError;
 use crate::phone::{PhoneNumber, UsState};
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
@@ -25,7 +25,7 @@ use crate::telemetry;
 /// (`validate`, `consent.lookup`, `decide`, `ledger.write`) inside it.
 pub async fn check(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::CheckMessageRequest,
 ) -> Result<pb::CheckMessageResponse, ApiError> {
     let span = tracing::debug_span!(
@@ -42,11 +42,11 @@ pub async fn check(
 
 async fn check_in(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::CheckMessageRequest,
     span: &Span,
 ) -> Result<pb::CheckMessageResponse, ApiError> {
-    let (policy, tenant) = app.policy_for(&tenant)?;
+    let policy = app.policy_for(&tenant)?;
     span.record("policy_version", policy.version.as_str());
     let tp = tenant_of(&policy, &tenant)?;
     let now = app.clock.now();
@@ -72,7 +72,7 @@ async fn check_in(
     let decision = stage.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
     telemetry::record_decision(&stage, &decision);
     telemetry::record_decision(span, &decision);
-    app.metrics.decision(&tenant, decision.outcome, decision.reasons.first().map(|r| r.code));
+    app.metrics.decision(tenant.as_str(), decision.outcome, decision.reasons.first().map(|r| r.code));
     drop(stage);
     let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
@@ -317,7 +317,7 @@ pub fn check_stream(
 }
 
 /// A logged decision by id.
-pub fn get_decision(app: &App, tenant: String, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
+pub fn get_decision(app: &App, tenant: TenantId, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
     app.policy_for(&tenant)?;
     limits::id("decision_id", &req.decision_id)?;
     let bytes = app.ledger.decision(&tenant, &req.decision_id)?.ok_or_else(|| {

@@ -12,7 +12,7 @@ use super::{limits, pb};
 use crate::app::App;
 use crate::config::Config;
 use crate::consent::Recorded;
-use crate::domain::{Action, Evidence, NewEvent, Scope, Source};
+use crate::domain::{Action, Evidence, NewEvent, Scope, Source, TenantId};
 use crate::error::ApiError;
 
 /// Event ids ProcessInbound gives the events it records (`inbound:<message_id>`).
@@ -24,7 +24,7 @@ pub const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hou
 /// Validates and records one consent event, in a `record_consent` span.
 pub async fn record(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::RecordConsentRequest,
 ) -> Result<pb::RecordConsentResponse, ApiError> {
     let span =
@@ -56,7 +56,7 @@ fn response(recorded: Recorded) -> pb::RecordConsentResponse {
 /// Validates a RecordConsent request into a ledger event.
 fn new_event(
     config: &Config,
-    tenant: String,
+    tenant: TenantId,
     req: pb::RecordConsentRequest,
     now: jiff::Timestamp,
 ) -> Result<NewEvent, ApiError> {
@@ -118,8 +118,8 @@ fn new_event(
 }
 
 /// Checks a scope against the tenant's campaigns and senders.
-pub fn scope(config: &Config, tenant: &str, s: pb::ConsentScope) -> Result<Scope, ApiError> {
-    let t = &config.tenants[tenant];
+pub fn scope(config: &Config, tenant: &TenantId, s: pb::ConsentScope) -> Result<Scope, ApiError> {
+    let t = &config.tenants[tenant.as_str()];
     if !s.campaign_id.is_empty() && !t.campaigns.iter().any(|c| c.id == s.campaign_id) {
         return Err(ApiError::invalid("scope.campaign_id", "no such campaign for this tenant"));
     }
@@ -162,8 +162,8 @@ fn evidence(e: pb::Evidence) -> Result<Evidence, ApiError> {
     })
 }
 
-pub fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
-    let (policy, tenant) = app.policy_for(&tenant)?;
+pub fn get(app: &App, tenant: TenantId, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
+    let policy = app.policy_for(&tenant)?;
     let window = crate::app::tenant_of(&policy, &tenant)?.conversation_window;
     let phone = phone("phone", &req.phone)?;
     if !req.consistency_token.is_empty() && req.consistency_token.parse::<u64>().is_err() {
@@ -177,7 +177,7 @@ pub fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::
 /// Streams events oldest first; a bounded channel gives back-pressure.
 pub fn list(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::ListConsentEventsRequest,
 ) -> Result<EventStreamOf<pb::ConsentEvent>, ApiError> {
     app.config_for(&tenant)?;

@@ -133,7 +133,7 @@ pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
     let e = &ev.event;
     let (action, level) = action_to_pb(e.action);
     pb::ConsentEvent {
-        tenant_id: e.tenant_id.clone(),
+        tenant_id: e.tenant_id.as_str().to_string(),
         event_id: e.event_id.clone(),
         sequence: ev.sequence,
         phone: e.phone.clone(),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::ConsentError;
 use crate::domain::{
     Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, ScopeState,
-    SentMessage, Source, Status,
+    SentMessage, Source, Status, TenantId,
 };
 
 /// The schema version whose records this module reads and writes.
@@ -203,7 +203,7 @@ fn new_event_v1(e: &NewEvent) -> NewEventV1 {
         Action::Revoke => (ActionV1::Revoke, LevelV1::Unspecified),
     };
     NewEventV1 {
-        tenant_id: e.tenant_id.clone(),
+        tenant_id: e.tenant_id.as_str().to_string(),
         event_id: e.event_id.clone(),
         phone: e.phone.clone(),
         action,
@@ -235,7 +235,7 @@ fn new_event(r: NewEventV1) -> Result<NewEvent, ConsentError> {
     };
     let ev = r.evidence;
     Ok(NewEvent {
-        tenant_id: r.tenant_id,
+        tenant_id: TenantId::new(r.tenant_id),
         event_id: r.event_id,
         phone: r.phone,
         action,

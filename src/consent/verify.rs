@@ -124,7 +124,7 @@ fn check_events(t: &Trees, r: &mut VerifyReport) -> Result<Folded, ConsentError>
                 continue;
             }
         };
-        if ev.sequence != seq || ev.event.tenant_id != tenant {
+        if ev.sequence != seq || ev.event.tenant_id.as_str() != tenant {
             r.problem(
                 "events",
                 &tenant,

@@ -154,14 +154,14 @@ impl ContactConsent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Evidence, NewEvent};
+    use crate::domain::{Evidence, NewEvent, TenantId};
 
     fn ev(seq: u64, action: Action, campaign: &str, source: Source) -> ConsentEvent {
         ConsentEvent {
             sequence: seq,
             recorded_at: Timestamp::UNIX_EPOCH,
             event: NewEvent {
-                tenant_id: "t".into(),
+                tenant_id: TenantId::new("t"),
                 event_id: format!("e{seq}"),
                 phone: "+13125550199".into(),
                 action,

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::fixtures::{grant, message, policy, tenant, ts, CASEWORK, FUNDRAISING};
 use super::*;
 use crate::domain::SentMessage;
-use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
+use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source, TenantId};
 use crate::policy::{ChangeKind, ReasonCode};
 
 struct Case {
@@ -300,7 +300,7 @@ fn opted_out_recipient_is_denied_citing_the_revocation() {
         sequence: 2,
         recorded_at: Timestamp::UNIX_EPOCH,
         event: NewEvent {
-            tenant_id: "northside".into(),
+            tenant_id: TenantId::new("northside"),
             event_id: "inbound:stop-1".into(),
             phone: String::new(),
             action: Action::Revoke,
