@@ -24,7 +24,7 @@ fn event(phone: &str, seq: u64, action: Action) -> NewEvent {
     NewEvent {
         tenant_id: TenantId::new("northside"),
         event_id: format!("e-{phone}-{seq}"),
-        phone: phone.into(),
+        phone: PhoneNumber::parse(phone).expect("a valid number"),
         action,
         scope: Scope::default(),
         source: Source::Verbal,
@@ -102,12 +102,14 @@ fn bench_decide(c: &mut Criterion) {
 
 fn bench_ledger(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let phones: Vec<String> = (0..10_000).map(|i| format!("+1312{:03}{:04}", 200 + i % 800, i)).collect();
+    let phones: Vec<PhoneNumber> = (0..10_000)
+        .map(|i| PhoneNumber::parse(&format!("+1312{:03}{:04}", 200 + i % 800, i)).expect("a valid number"))
+        .collect();
     let filled = |opts: LedgerOptions| {
         let ledger = Ledger::temporary(&opts).expect("ledger");
         rt.block_on(async {
             for (i, p) in phones.iter().enumerate() {
-                ledger.record(event(p, i as u64, Action::Grant(Level::Express))).await.expect("record");
+                ledger.record(event(p.as_str(), i as u64, Action::Grant(Level::Express))).await.expect("record");
             }
         });
         ledger

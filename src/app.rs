@@ -16,6 +16,7 @@ use crate::consent::Ledger;
 use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::phone::PhoneNumber;
 use crate::policy::{Policy, RulePack, TenantPolicy};
 use crate::telemetry::PhoneHasher;
 
@@ -82,7 +83,7 @@ impl App {
     }
 
     /// Serializes work on one recipient of one tenant.
-    pub async fn lock_recipient(&self, tenant: &TenantId, phone: &str) -> MutexGuard<'_, ()> {
+    pub async fn lock_recipient(&self, tenant: &TenantId, phone: &PhoneNumber) -> MutexGuard<'_, ()> {
         let mut h = DefaultHasher::new();
         (tenant, phone).hash(&mut h);
         self.stripes[(h.finish() as usize) % STRIPES].lock().await

@@ -64,9 +64,9 @@ async fn check_in(
         recipient_state: v.state,
         recipient_zone: v.zone.as_ref().map(|z| (req.recipient_time_zone.as_str(), z)),
     };
-    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to.as_str()).await) };
+    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to).await) };
     let (consent, mut history) = tracing::debug_span!("consent.lookup").in_scope(|| -> Result<_, ApiError> {
-        Ok((app.ledger.consent(&tenant, to.as_str())?.unwrap_or_default(), app.ledger.contact(&tenant, to.as_str())?))
+        Ok((app.ledger.consent(&tenant, to)?.unwrap_or_default(), app.ledger.contact(&tenant, to)?))
     })?;
     let stage = tracing::debug_span!("decide", outcome = Empty, reason_codes = Empty, rule_ids = Empty);
     let decision = stage.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
@@ -80,10 +80,10 @@ async fn check_in(
         if let Some(category) = decision.category {
             let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
             history.note_send(note, decision.discloses, policy.pack.history_window, now);
-            write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history)).or_else(unrecorded)?;
+            write.in_scope(|| app.ledger.put_contact(&tenant, to, &history)).or_else(unrecorded)?;
         }
     }
-    let view = convert::view_to_pb(to.as_str(), &consent, history.conversation(tp.conversation_window));
+    let view = convert::view_to_pb(to, &consent, history.conversation(tp.conversation_window));
     let mut resp = response(&decision, &policy.version, view, &req);
     resp.decision_id = if req.dry_run {
         new_decision_id(now)

@@ -32,7 +32,7 @@ pub async fn record(
     async {
         let config = app.config_for(&tenant)?;
         let event = new_event(&config, tenant, req, app.clock.now())?;
-        app.phone_hash.record(&span, &event.phone);
+        app.phone_hash.record(&span, event.phone.as_str());
         span.record("action", tracing::field::debug(event.action));
         let recorded = app.ledger.record(event).await?;
         span.record("duplicate", recorded.duplicate);
@@ -106,7 +106,7 @@ fn new_event(
     Ok(NewEvent {
         tenant_id: tenant,
         event_id: req.event_id,
-        phone: phone.as_str().to_string(),
+        phone,
         action,
         scope,
         source,
@@ -169,9 +169,9 @@ pub fn get(app: &App, tenant: TenantId, req: pb::GetConsentRequest) -> Result<pb
     if !req.consistency_token.is_empty() && req.consistency_token.parse::<u64>().is_err() {
         return Err(ApiError::invalid("consistency_token", "not a token returned by this service"));
     }
-    let consent = app.ledger.consent(&tenant, phone.as_str())?.unwrap_or_default();
-    let history = app.ledger.contact(&tenant, phone.as_str())?;
-    Ok(convert::view_to_pb(phone.as_str(), &consent, history.conversation(window)))
+    let consent = app.ledger.consent(&tenant, &phone)?.unwrap_or_default();
+    let history = app.ledger.contact(&tenant, &phone)?;
+    Ok(convert::view_to_pb(&phone, &consent, history.conversation(window)))
 }
 
 /// Streams events oldest first; a bounded channel gives back-pressure.
@@ -183,13 +183,13 @@ pub fn list(
     app.config_for(&tenant)?;
     let phone = match req.phone.as_str() {
         "" => None,
-        p => Some(phone("phone", p)?.as_str().to_string()),
+        p => Some(phone("phone", p)?),
     };
     let limit = if req.limit == 0 { usize::MAX } else { req.limit as usize };
     let ledger = Arc::clone(&app.ledger);
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::task::spawn_blocking(move || {
-        for item in ledger.events(&tenant, phone.as_deref(), req.after_sequence).take(limit) {
+        for item in ledger.events(&tenant, phone.as_ref(), req.after_sequence).take(limit) {
             let item = item.map(|e| convert::event_to_pb(&e)).map_err(|e| Status::from(ApiError::from(e)));
             let failed = item.is_err();
             if tx.blocking_send(item).is_err() || failed {

@@ -49,7 +49,7 @@ async fn process_in(
     }
 
     app.phone_hash.record(span, from.as_str());
-    let _lock = app.lock_recipient(&tenant, from.as_str()).await;
+    let _lock = app.lock_recipient(&tenant, &from).await;
     if let Some(stored) = app.ledger.inbound_answer(&tenant, &req.message_id)? {
         let mut resp = pb::ProcessInboundResponse::decode(stored.as_slice())
             .map_err(|e| ApiError::Internal(format!("inbound record: {e}")))?;
@@ -57,7 +57,7 @@ async fn process_in(
         span.record("duplicate", true);
         return Ok(resp);
     }
-    let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
+    let consent = app.ledger.consent(&tenant, &from)?.unwrap_or_default();
     let standing = Standing::of(&consent, &campaign.id, to.as_str());
     let class = policy.pack.inbound.classify(&req.body, standing.opted_out());
     span.record("intent", tracing::field::debug(&class.intent));
@@ -76,16 +76,16 @@ async fn process_in(
         }
         None => (todo.reply, None, String::new(), consent),
     };
-    let mut history = app.ledger.contact(&tenant, from.as_str())?;
+    let mut history = app.ledger.contact(&tenant, &from)?;
     history.note_inbound(received_at);
-    app.ledger.put_contact(&tenant, from.as_str(), &history)?;
+    app.ledger.put_contact(&tenant, &from, &history)?;
     let resp = pb::ProcessInboundResponse {
         intent: intent as i32,
         matched: class.matched,
         reply_body: reply.to_string(),
         event,
         consistency_token: token,
-        consent: Some(convert::view_to_pb(from.as_str(), &consent, history.conversation(tp.conversation_window))),
+        consent: Some(convert::view_to_pb(&from, &consent, history.conversation(tp.conversation_window))),
         duplicate: false,
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
@@ -104,7 +104,7 @@ fn new_event(
     NewEvent {
         tenant_id: tenant.clone(),
         event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
-        phone: from.as_str().to_string(),
+        phone: from.clone(),
         action: change.action,
         scope: Scope::default(),
         source: change.source,

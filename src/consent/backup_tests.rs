@@ -7,6 +7,7 @@ use crate::consent::rebuild::rebuild_dir;
 use crate::consent::LedgerOptions;
 use crate::domain::ContactHistory;
 use crate::domain::{Action, Level, NewEvent, TenantId};
+use crate::phone::PhoneNumber;
 
 fn event(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent::for_test(tenant, id, phone, action)
@@ -25,7 +26,7 @@ async fn backed_up(dir: &Path) -> Vec<u8> {
     }
     ledger.record(event("south", "s0", "+13125550100", Action::Grant(Level::Express))).await.unwrap();
     let history = ContactHistory { last_inbound_at: Some(jiff::Timestamp::UNIX_EPOCH), ..Default::default() };
-    ledger.put_contact(&TenantId::new("north"), "+13125550100", &history).unwrap();
+    ledger.put_contact(&TenantId::new("north"), &PhoneNumber::parse("+13125550100").unwrap(), &history).unwrap();
     ledger.remember_inbound(&TenantId::new("north"), "m-1", b"answer".to_vec()).unwrap();
     let id = ledger.log_decision(&TenantId::new("north"), jiff::Timestamp::UNIX_EPOCH, DECISION).unwrap();
     std::fs::write(dir.join("decision-id.txt"), &id).unwrap();
@@ -65,10 +66,13 @@ async fn a_restored_backup_verifies_and_holds_the_same_ledger() {
     let all = |l: &Ledger| l.events(&TenantId::new("north"), None, 0).map(Result::unwrap).collect::<Vec<_>>();
     assert_eq!(all(&a), all(&b));
     for p in ["+13125550100", "+13125550101", "+13125550103"] {
-        assert_eq!(a.consent(&TenantId::new("north"), p).unwrap(), b.consent(&TenantId::new("north"), p).unwrap());
+        assert_eq!(
+            a.consent(&TenantId::new("north"), &PhoneNumber::parse(p).unwrap()).unwrap(),
+            b.consent(&TenantId::new("north"), &PhoneNumber::parse(p).unwrap()).unwrap()
+        );
     }
     assert_eq!(
-        b.contact(&TenantId::new("north"), "+13125550100").unwrap().last_inbound_at,
+        b.contact(&TenantId::new("north"), &PhoneNumber::parse("+13125550100").unwrap()).unwrap().last_inbound_at,
         Some(jiff::Timestamp::UNIX_EPOCH)
     );
     assert_eq!(b.inbound_answer(&TenantId::new("north"), "m-1").unwrap().as_deref(), Some(&b"answer"[..]));
@@ -119,7 +123,11 @@ async fn restore_needs_force_to_replace_a_store_and_then_replaces_it() {
     let (_, report) = restore(&file, other.path(), true).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     let l = Ledger::open(other.path(), &LedgerOptions::default()).unwrap();
-    assert_eq!(l.consent(&TenantId::new("north"), "+13125550199").unwrap(), None, "the old store's data is gone");
+    assert_eq!(
+        l.consent(&TenantId::new("north"), &PhoneNumber::parse("+13125550199").unwrap()).unwrap(),
+        None,
+        "the old store's data is gone"
+    );
     assert_eq!(l.events(&TenantId::new("north"), None, 0).count(), 20);
     l.shutdown().await.unwrap();
 }

@@ -315,7 +315,7 @@ struct TxTrees<'a> {
 
 fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<TenantId, u64>, tx: &TxTrees<'_>) -> TxResult<Applied> {
     let TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t } = *tx;
-    let phone_key = keys::phone(e.tenant_id.as_str(), &e.phone);
+    let phone_key = keys::phone(e.tenant_id.as_str(), e.phone.as_str());
     let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
         match bytes {
             Some(b) => records::decode_consent(&b).map_err(abort),
@@ -328,7 +328,7 @@ fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<TenantId, u64>, tx
             .get(keys::event(e.tenant_id.as_str(), seq))?
             .ok_or_else(|| abort(ConsentError::corrupt(format!("idempotency names missing event {seq}"))))?;
         let event = records::decode_event(&original).map_err(abort)?;
-        let consent = load_consent(cs_t.get(keys::phone(e.tenant_id.as_str(), &event.event.phone))?)?;
+        let consent = load_consent(cs_t.get(keys::phone(e.tenant_id.as_str(), event.event.phone.as_str()))?)?;
         return Ok((Recorded { event, duplicate: true, consent }, None));
     }
     let seq = seqs.get(&e.tenant_id).copied().unwrap_or(0) + 1;
@@ -338,7 +338,7 @@ fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<TenantId, u64>, tx
     consent.apply(&stored);
     ev_t.insert(keys::event(e.tenant_id.as_str(), seq), records::encode_event(&stored))?;
     id_t.insert(keys::idempotency(e.tenant_id.as_str(), &e.event_id), &seq.to_be_bytes())?;
-    bp_t.insert(keys::by_phone(e.tenant_id.as_str(), &e.phone, seq), &[])?;
+    bp_t.insert(keys::by_phone(e.tenant_id.as_str(), e.phone.as_str(), seq), &[])?;
     let state = records::encode_consent(&consent);
     cs_t.insert(phone_key, state.as_slice())?;
     Ok((Recorded { event: stored, duplicate: false, consent }, Some(state)))

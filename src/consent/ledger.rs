@@ -14,6 +14,7 @@ use super::trees::Trees;
 use super::unacked::Unacked;
 use super::{keys, offline, records, ConsentError};
 use crate::domain::{ConsentEvent, ContactConsent, ContactHistory, NewEvent, TenantId};
+use crate::phone::PhoneNumber;
 
 /// How the ledger commits writes.
 #[derive(Clone)]
@@ -184,18 +185,18 @@ impl Ledger {
 
     /// Current consent of one number (None when nothing was ever recorded).
     /// Reads the in-memory index when it can answer, else sled.
-    pub fn consent(&self, tenant: &TenantId, phone: &str) -> Result<Option<ContactConsent>, ConsentError> {
+    pub fn consent(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<Option<ContactConsent>, ConsentError> {
         if self.unacked.latched() {
-            if let Some(durable) = self.unacked.consent(&keys::phone(tenant.as_str(), phone)) {
+            if let Some(durable) = self.unacked.consent(&keys::phone(tenant.as_str(), phone.as_str())) {
                 return Ok(Some(durable));
             }
         }
-        match self.index.get(tenant.as_str(), phone)? {
+        match self.index.get(tenant.as_str(), phone.as_str())? {
             Lookup::Found(c) => return Ok(Some(c)),
             Lookup::Absent => return Ok(None),
             Lookup::Unknown => {}
         }
-        match self.trees.consent.get(keys::phone(tenant.as_str(), phone))? {
+        match self.trees.consent.get(keys::phone(tenant.as_str(), phone.as_str()))? {
             Some(bytes) => Ok(Some(records::decode_consent(&bytes)?)),
             None => Ok(None),
         }
@@ -206,15 +207,15 @@ impl Ledger {
     pub fn events<'a>(
         &'a self,
         tenant: &TenantId,
-        phone: Option<&str>,
+        phone: Option<&PhoneNumber>,
         after: u64,
     ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
         let start = after.saturating_add(1);
         if let Some(end) = self.unacked.first_unacked(tenant.as_str()) {
-            let durable = self.events_from(tenant.as_str(), phone, start);
+            let durable = self.events_from(tenant.as_str(), phone.map(PhoneNumber::as_str), start);
             return Box::new(durable.take_while(move |r| r.as_ref().map_or(true, |e| e.sequence < end)));
         }
-        self.events_from(tenant.as_str(), phone, start)
+        self.events_from(tenant.as_str(), phone.map(PhoneNumber::as_str), start)
     }
 
     fn events_from<'a>(
@@ -287,8 +288,8 @@ impl Ledger {
     // Activity: contact history, the decision log, inbound answers (see `activity`).
 
     /// Contact history of one number (empty when it has none).
-    pub fn contact(&self, tenant: &TenantId, phone: &str) -> Result<ContactHistory, ConsentError> {
-        match self.activity.contact.get(&keys::phone(tenant.as_str(), phone))? {
+    pub fn contact(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<ContactHistory, ConsentError> {
+        match self.activity.contact.get(&keys::phone(tenant.as_str(), phone.as_str()))? {
             Some(b) => records::decode_contact(&b),
             None => Ok(ContactHistory::default()),
         }
@@ -296,8 +297,13 @@ impl Ledger {
 
     /// Stores the contact history of one number. Callers serialize writes per
     /// number (read, decide, write) so no update is lost.
-    pub fn put_contact(&self, tenant: &TenantId, phone: &str, history: &ContactHistory) -> Result<(), ConsentError> {
-        self.activity.contact.put(keys::phone(tenant.as_str(), phone), records::encode_contact(history))
+    pub fn put_contact(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+        history: &ContactHistory,
+    ) -> Result<(), ConsentError> {
+        self.activity.contact.put(keys::phone(tenant.as_str(), phone.as_str()), records::encode_contact(history))
     }
 
     /// Appends an encoded decision record, decided at `at`; returns the

@@ -77,8 +77,8 @@ pub(super) fn rebuild(
         if seen.insert(id_key.clone()) {
             ids.insert(id_key, &seq.to_be_bytes());
         }
-        index.insert(keys::by_phone(e.tenant_id.as_str(), &e.phone, seq), &[]);
-        folded.entry(keys::phone(e.tenant_id.as_str(), &e.phone)).or_default().apply(&ev);
+        index.insert(keys::by_phone(e.tenant_id.as_str(), e.phone.as_str(), seq), &[]);
+        folded.entry(keys::phone(e.tenant_id.as_str(), e.phone.as_str())).or_default().apply(&ev);
         report.events += 1;
         pending += 1;
         if pending == CHUNK {

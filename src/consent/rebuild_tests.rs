@@ -6,12 +6,13 @@ use super::*;
 use crate::consent::verify::verify_dir;
 use crate::consent::{Ledger, LedgerOptions};
 use crate::domain::{Action, Evidence, Level, NewEvent, Scope, Source, TenantId};
+use crate::phone::PhoneNumber;
 
 fn event(id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent {
         tenant_id: TenantId::new("north"),
         event_id: id.into(),
-        phone: phone.into(),
+        phone: PhoneNumber::parse(phone).unwrap(),
         action,
         scope: Scope::default(),
         source: Source::Verbal,
@@ -36,7 +37,10 @@ async fn populated(dir: &Path) -> Vec<Option<ContactConsent>> {
         .record(NewEvent { tenant_id: TenantId::new("south"), ..event("s1", PHONES[0], Action::Grant(Level::Express)) })
         .await
         .unwrap();
-    let states = PHONES.iter().map(|p| ledger.consent(&TenantId::new("north"), p).unwrap()).collect();
+    let states = PHONES
+        .iter()
+        .map(|p| ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(p).unwrap()).unwrap())
+        .collect();
     ledger.shutdown().await.unwrap();
     states
 }

@@ -64,11 +64,11 @@ impl Unacked {
     pub fn latch(&self, trees: &Trees, batch: &[NewEvent], next_seq: &HashMap<TenantId, u64>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for e in batch {
-            let key = keys::phone(e.tenant_id.as_str(), &e.phone);
+            let key = keys::phone(e.tenant_id.as_str(), e.phone.as_str());
             let below = next_seq.get(&e.tenant_id).copied().unwrap_or(1);
             inner.first_unacked.entry(e.tenant_id.clone()).or_insert(below);
             if !inner.consent.contains_key(&key) {
-                let durable = replay(trees, e.tenant_id.as_str(), &e.phone, below).unwrap_or_else(|err| {
+                let durable = replay(trees, e.tenant_id.as_str(), e.phone.as_str(), below).unwrap_or_else(|err| {
                     // Unreadable history: suppress the number rather than guess.
                     tracing::error!(
                         error = &err as &dyn std::error::Error,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::tenant::TenantId;
+use crate::phone::PhoneNumber;
 
 /// Grant (at a level) or revoke. A revocation carries no level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +102,7 @@ pub struct Evidence {
 pub struct NewEvent {
     pub tenant_id: TenantId,
     pub event_id: String,
-    pub phone: String,
+    pub phone: PhoneNumber,
     pub action: Action,
     pub scope: Scope,
     pub source: Source,
@@ -126,7 +127,7 @@ impl NewEvent {
         NewEvent {
             tenant_id: TenantId::new(tenant),
             event_id: id.into(),
-            phone: phone.into(),
+            phone: PhoneNumber::parse(phone).expect("a test phone number"),
             action,
             scope: Scope::default(),
             source: Source::Api,

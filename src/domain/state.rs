@@ -163,7 +163,7 @@ mod tests {
             event: NewEvent {
                 tenant_id: TenantId::new("t"),
                 event_id: format!("e{seq}"),
-                phone: "+13125550199".into(),
+                phone: crate::phone::PhoneNumber::parse("+13125550199").unwrap(),
                 action,
                 scope: Scope { campaign_id: campaign.into(), sender: String::new() },
                 source,

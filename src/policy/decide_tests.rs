@@ -302,7 +302,7 @@ fn opted_out_recipient_is_denied_citing_the_revocation() {
         event: NewEvent {
             tenant_id: TenantId::new("northside"),
             event_id: "inbound:stop-1".into(),
-            phone: String::new(),
+            phone: PhoneNumber::parse("+13125550199").unwrap(),
             action: Action::Revoke,
             scope: Scope::default(),
             source: Source::Keyword,
