@@ -14,7 +14,8 @@
 use std::time::Instant;
 
 use textgate::consent::{Ledger, LedgerOptions};
-use textgate::domain::{Action, Evidence, Level, NewEvent, Scope, Source};
+use textgate::domain::{Action, Evidence, Level, NewEvent, Scope, Source, TenantId};
+use textgate::phone::PhoneNumber;
 
 /// Area codes spread over the US time zones (all inside the demo's quiet hours at midday).
 pub const NPAS: [&str; 10] = ["312", "212", "415", "305", "206", "617", "713", "404", "602", "303"];
@@ -28,9 +29,9 @@ fn phone(i: u64) -> String {
 
 fn event(i: u64, n: u32, action: Action) -> NewEvent {
     NewEvent {
-        tenant_id: "northside".into(),
+        tenant_id: TenantId::new("northside"),
         event_id: format!("bench-{i}-{n}"),
-        phone: phone(i),
+        phone: PhoneNumber::parse_e164(&phone(i)).expect("a valid number"),
         action,
         scope: Scope::default(),
         source: Source::Import,

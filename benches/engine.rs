@@ -13,18 +13,18 @@ use textgate::config::Config;
 use textgate::consent::{Ledger, LedgerOptions};
 use textgate::domain::{
     Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, SentMessage,
-    Source,
+    Source, TenantId,
 };
-use textgate::phone::PhoneNumber;
+use textgate::phone::{PhoneNumber, UsState};
 use textgate::policy::{decide, Message, Origin, Policy, RulePack};
 
 const MIDDAY: &str = "2026-06-02T15:00:00Z";
 
 fn event(phone: &str, seq: u64, action: Action) -> NewEvent {
     NewEvent {
-        tenant_id: "northside".into(),
+        tenant_id: TenantId::new("northside"),
         event_id: format!("e-{phone}-{seq}"),
-        phone: phone.into(),
+        phone: PhoneNumber::parse(phone).expect("a valid number"),
         action,
         scope: Scope::default(),
         source: Source::Verbal,
@@ -85,7 +85,7 @@ fn bench_decide(c: &mut Criterion) {
         category: Some(Category::Promotional),
         campaign_id: "fundraising",
         send_at: at,
-        recipient_state: Some("FL"),
+        recipient_state: Some(UsState::FL),
         recipient_zone: None,
     };
     c.bench_function("decide/worst", |b| b.iter(|| black_box(decide(&policy, tenant, &worst, &written, &busy))));
@@ -102,17 +102,20 @@ fn bench_decide(c: &mut Criterion) {
 
 fn bench_ledger(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let phones: Vec<String> = (0..10_000).map(|i| format!("+1312{:03}{:04}", 200 + i % 800, i)).collect();
+    let phones: Vec<PhoneNumber> = (0..10_000)
+        .map(|i| PhoneNumber::parse(&format!("+1312{:03}{:04}", 200 + i % 800, i)).expect("a valid number"))
+        .collect();
     let filled = |opts: LedgerOptions| {
         let ledger = Ledger::temporary(&opts).expect("ledger");
         rt.block_on(async {
             for (i, p) in phones.iter().enumerate() {
-                ledger.record(event(p, i as u64, Action::Grant(Level::Express))).await.expect("record");
+                ledger.record(event(p.as_str(), i as u64, Action::Grant(Level::Express))).await.expect("record");
             }
         });
         ledger
     };
     let mut i = 0usize;
+    let tenant = TenantId::new("northside");
     // The in-memory index, then sled alone (the index off).
     let sled_only = filled(LedgerOptions { consent_index_bytes: 0, ..LedgerOptions::default() });
     let ledger = filled(LedgerOptions::default());
@@ -120,7 +123,7 @@ fn bench_ledger(c: &mut Criterion) {
         c.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 7919) % phones.len();
-                black_box(l.consent("northside", &phones[i]).expect("read"))
+                black_box(l.consent(&tenant, &phones[i]).expect("read"))
             })
         });
     }
@@ -129,13 +132,13 @@ fn bench_ledger(c: &mut Criterion) {
     c.bench_function("ledger/contact_put", |b| {
         b.iter(|| {
             i = (i + 7919) % phones.len();
-            ledger.put_contact("northside", &phones[i], &history).expect("write")
+            ledger.put_contact(&tenant, &phones[i], &history).expect("write")
         })
     });
     c.bench_function("ledger/contact_get", |b| {
         b.iter(|| {
             i = (i + 7919) % phones.len();
-            black_box(ledger.contact("northside", &phones[i]).expect("read"))
+            black_box(ledger.contact(&tenant, &phones[i]).expect("read"))
         })
     });
     rt.block_on(ledger.shutdown()).expect("shutdown");

@@ -13,9 +13,10 @@ use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::consent::{Ledger, Recorded};
-use crate::domain::NewEvent;
+use crate::domain::{NewEvent, TenantId};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::phone::PhoneNumber;
 use crate::policy::{Policy, RulePack, TenantPolicy};
 use crate::replication::Replication;
 use crate::telemetry::PhoneHasher;
@@ -121,25 +122,25 @@ impl App {
     }
 
     /// The compiled policy as of now, with tenant `id` checked to exist.
-    pub fn policy_for(&self, id: &str) -> Result<(Arc<Policy>, String), ApiError> {
+    pub fn policy_for(&self, id: &TenantId) -> Result<Arc<Policy>, ApiError> {
         let policy = self.policy.load_full();
-        if !policy.tenants.contains_key(id) {
+        if !policy.tenants.contains_key(id.as_str()) {
             return Err(ApiError::NotFound("tenant_id: no such tenant".into()));
         }
-        Ok((policy, id.to_string()))
+        Ok(policy)
     }
 
     /// Serializes work on one recipient of one tenant.
-    pub async fn lock_recipient(&self, tenant: &str, phone: &str) -> MutexGuard<'_, ()> {
+    pub async fn lock_recipient(&self, tenant: &TenantId, phone: &PhoneNumber) -> MutexGuard<'_, ()> {
         let mut h = DefaultHasher::new();
         (tenant, phone).hash(&mut h);
         self.stripes[(h.finish() as usize) % STRIPES].lock().await
     }
 
     /// The configuration as of now, checked to contain tenant `id`.
-    pub fn config_for(&self, id: &str) -> Result<Arc<Config>, ApiError> {
+    pub fn config_for(&self, id: &TenantId) -> Result<Arc<Config>, ApiError> {
         let config = self.config.load_full();
-        if !config.tenants.contains_key(id) {
+        if !config.tenants.contains_key(id.as_str()) {
             return Err(ApiError::NotFound("tenant_id: no such tenant".into()));
         }
         Ok(config)
@@ -147,6 +148,6 @@ impl App {
 }
 
 /// Looks up a tenant in a policy already checked by [`App::policy_for`].
-pub fn tenant_of<'a>(policy: &'a Policy, id: &str) -> Result<&'a TenantPolicy, ApiError> {
-    policy.tenants.get(id).ok_or_else(|| ApiError::NotFound("tenant_id: no such tenant".into()))
+pub fn tenant_of<'a>(policy: &'a Policy, id: &TenantId) -> Result<&'a TenantPolicy, ApiError> {
+    policy.tenants.get(id.as_str()).ok_or_else(|| ApiError::NotFound("tenant_id: no such tenant".into()))
 }

@@ -63,7 +63,42 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     ("phone", &["api", "app", "admin", "cluster", "consent", "policy", "server", "config"]),
     // Storage knows the domain, never the API or the server.
-    ("consent", &["api", "app", "admin", "cli", "server", "snapshot", "policy", "observe", "reload", "ops"]),
+    (
+        "consent",
+        &[
+            "api",
+            "app",
+            "admin",
+            "cli",
+            "cluster",
+            "replication",
+            "server",
+            "snapshot",
+            "policy",
+            "observe",
+            "reload",
+            "ops",
+        ],
+    ),
+    // The log's transport knows nothing of the store or of what it carries
+    // beyond the domain; `replication` joins the two.
+    (
+        "cluster",
+        &[
+            "api",
+            "app",
+            "admin",
+            "cli",
+            "consent",
+            "replication",
+            "server",
+            "snapshot",
+            "policy",
+            "observe",
+            "reload",
+            "ops",
+        ],
+    ),
 ];
 
 struct Source {

@@ -21,13 +21,14 @@ use tonic::{service::Interceptor, Request, Status};
 pub use crate::config::token::hash_token;
 use crate::config::token::token_digest;
 use crate::config::Config;
+use crate::domain::TenantId;
 use crate::error::ApiError;
 
 /// Who the caller may act for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Bound to one tenant.
-    Tenant(String),
+    Tenant(TenantId),
     /// May act for every tenant ("*" tokens); `tenant_id` must be given.
     Any,
 }
@@ -39,22 +40,25 @@ pub struct AuthTable {
     tokens: Vec<([u8; 32], Access)>,
     /// Access of calls without a token, when tokens are optional.
     anonymous: Option<Access>,
-    tenants: Vec<String>,
+    /// The configured tenants, as the ids handlers get.
+    tenants: Vec<TenantId>,
 }
 
 impl AuthTable {
     pub fn from_config(c: &Config) -> AuthTable {
+        // Validation checked that every token's tenant and the default tenant are configured.
+        let bound = |tenant: &str| Access::Tenant(TenantId::new(tenant));
         let tokens = c
             .auth
             .tokens
             .iter()
             .map(|(t, tenant)| {
-                let access = if tenant == "*" { Access::Any } else { Access::Tenant(tenant.clone()) };
+                let access = if tenant == "*" { Access::Any } else { bound(tenant) };
                 (token_digest(t), access)
             })
             .collect();
-        let anonymous = (!c.auth.require_token).then(|| c.auth.default_tenant.clone().map(Access::Tenant)).flatten();
-        AuthTable { tokens, anonymous, tenants: c.tenants.keys().cloned().collect() }
+        let anonymous = (!c.auth.require_token).then(|| c.auth.default_tenant.as_deref().map(bound)).flatten();
+        AuthTable { tokens, anonymous, tenants: c.tenants.keys().map(|t| TenantId::new(t.as_str())).collect() }
     }
 
     /// What an `authorization` header grants (the interceptor's path, in one call).
@@ -101,18 +105,22 @@ impl Credential {
 
 impl Access {
     /// The tenant this call acts for, given the request's `tenant_id` field.
-    pub fn tenant(&self, requested: &str, table: &AuthTable) -> Result<String, ApiError> {
+    pub fn tenant(&self, requested: &str, table: &AuthTable) -> Result<TenantId, ApiError> {
         match (self, requested) {
             (Access::Tenant(t), "") => Ok(t.clone()),
-            (Access::Tenant(t), r) if t == r => Ok(t.clone()),
+            (Access::Tenant(t), r) if t.as_str() == r => Ok(t.clone()),
             (Access::Tenant(_), _) => {
                 Err(ApiError::PermissionDenied("tenant_id: this credential may not act for that tenant".into()))
             }
             (Access::Any, "") => {
                 Err(ApiError::invalid("tenant_id", "required when the credential may act for every tenant"))
             }
-            (Access::Any, r) if table.tenants.iter().any(|t| t == r) => Ok(r.to_string()),
-            (Access::Any, _) => Err(ApiError::NotFound("tenant_id: no such tenant".into())),
+            (Access::Any, r) => table
+                .tenants
+                .iter()
+                .find(|t| t.as_str() == r)
+                .cloned()
+                .ok_or_else(|| ApiError::NotFound("tenant_id: no such tenant".into())),
         }
     }
 }
@@ -158,18 +166,18 @@ mod tests {
     fn tokens_bind_tenants() {
         let c = Config::demo();
         let t = AuthTable::from_config(&c);
-        assert_eq!(t.check(Some("Bearer northside-dev-token")).unwrap(), Access::Tenant("northside".into()));
+        assert_eq!(t.check(Some("Bearer northside-dev-token")).unwrap(), Access::Tenant(TenantId::new("northside")));
         assert_eq!(t.check(Some("Bearer ops-dev-token")).unwrap(), Access::Any);
-        assert_eq!(t.check(None).unwrap(), Access::Tenant("northside".into()));
+        assert_eq!(t.check(None).unwrap(), Access::Tenant(TenantId::new("northside")));
         assert_eq!(t.check(Some("Bearer nope")).unwrap_err().code(), tonic::Code::Unauthenticated);
         assert_eq!(t.check(Some("Basic abc")).unwrap_err().code(), tonic::Code::Unauthenticated);
 
-        let bound = Access::Tenant("northside".into());
-        assert_eq!(bound.tenant("", &t).unwrap(), "northside");
+        let bound = Access::Tenant(TenantId::new("northside"));
+        assert_eq!(bound.tenant("", &t).unwrap().as_str(), "northside");
         assert!(matches!(bound.tenant("other", &t), Err(ApiError::PermissionDenied(_))));
         assert!(matches!(Access::Any.tenant("", &t), Err(ApiError::InvalidArgument { .. })));
         assert!(matches!(Access::Any.tenant("ghost", &t), Err(ApiError::NotFound(_))));
-        assert_eq!(Access::Any.tenant("northside", &t).unwrap(), "northside");
+        assert_eq!(Access::Any.tenant("northside", &t).unwrap().as_str(), "northside");
     }
 
     #[test]
@@ -179,7 +187,7 @@ mod tests {
         assert_eq!(hashed.len(), HASH_PREFIX.len() + 64);
         let text = textgate_config(&format!(r#"{{ "{hashed}" = "northside", "plain-token-1" = "*" }}"#));
         let t = AuthTable::from_config(&Config::parse(&text, "t.toml").unwrap());
-        assert_eq!(t.check(Some("Bearer a-long-secret-token")).unwrap(), Access::Tenant("northside".into()));
+        assert_eq!(t.check(Some("Bearer a-long-secret-token")).unwrap(), Access::Tenant(TenantId::new("northside")));
         assert_eq!(t.check(Some("Bearer plain-token-1")).unwrap(), Access::Any);
         for wrong in [hashed.as_str(), &hashed[HASH_PREFIX.len()..], "a-long-secret-tokeN", "a-long-secret-token2", ""]
         {

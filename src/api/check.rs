@@ -13,18 +13,11 @@ use super::{limits, pb};
 use crate::app::{tenant_of, App};
 use crate::consent::ConsentError;
 use crate::domain::Category;
-use crate::domain::SentMessage;
+use crate::domain::{SentMessage, TenantId};
 use crate::error::ApiError;
-use crate::phone::PhoneNumber;
+use crate::phone::{PhoneNumber, UsState};
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
 use crate::telemetry;
-
-/// USPS codes accepted in `recipient_state`.
-const STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
-    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
-    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
-];
 
 /// Decides one message; unless dry_run, records an allowed send and logs the
 /// decision. Runs in a `check` span that carries the tenant, the policy
@@ -32,7 +25,7 @@ const STATES: &[&str] = &[
 /// (`validate`, `consent.lookup`, `decide`, `ledger.write`) inside it.
 pub async fn check(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::CheckMessageRequest,
 ) -> Result<pb::CheckMessageResponse, ApiError> {
     let span = tracing::debug_span!(
@@ -49,11 +42,11 @@ pub async fn check(
 
 async fn check_in(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::CheckMessageRequest,
     span: &Span,
 ) -> Result<pb::CheckMessageResponse, ApiError> {
-    let (policy, tenant) = app.policy_for(&tenant)?;
+    let policy = app.policy_for(&tenant)?;
     span.record("policy_version", policy.version.as_str());
     let tp = tenant_of(&policy, &tenant)?;
     let now = app.clock.now();
@@ -72,15 +65,15 @@ async fn check_in(
         recipient_state: v.state,
         recipient_zone: v.zone.as_ref().map(|z| (req.recipient_time_zone.as_str(), z)),
     };
-    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to.as_str()).await) };
+    let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to).await) };
     let (consent, mut history) = tracing::debug_span!("consent.lookup").in_scope(|| -> Result<_, ApiError> {
-        Ok((app.ledger.consent(&tenant, to.as_str())?.unwrap_or_default(), app.ledger.contact(&tenant, to.as_str())?))
+        Ok((app.ledger.consent(&tenant, to)?.unwrap_or_default(), app.ledger.contact(&tenant, to)?))
     })?;
     let stage = tracing::debug_span!("decide", outcome = Empty, reason_codes = Empty, rule_ids = Empty);
     let decision = stage.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
     telemetry::record_decision(&stage, &decision);
     telemetry::record_decision(span, &decision);
-    app.metrics.decision(&tenant, decision.outcome, decision.reasons.first().map(|r| r.code));
+    app.metrics.decision(tenant.as_str(), decision.outcome, decision.reasons.first().map(|r| r.code));
     drop(stage);
     let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
@@ -88,10 +81,10 @@ async fn check_in(
         if let Some(category) = decision.category {
             let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
             history.note_send(note, decision.discloses, policy.pack.history_window, now);
-            write.in_scope(|| app.ledger.put_contact(&tenant, to.as_str(), &history)).or_else(unrecorded)?;
+            write.in_scope(|| app.ledger.put_contact(&tenant, to, &history)).or_else(unrecorded)?;
         }
     }
-    let view = convert::view_to_pb(to.as_str(), &consent, history.conversation(tp.conversation_window));
+    let view = convert::view_to_pb(to, &consent, history.conversation(tp.conversation_window));
     let mut resp = response(&decision, &policy.version, view, &req);
     resp.decision_id = if req.dry_run {
         new_decision_id(now)
@@ -140,18 +133,18 @@ fn unrecorded(e: ConsentError) -> Result<(), ApiError> {
 }
 
 /// A CheckMessage request's fields, parsed and checked.
-struct Valid<'r> {
+struct Valid {
     from: PhoneNumber,
     to: PhoneNumber,
     origin: Origin,
     category: Option<Category>,
     send_at: jiff::Timestamp,
-    state: Option<&'r str>,
+    state: Option<UsState>,
     zone: Option<TimeZone>,
 }
 
 /// Normalizes the numbers and checks every field, naming the first bad one.
-fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid<'_>, ApiError> {
+fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid, ApiError> {
     let from = phone("from", &req.from)?;
     let to = phone("to", &req.to)?;
     if req.body.is_empty() {
@@ -174,8 +167,7 @@ fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid
     }
     let state = match req.recipient_state.as_str() {
         "" => None,
-        s if STATES.contains(&s) => Some(s),
-        _ => return Err(ApiError::invalid("recipient_state", "not a two-letter US state code such as \"FL\"")),
+        s => Some(s.parse::<UsState>().map_err(|e| ApiError::invalid("recipient_state", e.to_string()))?),
     };
     let zone: Option<TimeZone> = match req.recipient_time_zone.as_str() {
         "" => None,
@@ -243,7 +235,7 @@ fn response(
             e164: d.recipient.e164.clone(),
             region: d.recipient.region.clone(),
             time_zones: d.recipient.time_zones.clone(),
-            states: d.recipient.states.clone(),
+            states: d.recipient.states.iter().map(|s| s.as_str().to_string()).collect(),
         }),
         client_ref: req.client_ref.clone(),
         dry_run: req.dry_run,
@@ -326,7 +318,7 @@ pub fn check_stream(
 }
 
 /// A logged decision by id.
-pub fn get_decision(app: &App, tenant: String, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
+pub fn get_decision(app: &App, tenant: TenantId, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
     app.policy_for(&tenant)?;
     limits::id("decision_id", &req.decision_id)?;
     let bytes = app.ledger.decision(&tenant, &req.decision_id)?.ok_or_else(|| {

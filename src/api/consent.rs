@@ -12,7 +12,7 @@ use super::{limits, pb};
 use crate::app::App;
 use crate::config::Config;
 use crate::consent::Recorded;
-use crate::domain::{Action, Evidence, NewEvent, Scope, Source};
+use crate::domain::{Action, Evidence, NewEvent, Scope, Source, TenantId};
 use crate::error::ApiError;
 
 /// Event ids ProcessInbound gives the events it records (`inbound:<message_id>`).
@@ -24,7 +24,7 @@ pub const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hou
 /// Validates and records one consent event, in a `record_consent` span.
 pub async fn record(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::RecordConsentRequest,
 ) -> Result<pb::RecordConsentResponse, ApiError> {
     let span =
@@ -32,7 +32,7 @@ pub async fn record(
     async {
         let config = app.config_for(&tenant)?;
         let event = new_event(&config, tenant, req, app.clock.now())?;
-        app.phone_hash.record(&span, &event.phone);
+        app.phone_hash.record(&span, event.phone.as_str());
         span.record("action", tracing::field::debug(event.action));
         let (recorded, token) = app.record(event).await?;
         span.record("duplicate", recorded.duplicate);
@@ -55,7 +55,7 @@ fn response(recorded: Recorded, consistency_token: String) -> pb::RecordConsentR
 /// Validates a RecordConsent request into a ledger event.
 fn new_event(
     config: &Config,
-    tenant: String,
+    tenant: TenantId,
     req: pb::RecordConsentRequest,
     now: jiff::Timestamp,
 ) -> Result<NewEvent, ApiError> {
@@ -105,7 +105,7 @@ fn new_event(
     Ok(NewEvent {
         tenant_id: tenant,
         event_id: req.event_id,
-        phone: phone.as_str().to_string(),
+        phone,
         action,
         scope,
         source,
@@ -117,8 +117,8 @@ fn new_event(
 }
 
 /// Checks a scope against the tenant's campaigns and senders.
-pub fn scope(config: &Config, tenant: &str, s: pb::ConsentScope) -> Result<Scope, ApiError> {
-    let t = &config.tenants[tenant];
+pub fn scope(config: &Config, tenant: &TenantId, s: pb::ConsentScope) -> Result<Scope, ApiError> {
+    let t = &config.tenants[tenant.as_str()];
     if !s.campaign_id.is_empty() && !t.campaigns.iter().any(|c| c.id == s.campaign_id) {
         return Err(ApiError::invalid("scope.campaign_id", "no such campaign for this tenant"));
     }
@@ -161,32 +161,32 @@ fn evidence(e: pb::Evidence) -> Result<Evidence, ApiError> {
     })
 }
 
-pub async fn get(app: &App, tenant: String, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
-    let (policy, tenant) = app.policy_for(&tenant)?;
+pub async fn get(app: &App, tenant: TenantId, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
+    let policy = app.policy_for(&tenant)?;
     let window = crate::app::tenant_of(&policy, &tenant)?.conversation_window;
     let phone = phone("phone", &req.phone)?;
     app.read_after(&req.consistency_token).await?;
-    let consent = app.ledger.consent(&tenant, phone.as_str())?.unwrap_or_default();
-    let history = app.ledger.contact(&tenant, phone.as_str())?;
-    Ok(convert::view_to_pb(phone.as_str(), &consent, history.conversation(window)))
+    let consent = app.ledger.consent(&tenant, &phone)?.unwrap_or_default();
+    let history = app.ledger.contact(&tenant, &phone)?;
+    Ok(convert::view_to_pb(&phone, &consent, history.conversation(window)))
 }
 
 /// Streams events oldest first; a bounded channel gives back-pressure.
 pub fn list(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::ListConsentEventsRequest,
 ) -> Result<EventStreamOf<pb::ConsentEvent>, ApiError> {
     app.config_for(&tenant)?;
     let phone = match req.phone.as_str() {
         "" => None,
-        p => Some(phone("phone", p)?.as_str().to_string()),
+        p => Some(phone("phone", p)?),
     };
     let limit = if req.limit == 0 { usize::MAX } else { req.limit as usize };
     let ledger = Arc::clone(&app.ledger);
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::task::spawn_blocking(move || {
-        for item in ledger.events(&tenant, phone.as_deref(), req.after_sequence).take(limit) {
+        for item in ledger.events(&tenant, phone.as_ref(), req.after_sequence).take(limit) {
             let item = item.map(|e| convert::event_to_pb(&e)).map_err(|e| Status::from(ApiError::from(e)));
             let failed = item.is_err();
             if tx.blocking_send(item).is_err() || failed {

@@ -133,10 +133,10 @@ pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
     let e = &ev.event;
     let (action, level) = action_to_pb(e.action);
     pb::ConsentEvent {
-        tenant_id: e.tenant_id.clone(),
+        tenant_id: e.tenant_id.as_str().to_string(),
         event_id: e.event_id.clone(),
         sequence: ev.sequence,
-        phone: e.phone.clone(),
+        phone: e.phone.as_str().to_string(),
         action: action as i32,
         level: level as i32,
         scope: Some(scope_to_pb(&e.scope)),
@@ -152,12 +152,12 @@ pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
 /// The consent view of one number. `conversation` is (last inbound, window
 /// open until), when the number ever texted in.
 pub fn view_to_pb(
-    phone: &str,
+    phone: &PhoneNumber,
     consent: &ContactConsent,
     conversation: Option<(jiff::Timestamp, jiff::Timestamp)>,
 ) -> pb::ConsentView {
     pb::ConsentView {
-        phone: phone.to_string(),
+        phone: phone.as_str().to_string(),
         scopes: consent
             .scopes
             .iter()

@@ -9,7 +9,7 @@ use tracing::{Instrument, Span};
 use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
-use crate::domain::{Evidence, NewEvent, Scope};
+use crate::domain::{Evidence, NewEvent, Scope, TenantId};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 use crate::policy::inbound::Intent;
@@ -19,7 +19,7 @@ use crate::policy::inbound_outcome::{outcome, ConsentChange, Standing};
 /// intent; never the text).
 pub async fn process(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::ProcessInboundRequest,
 ) -> Result<pb::ProcessInboundResponse, ApiError> {
     let span = tracing::debug_span!("inbound", tenant = %tenant, phone_hash = Empty, intent = Empty, duplicate = Empty);
@@ -28,11 +28,11 @@ pub async fn process(
 
 async fn process_in(
     app: &App,
-    tenant: String,
+    tenant: TenantId,
     req: pb::ProcessInboundRequest,
     span: &Span,
 ) -> Result<pb::ProcessInboundResponse, ApiError> {
-    let (policy, tenant) = app.policy_for(&tenant)?;
+    let policy = app.policy_for(&tenant)?;
     let tp = tenant_of(&policy, &tenant)?;
     let from = phone("from", &req.from)?;
     let to = phone("to", &req.to)?;
@@ -49,7 +49,7 @@ async fn process_in(
     }
 
     app.phone_hash.record(span, from.as_str());
-    let _lock = app.lock_recipient(&tenant, from.as_str()).await;
+    let _lock = app.lock_recipient(&tenant, &from).await;
     if let Some(stored) = app.ledger.inbound_answer(&tenant, &req.message_id)? {
         let mut resp = pb::ProcessInboundResponse::decode(stored.as_slice())
             .map_err(|e| ApiError::Internal(format!("inbound record: {e}")))?;
@@ -57,12 +57,12 @@ async fn process_in(
         span.record("duplicate", true);
         return Ok(resp);
     }
-    let consent = app.ledger.consent(&tenant, from.as_str())?.unwrap_or_default();
+    let consent = app.ledger.consent(&tenant, &from)?.unwrap_or_default();
     let standing = Standing::of(&consent, &campaign.id, to.as_str());
     let class = policy.pack.inbound.classify(&req.body, standing.opted_out());
     span.record("intent", tracing::field::debug(&class.intent));
     let intent = intent_to_pb(class.intent);
-    app.metrics.inbound(&tenant, intent_label(intent));
+    app.metrics.inbound(tenant.as_str(), intent_label(intent));
 
     let todo = outcome(class.intent, standing, tp, received_at);
     let (reply, event, token, consent) = match todo.record {
@@ -76,16 +76,16 @@ async fn process_in(
         }
         None => (todo.reply, None, String::new(), consent),
     };
-    let mut history = app.ledger.contact(&tenant, from.as_str())?;
+    let mut history = app.ledger.contact(&tenant, &from)?;
     history.note_inbound(received_at);
-    app.ledger.put_contact(&tenant, from.as_str(), &history)?;
+    app.ledger.put_contact(&tenant, &from, &history)?;
     let resp = pb::ProcessInboundResponse {
         intent: intent as i32,
         matched: class.matched,
         reply_body: reply.to_string(),
         event,
         consistency_token: token,
-        consent: Some(convert::view_to_pb(from.as_str(), &consent, history.conversation(tp.conversation_window))),
+        consent: Some(convert::view_to_pb(&from, &consent, history.conversation(tp.conversation_window))),
         duplicate: false,
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
@@ -95,16 +95,16 @@ async fn process_in(
 /// The ledger event for an inbound keyword, keyed by the text's message id so
 /// a retried text records it once.
 fn new_event(
-    tenant: &str,
+    tenant: &TenantId,
     from: &PhoneNumber,
     req: &pb::ProcessInboundRequest,
     change: ConsentChange,
     method_detail: String,
 ) -> NewEvent {
     NewEvent {
-        tenant_id: tenant.to_string(),
+        tenant_id: tenant.clone(),
         event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
-        phone: from.as_str().to_string(),
+        phone: from.clone(),
         action: change.action,
         scope: Scope::default(),
         source: change.source,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::app::App;
+use crate::domain::TenantId;
 use crate::error::ApiError;
 
 /// Generated protobuf and gRPC types of `textgate.v1`.
@@ -36,7 +37,7 @@ impl PolicyApi {
     }
 
     /// The tenant a request acts for: its credential plus its `tenant_id`.
-    fn tenant<T>(&self, req: &Request<T>, requested: &str) -> Result<String, ApiError> {
+    fn tenant<T>(&self, req: &Request<T>, requested: &str) -> Result<TenantId, ApiError> {
         auth::access_of(req)?.tenant(requested, &self.app.auth.load())
     }
 }

@@ -19,7 +19,8 @@ use bincode::Options;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Action, Category, Evidence, Level, NewEvent, Scope, SentMessage, Source};
+use crate::domain::{Action, Category, Evidence, Level, NewEvent, Scope, SentMessage, Source, TenantId};
+use crate::phone::PhoneNumber;
 
 /// Largest record accepted when decoding (a stream message is at most
 /// 1 MiB by default).
@@ -100,6 +101,9 @@ pub enum RecordError {
     Decode(#[source] bincode::Error),
     #[error("a grant without a level")]
     GrantWithoutLevel,
+    /// Never names the number.
+    #[error("a phone number that is not E.164")]
+    Phone,
     #[error("`{field}` is out of the range of a timestamp")]
     Time {
         field: &'static str,
@@ -161,9 +165,9 @@ impl ConsentV1 {
             inbound_text,
         } = event.clone();
         ConsentV1 {
-            tenant_id,
+            tenant_id: tenant_id.to_string(),
             event_id,
-            phone,
+            phone: phone.as_str().to_string(),
             action: action.into(),
             level: match action {
                 Action::Grant(level) => level.into(),
@@ -184,9 +188,9 @@ impl ConsentV1 {
     /// The domain event and when the accepting instance recorded it.
     pub fn to_event(&self) -> Result<(NewEvent, Timestamp), RecordError> {
         let event = NewEvent {
-            tenant_id: self.tenant_id.clone(),
+            tenant_id: TenantId::new(self.tenant_id.as_str()),
             event_id: self.event_id.clone(),
-            phone: self.phone.clone(),
+            phone: PhoneNumber::parse_e164(&self.phone).map_err(|_| RecordError::Phone)?,
             action: match (self.action, self.level) {
                 (ActionV1::Revoke, _) => Action::Revoke,
                 (ActionV1::Grant, LevelV1::Unspecified) => return Err(RecordError::GrantWithoutLevel),

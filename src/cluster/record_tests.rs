@@ -11,9 +11,9 @@ fn ts(s: &str) -> Timestamp {
 /// An event that sets every field, so a field dropped or moved shows.
 fn fixture_event() -> NewEvent {
     NewEvent {
-        tenant_id: "northside".into(),
+        tenant_id: TenantId::new("northside"),
         event_id: "evt-0001".into(),
-        phone: "+13125550123".into(),
+        phone: PhoneNumber::parse("+13125550123").unwrap(),
         action: Action::Grant(Level::ExpressWritten),
         scope: Scope { campaign_id: "fundraising".into(), sender: "+13125550101".into() },
         source: Source::WebForm,

@@ -6,7 +6,8 @@ use super::*;
 use crate::consent::rebuild::rebuild_dir;
 use crate::consent::LedgerOptions;
 use crate::domain::ContactHistory;
-use crate::domain::{Action, Level, NewEvent};
+use crate::domain::{Action, Level, NewEvent, TenantId};
+use crate::phone::PhoneNumber;
 
 fn event(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent::for_test(tenant, id, phone, action)
@@ -25,9 +26,9 @@ async fn backed_up(dir: &Path) -> Vec<u8> {
     }
     ledger.record(event("south", "s0", "+13125550100", Action::Grant(Level::Express))).await.unwrap();
     let history = ContactHistory { last_inbound_at: Some(jiff::Timestamp::UNIX_EPOCH), ..Default::default() };
-    ledger.put_contact("north", "+13125550100", &history).unwrap();
-    ledger.remember_inbound("north", "m-1", b"answer".to_vec()).unwrap();
-    let id = ledger.log_decision("north", jiff::Timestamp::UNIX_EPOCH, DECISION).unwrap();
+    ledger.put_contact(&TenantId::new("north"), &PhoneNumber::parse("+13125550100").unwrap(), &history).unwrap();
+    ledger.remember_inbound(&TenantId::new("north"), "m-1", b"answer".to_vec()).unwrap();
+    let id = ledger.log_decision(&TenantId::new("north"), jiff::Timestamp::UNIX_EPOCH, DECISION).unwrap();
     std::fs::write(dir.join("decision-id.txt"), &id).unwrap();
     let l = Arc::clone(&ledger);
     let bytes = tokio::task::spawn_blocking(move || {
@@ -62,16 +63,26 @@ async fn a_restored_backup_verifies_and_holds_the_same_ledger() {
         Ledger::open(src.path(), &LedgerOptions::default()).unwrap(),
         Ledger::open(&target, &LedgerOptions::default()).unwrap(),
     );
-    let all = |l: &Ledger| l.events("north", None, 0).map(Result::unwrap).collect::<Vec<_>>();
+    let all = |l: &Ledger| l.events(&TenantId::new("north"), None, 0).map(Result::unwrap).collect::<Vec<_>>();
     assert_eq!(all(&a), all(&b));
     for p in ["+13125550100", "+13125550101", "+13125550103"] {
-        assert_eq!(a.consent("north", p).unwrap(), b.consent("north", p).unwrap());
+        assert_eq!(
+            a.consent(&TenantId::new("north"), &PhoneNumber::parse(p).unwrap()).unwrap(),
+            b.consent(&TenantId::new("north"), &PhoneNumber::parse(p).unwrap()).unwrap()
+        );
     }
-    assert_eq!(b.contact("north", "+13125550100").unwrap().last_inbound_at, Some(jiff::Timestamp::UNIX_EPOCH));
-    assert_eq!(b.inbound_answer("north", "m-1").unwrap().as_deref(), Some(&b"answer"[..]));
+    assert_eq!(
+        b.contact(&TenantId::new("north"), &PhoneNumber::parse("+13125550100").unwrap()).unwrap().last_inbound_at,
+        Some(jiff::Timestamp::UNIX_EPOCH)
+    );
+    assert_eq!(b.inbound_answer(&TenantId::new("north"), "m-1").unwrap().as_deref(), Some(&b"answer"[..]));
     let id = std::fs::read_to_string(src.path().join("decision-id.txt")).unwrap();
-    assert_eq!(b.decision("north", &id).unwrap().as_deref(), Some(DECISION), "the decision log, under the same id");
-    assert_eq!(b.decision("south", &id).unwrap(), None);
+    assert_eq!(
+        b.decision(&TenantId::new("north"), &id).unwrap().as_deref(),
+        Some(DECISION),
+        "the decision log, under the same id"
+    );
+    assert_eq!(b.decision(&TenantId::new("south"), &id).unwrap(), None);
     let segments = std::fs::read_dir(target.join("decision-log")).unwrap().count();
     assert_eq!(segments, 1, "restored into the decision log's files, where the retention applies");
     // The restored ledger keeps counting where the original stopped.
@@ -112,8 +123,12 @@ async fn restore_needs_force_to_replace_a_store_and_then_replaces_it() {
     let (_, report) = restore(&file, other.path(), true).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     let l = Ledger::open(other.path(), &LedgerOptions::default()).unwrap();
-    assert_eq!(l.consent("north", "+13125550199").unwrap(), None, "the old store's data is gone");
-    assert_eq!(l.events("north", None, 0).count(), 20);
+    assert_eq!(
+        l.consent(&TenantId::new("north"), &PhoneNumber::parse("+13125550199").unwrap()).unwrap(),
+        None,
+        "the old store's data is gone"
+    );
+    assert_eq!(l.events(&TenantId::new("north"), None, 0).count(), 20);
     l.shutdown().await.unwrap();
 }
 

@@ -25,7 +25,7 @@ use super::index::ConsentIndex;
 use super::trees::Trees;
 use super::unacked::Unacked;
 use super::{keys, records, ConsentError};
-use crate::domain::{ConsentEvent, ContactConsent, NewEvent};
+use crate::domain::{ConsentEvent, ContactConsent, NewEvent, TenantId};
 
 /// Watches the committer, e.g. to export metrics. Must be cheap: it runs on
 /// the committer thread between fsyncs.
@@ -83,14 +83,14 @@ pub struct Committer {
     trees: Trees,
     max_batch: usize,
     /// Last sequence per tenant; loaded from the tree on first use.
-    last_seq: HashMap<String, u64>,
+    last_seq: HashMap<TenantId, u64>,
     observer: Option<Arc<dyn CommitObserver>>,
     durable: Durable,
     unacked: Arc<Unacked>,
     /// Told every number's new state once its batch is durable.
     index: Arc<ConsentIndex>,
     /// Per tenant of the batch being committed, its first new sequence.
-    first_of_batch: HashMap<String, u64>,
+    first_of_batch: HashMap<TenantId, u64>,
 }
 
 /// What makes a batch durable after sled's `flush`.
@@ -228,7 +228,7 @@ impl Committer {
                     .set(changed.map(|(r, s)| (r.event.event.tenant_id.as_str(), r.event.event.phone.as_str(), s)));
                 if let Some(o) = &self.observer {
                     o.committed(outcomes.len(), took);
-                    outcomes.iter().filter(|r| !r.duplicate).for_each(|r| o.appended(&r.event.event.tenant_id));
+                    outcomes.iter().filter(|r| !r.duplicate).for_each(|r| o.appended(r.event.event.tenant_id.as_str()));
                 }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -239,7 +239,7 @@ impl Committer {
                     error = &e as &dyn std::error::Error,
                     "ledger batch failed; no write in it is acknowledged, none accepted until restart"
                 );
-                let next: HashMap<String, u64> = events
+                let next: HashMap<TenantId, u64> = events
                     .iter()
                     .map(|e| (e.tenant_id.clone(), self.first_of_batch.get(&e.tenant_id).copied().unwrap_or(1)))
                     .collect();
@@ -259,7 +259,7 @@ impl Committer {
         self.first_of_batch.clear();
         for e in events {
             if !self.last_seq.contains_key(&e.tenant_id) {
-                let last = self.load_last_seq(&e.tenant_id)?;
+                let last = self.load_last_seq(e.tenant_id.as_str())?;
                 self.last_seq.insert(e.tenant_id.clone(), last);
             }
             self.first_of_batch.insert(e.tenant_id.clone(), self.last_seq[&e.tenant_id] + 1);
@@ -282,12 +282,13 @@ impl Committer {
             .transaction(|(ev_t, id_t, bp_t, cs_t, meta_t)| {
                 let mut seqs = self.last_seq.clone();
                 let mut out = Vec::with_capacity(events.len());
+                let tx = TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t };
                 for (e, origin) in events.iter().zip(origins) {
                     let stamp = match origin {
                         Origin::Local => now,
                         Origin::Replicated { recorded_at, .. } => *recorded_at,
                     };
-                    out.push(apply_one(e, stamp, &mut seqs, ev_t, id_t, bp_t, cs_t)?);
+                    out.push(apply_one(e, stamp, &mut seqs, &tx)?);
                 }
                 if let Some(position) = applied {
                     meta_t.insert(APPLIED_KEY, &position.to_be_bytes())?;
@@ -334,30 +335,30 @@ fn abort(e: impl Into<ConsentError>) -> ConflictableTransactionError<ConsentErro
     ConflictableTransactionError::Abort(e.into())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply_one(
-    e: &NewEvent,
-    now: Timestamp,
-    seqs: &mut HashMap<String, u64>,
-    ev_t: &TransactionalTree,
-    id_t: &TransactionalTree,
-    bp_t: &TransactionalTree,
-    cs_t: &TransactionalTree,
-) -> TxResult<Applied> {
-    let phone_key = keys::phone(&e.tenant_id, &e.phone);
+/// The trees one write touches, as seen inside the batch's transaction.
+struct TxTrees<'a> {
+    events: &'a TransactionalTree,
+    idempotency: &'a TransactionalTree,
+    by_phone: &'a TransactionalTree,
+    consent: &'a TransactionalTree,
+}
+
+fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<TenantId, u64>, tx: &TxTrees<'_>) -> TxResult<Applied> {
+    let TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t } = *tx;
+    let phone_key = keys::phone(e.tenant_id.as_str(), e.phone.as_str());
     let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
         match bytes {
             Some(b) => records::decode_consent(&b).map_err(abort),
             None => Ok(ContactConsent::default()),
         }
     };
-    if let Some(seq) = id_t.get(keys::idempotency(&e.tenant_id, &e.event_id))? {
+    if let Some(seq) = id_t.get(keys::idempotency(e.tenant_id.as_str(), &e.event_id))? {
         let seq = keys::event_seq(&seq).ok_or_else(|| abort(ConsentError::corrupt("idempotency value")))?;
         let original = ev_t
-            .get(keys::event(&e.tenant_id, seq))?
+            .get(keys::event(e.tenant_id.as_str(), seq))?
             .ok_or_else(|| abort(ConsentError::corrupt(format!("idempotency names missing event {seq}"))))?;
         let event = records::decode_event(&original).map_err(abort)?;
-        let consent = load_consent(cs_t.get(keys::phone(&e.tenant_id, &event.event.phone))?)?;
+        let consent = load_consent(cs_t.get(keys::phone(e.tenant_id.as_str(), event.event.phone.as_str()))?)?;
         return Ok((Recorded { event, duplicate: true, consent }, None));
     }
     let seq = seqs.get(&e.tenant_id).copied().unwrap_or(0) + 1;
@@ -365,9 +366,9 @@ fn apply_one(
     let stored = ConsentEvent { sequence: seq, recorded_at: now, event: e.clone() };
     let mut consent = load_consent(cs_t.get(phone_key.as_slice())?)?;
     consent.apply(&stored);
-    ev_t.insert(keys::event(&e.tenant_id, seq), records::encode_event(&stored))?;
-    id_t.insert(keys::idempotency(&e.tenant_id, &e.event_id), &seq.to_be_bytes())?;
-    bp_t.insert(keys::by_phone(&e.tenant_id, &e.phone, seq), &[])?;
+    ev_t.insert(keys::event(e.tenant_id.as_str(), seq), records::encode_event(&stored))?;
+    id_t.insert(keys::idempotency(e.tenant_id.as_str(), &e.event_id), &seq.to_be_bytes())?;
+    bp_t.insert(keys::by_phone(e.tenant_id.as_str(), e.phone.as_str(), seq), &[])?;
     let state = records::encode_consent(&consent);
     cs_t.insert(phone_key, state.as_slice())?;
     Ok((Recorded { event: stored, duplicate: false, consent }, Some(state)))

@@ -2,7 +2,8 @@
 
 use crate::consent::verify::verify_dir;
 use crate::consent::{ConsentError, Ledger, LedgerOptions};
-use crate::domain::{Action, Level, NewEvent};
+use crate::domain::{Action, Level, NewEvent, TenantId};
+use crate::phone::PhoneNumber;
 
 const PHONE: &str = "+13125550199";
 
@@ -13,7 +14,7 @@ fn event(id: &str, action: Action) -> NewEvent {
 const OTHER: &str = "+13125550188";
 
 fn event_for(id: &str, phone: &str, action: Action) -> NewEvent {
-    NewEvent { phone: phone.into(), ..event(id, action) }
+    NewEvent { phone: PhoneNumber::parse(phone).unwrap(), ..event(id, action) }
 }
 
 /// A batch whose flush fails is answered StoreUnavailable (never Ok) and
@@ -54,19 +55,28 @@ async fn failed_flush(index: bool) {
     let e = ledger.record(event("refused", Action::Revoke)).await.expect_err("latched");
     assert!(e.to_string().contains("restart textgate"), "{e}");
     assert_eq!(
-        ledger.consent("north", OTHER).unwrap().unwrap_or_default().scopes,
+        ledger
+            .consent(&TenantId::new("north"), &PhoneNumber::parse(OTHER).unwrap())
+            .unwrap()
+            .unwrap_or_default()
+            .scopes,
         [],
         "the failed grant is not acted on"
     );
-    assert_eq!(ledger.consent("north", PHONE).unwrap().unwrap().scopes[0].event_id, "ok-1", "reads keep answering");
-    let listed: Vec<_> = ledger.events("north", None, 0).map(|e| e.unwrap().event.event_id).collect();
+    assert_eq!(
+        ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(PHONE).unwrap()).unwrap().unwrap().scopes[0]
+            .event_id,
+        "ok-1",
+        "reads keep answering"
+    );
+    let listed: Vec<_> = ledger.events(&TenantId::new("north"), None, 0).map(|e| e.unwrap().event.event_id).collect();
     assert_eq!(listed, ["ok-1"]);
     ledger.shutdown().await.unwrap();
     drop(ledger);
 
     let ledger = Ledger::open(dir.path(), &opts(index)).unwrap();
     wait_loaded(&ledger, index);
-    let ids: Vec<_> = ledger.events("north", None, 0).map(|e| e.unwrap().event.event_id).collect();
+    let ids: Vec<_> = ledger.events(&TenantId::new("north"), None, 0).map(|e| e.unwrap().event.event_id).collect();
     // sled may still have written the failed batch (here it did: the disk was
     // fine): present or absent, but whole, once, and never "refused".
     assert!(ids == ["ok-1"] || ids == ["ok-1", "failed-grant"], "{ids:?}");
@@ -87,7 +97,7 @@ async fn a_failed_opt_out_is_honoured_by_readers_until_restart() {
         ledger.record(event("ok-1", Action::Grant(Level::Express))).await.unwrap();
         ledger.inject_flush_faults(1);
         ledger.record(event("failed-stop", Action::Revoke)).await.expect_err("not acknowledged");
-        let seen = ledger.consent("north", PHONE).unwrap().unwrap();
+        let seen = ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(PHONE).unwrap()).unwrap().unwrap();
         assert!(seen.opt_out_for_send("casework", "+13125550100").is_some(), "index {index}: {seen:?}");
         ledger.shutdown().await.unwrap();
     }
@@ -119,8 +129,14 @@ async fn writes_to_one_number_in_one_batch_each_see_the_last() {
         }
         for phone in [PHONE, OTHER] {
             let mut replay = crate::domain::ContactConsent::default();
-            ledger.events("north", Some(phone), 0).for_each(|e| replay.apply(&e.unwrap()));
-            assert_eq!(ledger.consent("north", phone).unwrap(), Some(replay), "index {index}: read = replay");
+            ledger
+                .events(&TenantId::new("north"), Some(&PhoneNumber::parse(phone).unwrap()), 0)
+                .for_each(|e| replay.apply(&e.unwrap()));
+            assert_eq!(
+                ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(phone).unwrap()).unwrap(),
+                Some(replay),
+                "index {index}: read = replay"
+            );
         }
         ledger.shutdown().await.unwrap();
         drop(ledger);

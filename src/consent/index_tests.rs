@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
-use crate::domain::{Action, ConsentEvent, Level, NewEvent};
+use crate::domain::{Action, ConsentEvent, Level, NewEvent, TenantId};
+use crate::phone::PhoneNumber;
 
 fn state(event_id: &str) -> ContactConsent {
     let event = NewEvent::for_test("north", event_id, "+13125550199", Action::Grant(Level::Express));
@@ -159,9 +160,9 @@ async fn the_ledger_reads_the_same_consent_with_or_without_its_index() {
         let ledger = Ledger::open(dir.path(), &opts).unwrap();
         let id = format!("grant-{limit}");
         ledger.record(NewEvent::for_test("north", &id, phones[0], Action::Grant(Level::Express))).await.unwrap();
-        let read = ledger.consent("north", phones[0]).unwrap().unwrap();
+        let read = ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(phones[0]).unwrap()).unwrap().unwrap();
         assert_eq!(read.scopes[0].event_id, id, "limit {limit}: visible once acknowledged");
-        assert_eq!(ledger.consent("north", phones[1]).unwrap(), None);
+        assert_eq!(ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(phones[1]).unwrap()).unwrap(), None);
         ledger.shutdown().await.unwrap();
     }
     let ledger = Ledger::open(dir.path(), &LedgerOptions::default()).unwrap();
@@ -171,7 +172,11 @@ async fn the_ledger_reads_the_same_consent_with_or_without_its_index() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(ledger.consent_index(), (1, true));
-    assert_eq!(ledger.consent("north", phones[0]).unwrap().unwrap().scopes[0].event_id, "grant-1048576");
-    assert_eq!(ledger.consent("north", phones[1]).unwrap(), None);
+    assert_eq!(
+        ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(phones[0]).unwrap()).unwrap().unwrap().scopes[0]
+            .event_id,
+        "grant-1048576"
+    );
+    assert_eq!(ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(phones[1]).unwrap()).unwrap(), None);
     ledger.shutdown().await.unwrap();
 }

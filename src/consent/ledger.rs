@@ -13,7 +13,8 @@ use super::index::{ConsentIndex, Lookup};
 use super::trees::Trees;
 use super::unacked::Unacked;
 use super::{keys, offline, records, ConsentError};
-use crate::domain::{ConsentEvent, ContactConsent, ContactHistory, NewEvent};
+use crate::domain::{ConsentEvent, ContactConsent, ContactHistory, NewEvent, TenantId};
+use crate::phone::PhoneNumber;
 
 /// How the ledger commits writes.
 #[derive(Clone)]
@@ -186,13 +187,15 @@ impl Ledger {
     }
 
     /// The stored event with `event_id`, and its number's consent now.
-    pub fn find(&self, tenant: &str, event_id: &str) -> Result<Option<Recorded>, ConsentError> {
-        let Some(seq) = self.trees.idempotency.get(keys::idempotency(tenant, event_id))? else { return Ok(None) };
+    pub fn find(&self, tenant: &TenantId, event_id: &str) -> Result<Option<Recorded>, ConsentError> {
+        let Some(seq) = self.trees.idempotency.get(keys::idempotency(tenant.as_str(), event_id))? else {
+            return Ok(None);
+        };
         let seq = keys::event_seq(&seq).ok_or_else(|| ConsentError::corrupt("idempotency value"))?;
         let bytes = self
             .trees
             .events
-            .get(keys::event(tenant, seq))?
+            .get(keys::event(tenant.as_str(), seq))?
             .ok_or_else(|| ConsentError::corrupt(format!("idempotency names missing event {seq}")))?;
         let event = records::decode_event(&bytes)?;
         let consent = self.consent(tenant, &event.event.phone)?.unwrap_or_default();
@@ -231,18 +234,18 @@ impl Ledger {
 
     /// Current consent of one number (None when nothing was ever recorded).
     /// Reads the in-memory index when it can answer, else sled.
-    pub fn consent(&self, tenant: &str, phone: &str) -> Result<Option<ContactConsent>, ConsentError> {
+    pub fn consent(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<Option<ContactConsent>, ConsentError> {
         if self.unacked.latched() {
-            if let Some(durable) = self.unacked.consent(&keys::phone(tenant, phone)) {
+            if let Some(durable) = self.unacked.consent(&keys::phone(tenant.as_str(), phone.as_str())) {
                 return Ok(Some(durable));
             }
         }
-        match self.index.get(tenant, phone)? {
+        match self.index.get(tenant.as_str(), phone.as_str())? {
             Lookup::Found(c) => return Ok(Some(c)),
             Lookup::Absent => return Ok(None),
             Lookup::Unknown => {}
         }
-        match self.trees.consent.get(keys::phone(tenant, phone))? {
+        match self.trees.consent.get(keys::phone(tenant.as_str(), phone.as_str()))? {
             Some(bytes) => Ok(Some(records::decode_consent(&bytes)?)),
             None => Ok(None),
         }
@@ -252,16 +255,16 @@ impl Ledger {
     /// oldest first.
     pub fn events<'a>(
         &'a self,
-        tenant: &str,
-        phone: Option<&str>,
+        tenant: &TenantId,
+        phone: Option<&PhoneNumber>,
         after: u64,
     ) -> Box<dyn Iterator<Item = Result<ConsentEvent, ConsentError>> + Send + 'a> {
         let start = after.saturating_add(1);
-        if let Some(end) = self.unacked.first_unacked(tenant) {
-            let durable = self.events_from(tenant, phone, start);
+        if let Some(end) = self.unacked.first_unacked(tenant.as_str()) {
+            let durable = self.events_from(tenant.as_str(), phone.map(PhoneNumber::as_str), start);
             return Box::new(durable.take_while(move |r| r.as_ref().map_or(true, |e| e.sequence < end)));
         }
-        self.events_from(tenant, phone, start)
+        self.events_from(tenant.as_str(), phone.map(PhoneNumber::as_str), start)
     }
 
     fn events_from<'a>(
@@ -334,8 +337,8 @@ impl Ledger {
     // Activity: contact history, the decision log, inbound answers (see `activity`).
 
     /// Contact history of one number (empty when it has none).
-    pub fn contact(&self, tenant: &str, phone: &str) -> Result<ContactHistory, ConsentError> {
-        match self.activity.contact.get(&keys::phone(tenant, phone))? {
+    pub fn contact(&self, tenant: &TenantId, phone: &PhoneNumber) -> Result<ContactHistory, ConsentError> {
+        match self.activity.contact.get(&keys::phone(tenant.as_str(), phone.as_str()))? {
             Some(b) => records::decode_contact(&b),
             None => Ok(ContactHistory::default()),
         }
@@ -343,32 +346,37 @@ impl Ledger {
 
     /// Stores the contact history of one number. Callers serialize writes per
     /// number (read, decide, write) so no update is lost.
-    pub fn put_contact(&self, tenant: &str, phone: &str, history: &ContactHistory) -> Result<(), ConsentError> {
-        self.activity.contact.put(keys::phone(tenant, phone), records::encode_contact(history))
+    pub fn put_contact(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+        history: &ContactHistory,
+    ) -> Result<(), ConsentError> {
+        self.activity.contact.put(keys::phone(tenant.as_str(), phone.as_str()), records::encode_contact(history))
     }
 
     /// Appends an encoded decision record, decided at `at`; returns the
     /// decision's id (time-ordered, and naming where the record is).
-    pub fn log_decision(&self, tenant: &str, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
-        self.activity.decision_log.append(tenant, at.as_microsecond(), record)
+    pub fn log_decision(&self, tenant: &TenantId, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
+        self.activity.decision_log.append(tenant.as_str(), at.as_microsecond(), record)
     }
 
     /// An encoded decision record, if it was logged.
-    pub fn decision(&self, tenant: &str, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        if let Some(record) = self.activity.decision_log.get(tenant, decision_id)? {
+    pub fn decision(&self, tenant: &TenantId, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
+        if let Some(record) = self.activity.decision_log.get(tenant.as_str(), decision_id)? {
             return Ok(Some(record));
         }
-        Ok(self.activity.decisions.get(keys::idempotency(tenant, decision_id))?.map(|v| v.to_vec()))
+        Ok(self.activity.decisions.get(keys::idempotency(tenant.as_str(), decision_id))?.map(|v| v.to_vec()))
     }
 
     /// The stored answer to an inbound message id, if it was processed.
-    pub fn inbound_answer(&self, tenant: &str, message_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        Ok(self.activity.inbound.get(keys::idempotency(tenant, message_id))?.map(|v| v.to_vec()))
+    pub fn inbound_answer(&self, tenant: &TenantId, message_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
+        Ok(self.activity.inbound.get(keys::idempotency(tenant.as_str(), message_id))?.map(|v| v.to_vec()))
     }
 
     /// Remembers the answer to an inbound message id (first answer wins).
-    pub fn remember_inbound(&self, tenant: &str, message_id: &str, answer: Vec<u8>) -> Result<(), ConsentError> {
-        let key = keys::idempotency(tenant, message_id);
+    pub fn remember_inbound(&self, tenant: &TenantId, message_id: &str, answer: Vec<u8>) -> Result<(), ConsentError> {
+        let key = keys::idempotency(tenant.as_str(), message_id);
         let _ = self.activity.inbound.compare_and_swap(key, None as Option<&[u8]>, Some(answer))?;
         Ok(())
     }

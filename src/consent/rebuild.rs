@@ -73,12 +73,12 @@ pub(super) fn rebuild(
         // its event is reported by verify; rebuild cannot repair the ledger).
         let seq = keys::parse_event(&k).map_or(ev.sequence, |(_, s)| s);
         // The first event with an id owns it, as when it was recorded.
-        let id_key = keys::idempotency(&e.tenant_id, &e.event_id);
+        let id_key = keys::idempotency(e.tenant_id.as_str(), &e.event_id);
         if seen.insert(id_key.clone()) {
             ids.insert(id_key, &seq.to_be_bytes());
         }
-        index.insert(keys::by_phone(&e.tenant_id, &e.phone, seq), &[]);
-        folded.entry(keys::phone(&e.tenant_id, &e.phone)).or_default().apply(&ev);
+        index.insert(keys::by_phone(e.tenant_id.as_str(), e.phone.as_str(), seq), &[]);
+        folded.entry(keys::phone(e.tenant_id.as_str(), e.phone.as_str())).or_default().apply(&ev);
         report.events += 1;
         pending += 1;
         if pending == CHUNK {

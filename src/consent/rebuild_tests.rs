@@ -5,13 +5,14 @@ use std::path::Path;
 use super::*;
 use crate::consent::verify::verify_dir;
 use crate::consent::{Ledger, LedgerOptions};
-use crate::domain::{Action, Evidence, Level, NewEvent, Scope, Source};
+use crate::domain::{Action, Evidence, Level, NewEvent, Scope, Source, TenantId};
+use crate::phone::PhoneNumber;
 
 fn event(id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent {
-        tenant_id: "north".into(),
+        tenant_id: TenantId::new("north"),
         event_id: id.into(),
-        phone: phone.into(),
+        phone: PhoneNumber::parse(phone).unwrap(),
         action,
         scope: Scope::default(),
         source: Source::Verbal,
@@ -33,10 +34,13 @@ async fn populated(dir: &Path) -> Vec<Option<ContactConsent>> {
         ledger.record(event(&format!("e{i}"), PHONES[i % 3], action)).await.unwrap();
     }
     ledger
-        .record(NewEvent { tenant_id: "south".into(), ..event("s1", PHONES[0], Action::Grant(Level::Express)) })
+        .record(NewEvent { tenant_id: TenantId::new("south"), ..event("s1", PHONES[0], Action::Grant(Level::Express)) })
         .await
         .unwrap();
-    let states = PHONES.iter().map(|p| ledger.consent("north", p).unwrap()).collect();
+    let states = PHONES
+        .iter()
+        .map(|p| ledger.consent(&TenantId::new("north"), &PhoneNumber::parse(p).unwrap()).unwrap())
+        .collect();
     ledger.shutdown().await.unwrap();
     states
 }

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::ConsentError;
 use crate::domain::{
     Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, ScopeState,
-    SentMessage, Source, Status,
+    SentMessage, Source, Status, TenantId,
 };
+use crate::phone::PhoneNumber;
 
 /// The schema version whose records this module reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -203,9 +204,9 @@ fn new_event_v1(e: &NewEvent) -> NewEventV1 {
         Action::Revoke => (ActionV1::Revoke, LevelV1::Unspecified),
     };
     NewEventV1 {
-        tenant_id: e.tenant_id.clone(),
+        tenant_id: e.tenant_id.as_str().to_string(),
         event_id: e.event_id.clone(),
-        phone: e.phone.clone(),
+        phone: e.phone.as_str().to_string(),
         action,
         level,
         scope: scope_v1(&e.scope),
@@ -233,11 +234,13 @@ fn new_event(r: NewEventV1) -> Result<NewEvent, ConsentError> {
         }
         (ActionV1::Revoke, _) => Action::Revoke,
     };
+    let phone = PhoneNumber::parse_e164(&r.phone)
+        .map_err(|_| ConsentError::corrupt(format!("event {:?} holds a phone number not in E.164 form", r.event_id)))?;
     let ev = r.evidence;
     Ok(NewEvent {
-        tenant_id: r.tenant_id,
+        tenant_id: TenantId::new(r.tenant_id),
         event_id: r.event_id,
-        phone: r.phone,
+        phone,
         action,
         scope: Scope { campaign_id: r.scope.campaign_id, sender: r.scope.sender },
         source: source(r.source),

@@ -88,3 +88,12 @@ fn truncated_bytes_are_corrupt_with_the_decoder_as_their_source() {
     assert!(matches!(err, ConsentError::Corrupt { source: Some(_), .. }), "{err:?}");
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[test]
+fn a_stored_phone_that_is_not_e164_is_corrupt_and_not_echoed() {
+    let mut r: EventV1 = bincode::deserialize(&bytes(EVENT_GRANT)).unwrap();
+    r.event.phone = "312-555-0101".into();
+    let err = decode_event(&encode(&r)).unwrap_err();
+    assert!(matches!(err, ConsentError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("E.164") && !err.to_string().contains("555"), "{err}");
+}

@@ -20,7 +20,7 @@ use jiff::Timestamp;
 
 use super::trees::Trees;
 use super::{keys, records, ConsentError};
-use crate::domain::{Action, ConsentEvent, ContactConsent, NewEvent};
+use crate::domain::{Action, ConsentEvent, ContactConsent, NewEvent, TenantId};
 
 /// Shared by the committer (which latches it) and the ledger's readers.
 #[derive(Default)]
@@ -34,7 +34,7 @@ struct Inner {
     /// What readers see instead of the stored state, by `consent` key.
     consent: HashMap<Vec<u8>, ContactConsent>,
     /// Per tenant, the first sequence the failed batch may have used.
-    first_unacked: HashMap<String, u64>,
+    first_unacked: HashMap<TenantId, u64>,
 }
 
 impl Unacked {
@@ -61,14 +61,14 @@ impl Unacked {
 
     /// Latches after `batch` failed; `next_seq` holds, per tenant of the
     /// batch, the first sequence it would have used.
-    pub fn latch(&self, trees: &Trees, batch: &[NewEvent], next_seq: &HashMap<String, u64>) {
+    pub fn latch(&self, trees: &Trees, batch: &[NewEvent], next_seq: &HashMap<TenantId, u64>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for e in batch {
-            let key = keys::phone(&e.tenant_id, &e.phone);
+            let key = keys::phone(e.tenant_id.as_str(), e.phone.as_str());
             let below = next_seq.get(&e.tenant_id).copied().unwrap_or(1);
             inner.first_unacked.entry(e.tenant_id.clone()).or_insert(below);
             if !inner.consent.contains_key(&key) {
-                let durable = replay(trees, &e.tenant_id, &e.phone, below).unwrap_or_else(|err| {
+                let durable = replay(trees, e.tenant_id.as_str(), e.phone.as_str(), below).unwrap_or_else(|err| {
                     // Unreadable history: suppress the number rather than guess.
                     tracing::error!(
                         error = &err as &dyn std::error::Error,

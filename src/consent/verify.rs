@@ -124,7 +124,7 @@ fn check_events(t: &Trees, r: &mut VerifyReport) -> Result<Folded, ConsentError>
                 continue;
             }
         };
-        if ev.sequence != seq || ev.event.tenant_id != tenant {
+        if ev.sequence != seq || ev.event.tenant_id.as_str() != tenant {
             r.problem(
                 "events",
                 &tenant,
@@ -146,10 +146,10 @@ fn check_events(t: &Trees, r: &mut VerifyReport) -> Result<Folded, ConsentError>
                 format!("{:?} names {:?}, the event is {seq}", ev.event.event_id, keys::event_seq(&s)),
             ),
         }
-        if !t.by_phone.contains_key(keys::by_phone(&tenant, &ev.event.phone, seq))? {
+        if !t.by_phone.contains_key(keys::by_phone(&tenant, ev.event.phone.as_str(), seq))? {
             r.problem("by_phone", &tenant, format!("no entry for event {seq}"));
         }
-        folded.entry((tenant.clone(), ev.event.phone.clone())).or_default().apply(&ev);
+        folded.entry((tenant.clone(), ev.event.phone.as_str().to_string())).or_default().apply(&ev);
     }
     r.phones = folded.len() as u64;
     Ok(folded)
@@ -198,7 +198,7 @@ fn check_by_phone(t: &Trees, r: &mut VerifyReport) -> Result<(), ConsentError> {
                 tenant,
                 format!("entry {} names event {seq}, which does not exist", masked(phone)),
             ),
-            Some(ev) if ev.event.phone != phone => {
+            Some(ev) if ev.event.phone.as_str() != phone => {
                 r.problem("by_phone", tenant, format!("entry {} names event {seq} of another number", masked(phone)))
             }
             Some(_) => {}

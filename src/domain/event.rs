@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::tenant::TenantId;
+use crate::phone::PhoneNumber;
+
 /// Grant (at a level) or revoke. A revocation carries no level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -97,9 +100,9 @@ pub struct Evidence {
 /// An event as a caller submits it, before the ledger assigns its place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub event_id: String,
-    pub phone: String,
+    pub phone: PhoneNumber,
     pub action: Action,
     pub scope: Scope,
     pub source: Source,
@@ -122,9 +125,9 @@ impl NewEvent {
     /// A minimal event for tests: an express grant or a plain revoke, no evidence.
     pub(crate) fn for_test(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
         NewEvent {
-            tenant_id: tenant.into(),
+            tenant_id: TenantId::new(tenant),
             event_id: id.into(),
-            phone: phone.into(),
+            phone: PhoneNumber::parse(phone).expect("a test phone number"),
             action,
             scope: Scope::default(),
             source: Source::Api,

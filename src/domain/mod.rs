@@ -8,7 +8,9 @@
 mod contact;
 mod event;
 mod state;
+mod tenant;
 
 pub use contact::{ContactHistory, SentMessage};
 pub use event::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 pub use state::{ContactConsent, ScopeState, Status};
+pub use tenant::TenantId;

@@ -154,16 +154,16 @@ impl ContactConsent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Evidence, NewEvent};
+    use crate::domain::{Evidence, NewEvent, TenantId};
 
     fn ev(seq: u64, action: Action, campaign: &str, source: Source) -> ConsentEvent {
         ConsentEvent {
             sequence: seq,
             recorded_at: Timestamp::UNIX_EPOCH,
             event: NewEvent {
-                tenant_id: "t".into(),
+                tenant_id: TenantId::new("t"),
                 event_id: format!("e{seq}"),
-                phone: "+13125550199".into(),
+                phone: crate::phone::PhoneNumber::parse("+13125550199").unwrap(),
                 action,
                 scope: Scope { campaign_id: campaign.into(), sender: String::new() },
                 source,

@@ -6,6 +6,8 @@
 
 use jiff::tz::{TimeZone, TimeZoneDatabase};
 
+use super::UsState;
+
 /// The generated table, as checked in.
 pub const TABLE_TSV: &str = include_str!("area_codes.tsv");
 
@@ -16,8 +18,8 @@ pub struct AreaCode {
     pub regions: Vec<String>,
     /// IANA zones the NPA spans (empty: unknown, e.g. toll-free).
     pub zones: Vec<(String, TimeZone)>,
-    /// USPS codes of the states the NPA covers.
-    pub states: Vec<String>,
+    /// The states (and territories) the NPA covers.
+    pub states: Vec<UsState>,
 }
 
 /// All area codes, indexed by NPA.
@@ -44,7 +46,11 @@ impl AreaCodes {
                 .into_iter()
                 .map(|z| db.get(&z).map(|tz| (z.clone(), tz)).map_err(|e| at(&format!("zone {z}: {e}"))))
                 .collect::<Result<Vec<_>, _>>()?;
-            by_npa[npa] = Some(AreaCode { regions: list(regions), zones, states: list(states) });
+            let states = list(states)
+                .into_iter()
+                .map(|s| s.parse().map_err(|_| at(&format!("unknown state {s}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            by_npa[npa] = Some(AreaCode { regions: list(regions), zones, states });
         }
         Ok(AreaCodes { by_npa })
     }
@@ -71,7 +77,7 @@ mod tests {
         assert_eq!(names(850), ["America/Chicago", "America/New_York"]);
         assert_eq!(names(928), ["America/Denver", "America/Phoenix"]);
         assert!(names(800).is_empty(), "toll-free has no zone");
-        assert_eq!(t.get(305).unwrap().states, ["FL"]);
+        assert_eq!(t.get(305).unwrap().states, [UsState::FL]);
         assert_eq!(t.get(416).unwrap().regions, ["CA"]);
         assert_eq!(t.get(787).unwrap().regions, ["PR"]);
         assert!(t.get(555).is_none());
@@ -82,6 +88,7 @@ mod tests {
         assert!(AreaCodes::parse("312\tUS\n").err().unwrap().contains("line 1"));
         assert!(AreaCodes::parse("# c\n1000\tUS\t\t\n").err().unwrap().contains("line 2"));
         assert!(AreaCodes::parse("312\tUS\tMars/Base\tIL\n").err().unwrap().contains("Mars/Base"));
+        assert!(AreaCodes::parse("312\tUS\t\tIL,XX\n").err().unwrap().contains("unknown state XX"));
     }
 
     /// The checked-in table is what the pinned generator produces. Needs

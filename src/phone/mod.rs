@@ -6,6 +6,9 @@
 //! cannot read unambiguously is rejected rather than guessed.
 
 pub mod area_codes;
+mod us_state;
+
+pub use us_state::{UnknownState, UsState};
 
 use std::fmt;
 

@@ -17,7 +17,7 @@ use super::decision::{Decision, Outcome, Reason, Recipient};
 use super::{Policy, TenantPolicy};
 use crate::domain::ContactHistory;
 use crate::domain::{Category, ContactConsent};
-use crate::phone::PhoneNumber;
+use crate::phone::{PhoneNumber, UsState};
 use steps::{Conversation, Place};
 use timing::Timing;
 
@@ -43,8 +43,8 @@ pub struct Message<'a> {
     pub campaign_id: &'a str,
     /// The instant every time rule is evaluated at.
     pub send_at: Timestamp,
-    /// Two-letter state of residence, when the caller knows it.
-    pub recipient_state: Option<&'a str>,
+    /// State of residence, when the caller knows it.
+    pub recipient_state: Option<UsState>,
     /// IANA zone the caller knows the recipient is in.
     pub recipient_zone: Option<(&'a str, &'a TimeZone)>,
 }

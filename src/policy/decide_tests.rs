@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::fixtures::{grant, message, policy, tenant, ts, CASEWORK, FUNDRAISING};
 use super::*;
 use crate::domain::SentMessage;
-use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
+use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source, TenantId};
 use crate::policy::{ChangeKind, ReasonCode};
 
 struct Case {
@@ -300,9 +300,9 @@ fn opted_out_recipient_is_denied_citing_the_revocation() {
         sequence: 2,
         recorded_at: Timestamp::UNIX_EPOCH,
         event: NewEvent {
-            tenant_id: "northside".into(),
+            tenant_id: TenantId::new("northside"),
             event_id: "inbound:stop-1".into(),
-            phone: String::new(),
+            phone: PhoneNumber::parse("+13125550199").unwrap(),
             action: Action::Revoke,
             scope: Scope::default(),
             source: Source::Keyword,
@@ -328,7 +328,7 @@ proptest! {
         secs in 0i64..4_102_444_800,
         npa in 0usize..NPAS.len(),
         promo in any::<bool>(),
-        state in prop::option::of(prop::sample::select(vec!["FL", "TX", "CT", "WA", "NY"])),
+        state in prop::option::of(prop::sample::select(vec![UsState::FL, UsState::TX, UsState::CT, UsState::WA, UsState::NY])),
         sends in prop::collection::vec(0i64..172_800, 0..6),
         body in "\\PC{0,80}",
     ) {
@@ -375,5 +375,5 @@ fn a_stop_keeps_what_the_pipeline_found_and_sets_outcome_and_reasons() {
     );
     let d = Stop::Deny(vec![r.clone()]).apply(found);
     assert_eq!((d.outcome, d.defer_until, d.reasons), (Outcome::Deny, None, vec![r]));
-    assert_eq!((d.recipient.region.as_str(), d.recipient.states.as_slice()), ("US", ["IL".to_string()].as_slice()));
+    assert_eq!((d.recipient.region.as_str(), d.recipient.states.as_slice()), ("US", [UsState::IL].as_slice()));
 }

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use crate::domain::Category;
+use crate::phone::UsState;
 
 /// The four outcomes, from plain yes to no.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +105,7 @@ pub struct Recipient {
     pub e164: String,
     pub region: String,
     pub time_zones: Vec<String>,
-    pub states: Vec<String>,
+    pub states: Vec<UsState>,
 }
 
 /// The engine's answer.

@@ -57,7 +57,7 @@ fn consent_of(events: &[(Action, &str)]) -> ContactConsent {
             recorded_at: at(),
             event: NewEvent {
                 scope: Scope { campaign_id: campaign.into(), sender: String::new() },
-                ..NewEvent::for_test("northside", &format!("e{seq}"), "", action)
+                ..NewEvent::for_test("northside", &format!("e{seq}"), "+13125550199", action)
             },
         });
     }

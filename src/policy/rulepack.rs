@@ -14,6 +14,7 @@ use super::quiet_hours::{NamedWindow, WeeklyWindow};
 use crate::config::HumanDuration;
 use crate::domain::Category;
 use crate::phone::area_codes::AreaCodes;
+use crate::phone::UsState;
 
 const US_TOML: &str = include_str!("rules/us.toml");
 const INBOUND_TOML: &str = include_str!("rules/inbound.toml");
@@ -73,7 +74,7 @@ pub struct RulePack {
     pub fallback_zones: Vec<(String, TimeZone)>,
     pub time_critical_use_cases: Vec<String>,
     pub defer_horizon: SignedDuration,
-    pub states: HashMap<String, StateRule>,
+    pub states: HashMap<UsState, StateRule>,
     /// Longest cap period: how much send history a contact keeps.
     pub history_window: SignedDuration,
     pub inbound: Classifier,
@@ -113,7 +114,8 @@ impl RulePack {
             }
             let window = s.window.map(|w| NamedWindow { rule_id: format!("quiet_hours.state.{}", s.state), window: w });
             let rule = StateRule { categories: s.categories, window, cap };
-            if states.insert(s.state.clone(), rule).is_some() {
+            let state: UsState = s.state.parse().map_err(|e| format!("rules/us.toml: state {:?} is {e}", s.state))?;
+            if states.insert(state, rule).is_some() {
                 return Err(format!("rules/us.toml: state {} is listed twice", s.state));
             }
         }
@@ -138,11 +140,11 @@ mod tests {
     #[test]
     fn builtin_rule_pack_compiles_with_the_state_rules() {
         let p = RulePack::builtin().unwrap();
-        for st in ["FL", "OK", "MD", "CT", "TX", "VA", "WA"] {
-            assert!(p.states[st].window.is_some(), "{st}");
+        for st in [UsState::FL, UsState::OK, UsState::MD, UsState::CT, UsState::TX, UsState::VA, UsState::WA] {
+            assert!(p.states[&st].window.is_some(), "{st}");
         }
-        assert_eq!(p.states["FL"].cap.as_ref().unwrap().max, 3);
+        assert_eq!(p.states[&UsState::FL].cap.as_ref().unwrap().max, 3);
         assert_eq!(p.history_window, SignedDuration::from_hours(24));
-        assert_eq!(p.states["TX"].window.as_ref().unwrap().rule_id, "quiet_hours.state.TX");
+        assert_eq!(p.states[&UsState::TX].window.as_ref().unwrap().rule_id, "quiet_hours.state.TX");
     }
 }

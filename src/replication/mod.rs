@@ -125,7 +125,7 @@ impl Replication {
         let started = std::time::Instant::now();
         let published = self
             .log
-            .publish(Family::Consent, &event.tenant_id, &record.msg_id(), record.encode().into())
+            .publish(Family::Consent, event.tenant_id.as_str(), &record.msg_id(), record.encode().into())
             .await
             .map_err(ReplicationError::LogUnavailable)?;
         self.metrics.published(started.elapsed());

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use textgate::api::pb::{self, policy_service_client::PolicyServiceClient, ConsentLevel};
 use textgate::consent::{Ledger, LedgerOptions};
+use textgate::domain::TenantId;
 
 use crate::helpers::{grant, list_all, revoke, TestApp};
 use crate::process::{run, Server};
@@ -137,7 +138,7 @@ async fn an_online_backup_under_concurrent_writes_restores_consistently() {
     let live = list_all(&mut app.client().await, "").await;
     app.stop().await;
     let ledger = Ledger::open(&restored, &LedgerOptions::default()).unwrap();
-    let copy: Vec<_> = ledger.events("northside", None, 0).map(Result::unwrap).collect();
+    let copy: Vec<_> = ledger.events(&TenantId::new("northside"), None, 0).map(Result::unwrap).collect();
     ledger.shutdown().await.unwrap();
     let ids: HashSet<&str> = copy.iter().map(|e| e.event.event_id.as_str()).collect();
     let missing: Vec<_> = before.iter().filter(|id| !ids.contains(id.as_str())).collect();

@@ -48,7 +48,7 @@ pub fn consent_of(events: &[Event]) -> ContactConsent {
             event: NewEvent {
                 source: Source::Verbal,
                 scope: Scope { campaign_id: campaign.into(), sender: String::new() },
-                ..NewEvent::for_test("northside", &id, "", action)
+                ..NewEvent::for_test("northside", &id, "+13125550199", action)
             },
         });
     }

@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::{Message, Origin, Step, Stop};
 use crate::domain::{Category, ContactConsent, Level, Status};
 use crate::phone::area_codes::AreaCode;
+use crate::phone::UsState;
 use crate::policy::content::{CampaignContent, ContentRules, Finding, Words};
 use crate::policy::decision::{Reason, ReasonCode};
 use crate::policy::{Campaign, RulePack, TenantPolicy};
@@ -21,7 +22,7 @@ pub(super) struct Place<'a> {
     /// The area code's regions, comma-separated ("" when unknown).
     pub region: String,
     /// The area code's states, plus the caller's `recipient_state`.
-    pub states: Vec<String>,
+    pub states: Vec<UsState>,
     /// Candidate zones: the caller's, else the area code's, else the fallback.
     pub zones: Vec<(&'a str, &'a TimeZone)>,
 }
@@ -35,10 +36,10 @@ impl Place<'_> {
 /// Where `msg` goes, as far as the rule pack and the caller tell.
 pub(super) fn locate<'a>(pack: &'a RulePack, msg: &Message<'a>) -> Place<'a> {
     let area = msg.to.npa().and_then(|n| pack.area_codes.get(n));
-    let mut states: Vec<String> = area.map(|a| a.states.clone()).unwrap_or_default();
+    let mut states: Vec<UsState> = area.map(|a| a.states.clone()).unwrap_or_default();
     if let Some(s) = msg.recipient_state {
-        if !states.iter().any(|x| x == s) {
-            states.push(s.to_string());
+        if !states.contains(&s) {
+            states.push(s);
         }
     }
     let zones = match (msg.recipient_zone, area) {

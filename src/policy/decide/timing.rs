@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::{Step, Stop};
 use crate::domain::Category;
 use crate::domain::ContactHistory;
+use crate::phone::UsState;
 use crate::policy::decision::{Reason, ReasonCode};
 use crate::policy::quiet_hours::NamedWindow;
 use crate::policy::rulepack::{Cap, StateRule};
@@ -17,7 +18,7 @@ use crate::policy::{schedule, Campaign, RulePack, TenantPolicy};
 pub(super) fn state_rules<'p>(
     pack: &'p RulePack,
     tenant: &TenantPolicy,
-    states: &[String],
+    states: &[UsState],
     category: Category,
 ) -> Vec<&'p StateRule> {
     if !tenant.state_rules {

@@ -12,8 +12,8 @@ fn campaign(id: &str) -> &'static Campaign {
     tenant().campaigns.iter().find(|c| c.id == id).unwrap()
 }
 
-fn states(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
+fn states(names: &[&str]) -> Vec<UsState> {
+    names.iter().map(|s| s.parse().unwrap()).collect()
 }
 
 #[test]
