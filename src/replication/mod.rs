@@ -189,6 +189,8 @@ impl Replication {
 
     /// Called by the applier after each applied message.
     fn applied_one(&self, position: u64, recorded: Recorded) {
+        let last = self.stream_last.fetch_max(position, Ordering::AcqRel).max(position);
+        self.metrics.positions(position, last - position);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent.insert(position, recorded);
         while recent.len() > RECENT_RESULTS {

@@ -36,13 +36,21 @@ impl Server {
     /// arguments appended. Returns once the server logged that it serves:
     /// the listener is bound and the store open, so calls are accepted.
     pub fn start_with(mut cmd: Command, dir: &Path) -> Server {
-        let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn textgate");
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        Self::spawn(cmd)
+    }
+
+    /// `textgate serve --config FILE` over `dir` (the cluster tests' way in).
+    #[allow(dead_code)]
+    pub fn start_configured(config: &Path, dir: &Path) -> Server {
+        let mut cmd = textgate();
+        cmd.args(["serve", "--config"]).arg(config);
+        cmd.args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        Self::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd.env("RUST_LOG", "info").stderr(Stdio::piped()).spawn().expect("spawn textgate");
         let stderr = child.stderr.take().expect("piped stderr");
         let child = Reap(child);
         let (tx, rx) = mpsc::channel();

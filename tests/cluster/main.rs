@@ -2,5 +2,15 @@
 //! cluster on 127.0.0.1 (started per test). Each test skips with a notice
 //! when nats-server is missing, unless TEXTGATE_REQUIRE_EXTERNAL=1.
 
+mod instances;
 mod log;
 mod nats;
+
+// The black-box helpers of tests/api, shared rather than copied; each test
+// binary uses a part of them.
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../api/process.rs"]
+mod process;
