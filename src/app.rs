@@ -2,12 +2,10 @@
 //! auth table, the ledger, the clock, and per-recipient locks. Configuration
 //! and policy are swapped atomically on reload.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::MutexGuard;
 
 use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
@@ -15,14 +13,12 @@ use crate::config::Config;
 use crate::consent::{Ledger, Recorded};
 use crate::domain::{NewEvent, TenantId};
 use crate::error::ApiError;
+use crate::locks::RecipientLocks;
 use crate::metrics::Metrics;
 use crate::phone::PhoneNumber;
 use crate::policy::{Policy, RulePack, TenantPolicy};
-use crate::replication::Replication;
+use crate::replication::{Replication, Token};
 use crate::telemetry::PhoneHasher;
-
-/// Number of lock stripes serializing read-decide-write per recipient.
-const STRIPES: usize = 256;
 
 pub struct App {
     pub config: ArcSwap<Config>,
@@ -38,7 +34,8 @@ pub struct App {
     /// Cluster mode: the ledger shared through the replicated log. None:
     /// a single node, whose ledger is the only one.
     pub replication: Option<Arc<Replication>>,
-    stripes: Vec<Mutex<()>>,
+    /// Shared with the cluster applier of send facts.
+    pub locks: Arc<RecipientLocks>,
 }
 
 impl App {
@@ -63,7 +60,7 @@ impl App {
             metrics,
             phone_hash,
             replication: None,
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            locks: Arc::default(),
         })
     }
 
@@ -92,20 +89,26 @@ impl App {
     /// Checks a request's `consistency_token` and, in cluster mode, waits
     /// (bounded) until this instance has applied the write it names. A single
     /// node has applied every write it acknowledged.
-    pub async fn read_after(&self, token: &str) -> Result<(), ApiError> {
+    pub async fn read_after(&self, tenant: &TenantId, token: &str) -> Result<(), ApiError> {
         if token.is_empty() {
             return Ok(());
         }
-        let position: u64 = token
-            .parse()
-            .map_err(|_| ApiError::invalid("consistency_token", "not a token returned by this service"))?;
-        if let Some(replication) = &self.replication {
-            replication.wait_for(position, replication.read_timeout()).await.map_err(|_| {
-                ApiError::Unavailable(format!(
-                    "consistency_token: this instance has not applied the write it names (position {position}) \
-                     in time; retry, or read from another instance"
-                ))
-            })?;
+        let token = Token::parse(token)
+            .ok_or_else(|| ApiError::invalid("consistency_token", "not a token returned by this service"))?;
+        let Some(replication) = &self.replication else { return Ok(()) };
+        let late = || {
+            ApiError::Unavailable(
+                "consistency_token: this instance has not applied the write it names in time; retry, or read \
+                 from another instance"
+                    .into(),
+            )
+        };
+        let within = replication.read_timeout();
+        replication.wait_for(token.position, within).await.map_err(|_| late())?;
+        if let Some(decision) = token.decision {
+            if !replication.wait_for_send(tenant, decision, within).await {
+                return Err(late());
+            }
         }
         Ok(())
     }
@@ -132,9 +135,7 @@ impl App {
 
     /// Serializes work on one recipient of one tenant.
     pub async fn lock_recipient(&self, tenant: &TenantId, phone: &PhoneNumber) -> MutexGuard<'_, ()> {
-        let mut h = DefaultHasher::new();
-        (tenant, phone).hash(&mut h);
-        self.stripes[(h.finish() as usize) % STRIPES].lock().await
+        self.locks.lock(tenant, phone).await
     }
 
     /// The configuration as of now, checked to contain tenant `id`.

@@ -38,6 +38,7 @@ mod admin;
 mod app;
 mod clock;
 mod error;
+mod locks;
 mod metrics;
 mod observe;
 mod ops;

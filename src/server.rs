@@ -23,7 +23,7 @@ use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
 use crate::policy::RulePack;
-use crate::replication::{ClusterMetrics, Replication};
+use crate::replication::{ClusterMetrics, Parts, Replication};
 use crate::telemetry::rpc::RpcTraceLayer;
 
 /// HTTP/2 receive windows (bytes): per connection, and per stream.
@@ -165,8 +165,13 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         .map_err(ServeError::Policy)?;
     let mut admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger));
     if let Some(cluster) = &cluster {
-        let replication =
-            Replication::start(cluster, Arc::clone(&ledger), ClusterMetrics::register(metrics.registry())).await?;
+        let parts = Parts {
+            ledger: Arc::clone(&ledger),
+            locks: Arc::clone(&app.locks),
+            history_window: app.pack.history_window,
+            metrics: ClusterMetrics::register(metrics.registry()),
+        };
+        let replication = Replication::start(cluster, parts).await?;
         app = app.with_replication(Arc::clone(&replication));
         admin = admin.with_replication(replication);
     }

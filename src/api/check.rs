@@ -17,6 +17,7 @@ use crate::domain::{SentMessage, TenantId};
 use crate::error::ApiError;
 use crate::phone::{PhoneNumber, UsState};
 use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
+use crate::replication::Token;
 use crate::telemetry;
 
 /// Decides one message; unless dry_run, records an allowed send and logs the
@@ -51,7 +52,7 @@ async fn check_in(
     let tp = tenant_of(&policy, &tenant)?;
     let now = app.clock.now();
     let v = tracing::debug_span!("validate").in_scope(|| validate(&req, now))?;
-    app.read_after(&req.consistency_token).await?;
+    app.read_after(&tenant, &req.consistency_token).await?;
     let to = &v.to;
     app.phone_hash.record(span, to.as_str());
     let msg = Message {
@@ -77,11 +78,13 @@ async fn check_in(
     drop(stage);
     let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
+    let mut noted = None;
     if sent && !req.dry_run {
         if let Some(category) = decision.category {
             let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
-            history.note_send(note, decision.discloses, policy.pack.history_window, now);
+            history.note_send(note.clone(), decision.discloses, policy.pack.history_window, now);
             write.in_scope(|| app.ledger.put_contact(&tenant, to, &history)).or_else(unrecorded)?;
+            noted = Some((note, decision.discloses));
         }
     }
     let view = convert::view_to_pb(to, &consent, history.conversation(tp.conversation_window));
@@ -108,6 +111,12 @@ async fn check_in(
             Err(e) => unrecorded(e).map(|()| new_decision_id(now))?,
         }
     };
+    if let (Some((note, disclosed)), Some(replication)) = (noted, &app.replication) {
+        // Cluster mode: the other instances count this send too; the token
+        // lets a read elsewhere wait until they do.
+        replication.share_send(&tenant, to, &note, disclosed, &resp.decision_id);
+        resp.consistency_token = format!("{}.{}", replication.applied(), resp.decision_id);
+    }
     let decision_id = &resp.decision_id;
     tracing::debug!(decision_id = %decision_id, "decided");
     Ok(resp)
@@ -162,7 +171,7 @@ fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid
     if !req.client_ref.is_empty() {
         limits::text("client_ref", &req.client_ref, limits::MAX_ID)?;
     }
-    if !req.consistency_token.is_empty() && req.consistency_token.parse::<u64>().is_err() {
+    if !req.consistency_token.is_empty() && Token::parse(&req.consistency_token).is_none() {
         return Err(ApiError::invalid("consistency_token", "not a token returned by this service"));
     }
     let state = match req.recipient_state.as_str() {
@@ -239,6 +248,7 @@ fn response(
         }),
         client_ref: req.client_ref.clone(),
         dry_run: req.dry_run,
+        consistency_token: String::new(),
     }
 }
 

@@ -165,7 +165,7 @@ pub async fn get(app: &App, tenant: TenantId, req: pb::GetConsentRequest) -> Res
     let policy = app.policy_for(&tenant)?;
     let window = crate::app::tenant_of(&policy, &tenant)?.conversation_window;
     let phone = phone("phone", &req.phone)?;
-    app.read_after(&req.consistency_token).await?;
+    app.read_after(&tenant, &req.consistency_token).await?;
     let consent = app.ledger.consent(&tenant, &phone)?.unwrap_or_default();
     let history = app.ledger.contact(&tenant, &phone)?;
     Ok(convert::view_to_pb(&phone, &consent, history.conversation(window)))

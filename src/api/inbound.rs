@@ -79,6 +79,10 @@ async fn process_in(
     let mut history = app.ledger.contact(&tenant, &from)?;
     history.note_inbound(received_at);
     app.ledger.put_contact(&tenant, &from, &history)?;
+    if let Some(replication) = &app.replication {
+        // The conversation window opens on every instance.
+        replication.share_inbound(&tenant, &from, &req.message_id, received_at);
+    }
     let resp = pb::ProcessInboundResponse {
         intent: intent as i32,
         matched: class.matched,

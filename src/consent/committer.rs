@@ -60,6 +60,10 @@ pub enum Origin {
 
 /// `meta` key of the last consent-stream position applied (big-endian u64).
 pub const APPLIED_KEY: &[u8] = b"applied/consent";
+/// `meta` key of the last send-stream position applied (contact history is
+/// written behind, so this is at most a little ahead of what is durable;
+/// applying send facts again is harmless).
+pub const FACTS_KEY: &[u8] = b"applied/send";
 
 /// A request to the committer.
 pub enum Job {

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::activity::ActivityTrees;
-use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY};
+use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY, FACTS_KEY};
 use super::index::{ConsentIndex, Lookup};
 use super::trees::Trees;
 use super::unacked::Unacked;
@@ -180,9 +180,24 @@ impl Ledger {
 
     /// The last consent-stream position applied to this store (0: none).
     pub fn applied_position(&self) -> Result<u64, ConsentError> {
-        match self.trees.meta.get(APPLIED_KEY)? {
+        self.position(APPLIED_KEY)
+    }
+
+    /// The last send-stream position applied to the contact histories.
+    pub fn fact_position(&self) -> Result<u64, ConsentError> {
+        self.position(FACTS_KEY)
+    }
+
+    /// Notes the send-stream position applied (made durable with the next flush).
+    pub fn set_fact_position(&self, position: u64) -> Result<(), ConsentError> {
+        self.trees.meta.insert(FACTS_KEY, &position.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn position(&self, key: &[u8]) -> Result<u64, ConsentError> {
+        match self.trees.meta.get(key)? {
             None => Ok(0),
-            Some(v) => keys::event_seq(&v).ok_or_else(|| ConsentError::corrupt("applied position")),
+            Some(v) => keys::event_seq(&v).ok_or_else(|| ConsentError::corrupt("stream position")),
         }
     }
 

@@ -16,6 +16,7 @@
 //! Single-node mode (no `[cluster]`) never builds any of this.
 
 mod applier;
+mod facts;
 mod metrics;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ use crate::cluster::{ClusterError, Connection, Family, Log, ReplicatedRecord};
 use crate::config::ClusterConfig;
 use crate::consent::{ConsentError, Ledger, Recorded};
 use crate::domain::NewEvent;
+use crate::locks::RecipientLocks;
 
 pub use metrics::ClusterMetrics;
 
@@ -50,6 +52,27 @@ pub enum ReplicationError {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] ConsentError),
+}
+
+/// A `consistency_token`: a consent-stream position (`"N"`, from
+/// RecordConsent and ProcessInbound), and for a CheckMessage's send the
+/// decision whose send fact a read waits for (`"N.d-…"`). A single node
+/// hands out plain event sequences, which parse as positions it has applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub position: u64,
+    pub decision: Option<&'a str>,
+}
+
+impl<'a> Token<'a> {
+    pub fn parse(text: &'a str) -> Option<Token<'a>> {
+        let (position, decision) = match text.split_once('.') {
+            Some((p, d)) if d.starts_with("d-") && d.len() <= 64 => (p, Some(d)),
+            Some(_) => return None,
+            None => (text, None),
+        };
+        Some(Token { position: position.parse().ok()?, decision })
+    }
 }
 
 /// A write as the caller hears it: the recorded event and the stream
@@ -79,16 +102,26 @@ pub struct Replication {
     stalled: AtomicBool,
     recent: Mutex<BTreeMap<u64, Recorded>>,
     metrics: ClusterMetrics,
+    /// Send and inbound facts: shared from here, applied from the others.
+    facts: facts::Facts,
+    /// The recipient locks the request handlers take.
+    locks: Arc<RecipientLocks>,
+}
+
+/// What cluster mode needs from the rest of the server.
+pub struct Parts {
+    pub ledger: Arc<Ledger>,
+    pub locks: Arc<RecipientLocks>,
+    /// How long sends stay in a contact history (the rule pack's window).
+    pub history_window: jiff::SignedDuration,
+    pub metrics: ClusterMetrics,
 }
 
 impl Replication {
     /// Connects to the log, makes sure its streams exist, and starts
     /// applying the consent stream from this store's applied position.
-    pub async fn start(
-        config: &ClusterConfig,
-        ledger: Arc<Ledger>,
-        metrics: ClusterMetrics,
-    ) -> Result<Arc<Replication>, ClusterError> {
+    pub async fn start(config: &ClusterConfig, parts: Parts) -> Result<Arc<Replication>, ClusterError> {
+        let Parts { ledger, locks, history_window, metrics } = parts;
         let log = Log::connect(config).await?;
         log.ensure_streams().await?;
         let from =
@@ -96,7 +129,7 @@ impl Replication {
         let stream_last = log.last_sequence(Family::Consent).await?;
         let (applied_tx, applied) = watch::channel(from);
         let replication = Arc::new(Replication {
-            log,
+            log: log.clone(),
             ledger,
             instance_id: config.instance_id.0.clone(),
             timeout: config.publish_timeout.0,
@@ -107,9 +140,12 @@ impl Replication {
             stalled: AtomicBool::new(false),
             recent: Mutex::new(BTreeMap::new()),
             metrics,
+            facts: facts::Facts::start(log.clone(), history_window),
+            locks,
         });
         tracing::info!(applied = from, stream_last, "cluster mode: applying the consent stream");
         tokio::spawn(applier::run(Arc::clone(&replication), applied_tx, stream_last));
+        tokio::spawn(facts::run(Arc::clone(&replication)));
         tokio::spawn(watch_lag(Arc::downgrade(&replication)));
         Ok(replication)
     }

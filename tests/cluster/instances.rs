@@ -216,3 +216,38 @@ async fn a_wiped_instance_catches_up_before_it_is_ready() {
         assert_eq!(list_all(&mut cb, &phone).await, list_all(&mut ca, &phone).await, "{phone}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn frequency_caps_count_the_sends_of_every_instance() {
+    let Some((_root, _nats, a, b)) = setup().await else { return };
+    let (mut ca, mut cb) = (a.client().await, b.client().await);
+    let florida = "+13055550199";
+    let mut written = grant("gala-consent", florida, ConsentLevel::ExpressWritten);
+    written.categories = vec![pb::MessageCategory::CategoryPromotional as i32];
+    let token = ca.record_consent(written).await.unwrap().into_inner().consistency_token;
+    // Tomorrow 19:00 UTC (14:00 or 15:00 in Florida) and the next minutes:
+    // inside every window, and ahead of the clock, so no send is pruned as old.
+    let tomorrow = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow().unwrap();
+    let start = tomorrow.at(19, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_second();
+    let promo = |minute: i64, token: &str| pb::CheckMessageRequest {
+        from: "+13125550101".into(),
+        to: florida.into(),
+        body: "Northside Family Services: our gala is Friday. Reply STOP to opt out.".into(),
+        campaign_id: "fundraising".into(),
+        send_at: Some(prost_types::Timestamp { seconds: start + 60 * minute, nanos: 0 }),
+        consistency_token: token.into(),
+        ..Default::default()
+    };
+    let mut token = token;
+    for minute in 0..3 {
+        // A, B, A.
+        let client = if minute == 1 { &mut cb } else { &mut ca };
+        let r = client.check_message(promo(minute, &token)).await.unwrap().into_inner();
+        assert!(matches!(r.decision(), pb::Decision::Allow | pb::Decision::AllowWithChanges), "send {minute}: {r:?}");
+        assert!(!r.consistency_token.is_empty(), "an allowed send names itself");
+        token = r.consistency_token;
+    }
+    let fourth = cb.check_message(promo(3, &token)).await.unwrap().into_inner();
+    assert_eq!(fourth.decision(), pb::Decision::Defer, "{fourth:?}");
+    assert_eq!(fourth.reasons[0].rule_id, "frequency_cap.state.FL");
+}
