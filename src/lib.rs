@@ -3,19 +3,42 @@
 //!
 //! # Layout
 //!
-//! - [`server`]: wiring; `serve` runs the gRPC services on a given listener.
-//! - [`api`]: the tonic services, wire <-> domain conversion, auth.
-//! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
-//! - [`metrics`], [`observe`]: Prometheus series and the layer that meters every RPC.
-//! - [`error`]: the one mapping from crate errors to gRPC statuses.
-//! - [`consent`]: the sled ledger (group commit), consent state, idempotency.
-//! - [`phone`]: E.164 / NANP parsing.
-//! - [`config`]: the TOML model and its validation.
-//! - [`cli`]: the `textgate` command line; [`ops`]: its ledger commands
-//!   (verify, rebuild, backup, restore); [`snapshot`]: online backups.
-//! - [`telemetry`]: logs, spans per call and stage, OTLP trace export.
+//! Bottom-up: a module imports only modules listed before it, except that
+//! `app` takes the token table from `api::auth`. `docs/architecture.md` draws
+//! the layers and the request, write and error paths through them;
+//! `tests/layering.rs` enforces the layering. Modules without a link are
+//! private to the crate.
+//!
+//! - [`phone`]: E.164 / NANP parsing, area code -> zones and states.
+//!   `clock`: the source of "now".
+//! - [`domain`]: the types the engine reasons about (consent events and
+//!   state, contact history, `TenantId`); imports nothing of the crate but
+//!   [`phone`].
+//! - [`consent`]: the sled ledger: group commit, versioned on-disk records,
+//!   the in-memory consent index, the write latch, contact history, the
+//!   decision log, verify, rebuild, backup and restore.
+//! - [`config`]: the TOML model and its validation (tokens, TLS, telemetry,
+//!   `[cluster]`).
+//! - [`policy`]: the pure decision engine: the `decide` pipeline, quiet hours
+//!   and caps, content rules, the inbound classifier, the rule pack.
 //! - [`cluster`]: cluster mode's transport, the replicated log on NATS
-//!   JetStream (groundwork; not wired into the server yet).
+//!   JetStream (`Log`, `Replay`, versioned replicated records).
+//! - `replication`: cluster mode: publishes consent writes to the log and
+//!   applies the consent stream to the ledger in order.
+//! - `metrics`: Prometheus series; [`telemetry`]: logs, spans per call and
+//!   stage, OTLP trace export; `snapshot`: online backups.
+//! - `error`: the one mapping from crate errors to gRPC statuses.
+//! - `app`: what every handler shares (policy, ledger, auth table, locks).
+//! - [`api`]: the tonic services, wire <-> domain conversion, auth;
+//!   `observe`: the layer that meters every RPC and sheds load; `reload`:
+//!   policy hot reload; `admin`: the admin HTTP endpoint (`/metrics`,
+//!   `/healthz`, `/readyz`, `POST /backup`).
+//! - `server`: wiring: `build_services` then `run`; [`serve`] is the two in a
+//!   row.
+//! - [`cli`]: the `textgate` command line; `ops`: its ledger commands
+//!   (verify, rebuild, backup, restore).
+//! - `testkit` (hidden): test support (finding external tools); not part of
+//!   the service.
 
 #![forbid(unsafe_code)]
 
