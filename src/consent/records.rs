@@ -9,7 +9,7 @@
 //! types, a bumped schema version, and a conversion from the old records.
 //!
 //! `tests/data/store-v1` holds a store written by the layout before these
-//! types existed; `tests/api/ledger_ops.rs` serves from it.
+//! types existed; `tests/api/store_layout.rs` serves from it.
 
 use std::collections::BTreeMap;
 
