@@ -118,15 +118,17 @@ pub struct Parts {
 }
 
 impl Replication {
-    /// Connects to the log, makes sure its streams exist, and starts
-    /// applying the consent stream from this store's applied position.
+    /// Connects to the log (failing when no NATS server answers: a
+    /// misconfigured instance says so at start) and starts, in the
+    /// background, making sure the streams exist and applying the consent
+    /// stream from this store's applied position. Until the streams answer
+    /// (a NATS cluster electing its leaders, say) the instance serves
+    /// decisions from its store and `/readyz` says why it is not ready.
     pub async fn start(config: &ClusterConfig, parts: Parts) -> Result<Arc<Replication>, ClusterError> {
         let Parts { ledger, locks, history_window, metrics } = parts;
         let log = Log::connect(config).await?;
-        log.ensure_streams().await?;
         let from =
             ledger.applied_position().map_err(|e| ClusterError::unavailable("reading the applied position", e))?;
-        let stream_last = log.last_sequence(Family::Consent).await?;
         let (applied_tx, applied) = watch::channel(from);
         let replication = Arc::new(Replication {
             log: log.clone(),
@@ -135,17 +137,25 @@ impl Replication {
             timeout: config.publish_timeout.0,
             max_lag: config.max_apply_lag,
             applied,
-            stream_last: AtomicU64::new(stream_last),
-            caught_up: AtomicBool::new(from >= stream_last),
+            stream_last: AtomicU64::new(from),
+            caught_up: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             recent: Mutex::new(BTreeMap::new()),
             metrics,
             facts: facts::Facts::start(log.clone(), history_window),
             locks,
         });
-        tracing::info!(applied = from, stream_last, "cluster mode: applying the consent stream");
-        tokio::spawn(applier::run(Arc::clone(&replication), applied_tx, stream_last));
-        tokio::spawn(facts::run(Arc::clone(&replication)));
+        let r = Arc::clone(&replication);
+        tokio::spawn(async move {
+            let stream_last = bring_up(&r.log).await;
+            r.stream_last.fetch_max(stream_last, Ordering::AcqRel);
+            if from >= stream_last {
+                r.caught_up.store(true, Ordering::Release);
+            }
+            tracing::info!(applied = from, stream_last, "cluster mode: applying the consent stream");
+            tokio::spawn(facts::run(Arc::clone(&r)));
+            applier::run(r, applied_tx, stream_last).await;
+        });
         tokio::spawn(watch_lag(Arc::downgrade(&replication)));
         Ok(replication)
     }
@@ -211,7 +221,7 @@ impl Replication {
         if self.stalled.load(Ordering::Acquire) {
             Some("applying the consent stream stopped (see the log); restart textgate")
         } else if !self.caught_up.load(Ordering::Acquire) {
-            Some("catching up with the consent stream")
+            Some("reaching the replicated log, or catching up with the consent stream")
         } else if self.lag() > self.max_lag {
             Some("too far behind the consent stream (cluster.max_apply_lag)")
         } else {
@@ -232,6 +242,31 @@ impl Replication {
         while recent.len() > RECENT_RESULTS {
             recent.pop_first();
         }
+    }
+}
+
+/// Makes sure the streams exist, retrying while the log is unavailable;
+/// returns the consent stream's last position, which the instance must
+/// reach before it is ready.
+async fn bring_up(log: &Log) -> u64 {
+    let mut logged = false;
+    loop {
+        let up = async {
+            log.ensure_streams().await?;
+            log.last_sequence(Family::Consent).await
+        };
+        match up.await {
+            Ok(last) => return last,
+            Err(e) if !logged => {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "the replicated log is not answering yet; retrying"
+                );
+                logged = true;
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -21,7 +21,7 @@ const MIDDAY: i64 = 1_780_412_400;
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// One textgate instance: its data directory, config file and process.
-struct Instance {
+pub struct Instance {
     config: PathBuf,
     data: PathBuf,
     server: Option<Server>,
@@ -30,7 +30,7 @@ struct Instance {
 impl Instance {
     /// Writes the demo config plus a `[cluster]` section naming `nats` and
     /// starts the binary on it.
-    fn start(root: &Path, id: &str, nats: &NatsCluster) -> Instance {
+    pub fn start(root: &Path, id: &str, nats: &NatsCluster) -> Instance {
         let config = root.join(format!("{id}.toml"));
         let cluster = format!(
             "\n[cluster]\nnats_urls = {:?}\ninstance_id = {id:?}\nreplicas = 3\npublish_timeout = \"2s\"\n",
@@ -42,18 +42,18 @@ impl Instance {
         Instance { config, data, server }
     }
 
-    fn server(&self) -> &Server {
+    pub fn server(&self) -> &Server {
         self.server.as_ref().expect("running")
     }
 
-    async fn client(&self) -> Client {
+    pub async fn client(&self) -> Client {
         let url = format!("http://{}", self.server().addr);
         let channel = tonic::transport::Channel::from_shared(url).unwrap().connect().await.expect("connect");
         PolicyServiceClient::with_interceptor(channel, Token(None))
     }
 
     /// Waits (bounded) for /readyz to answer 200.
-    async fn ready(&self) {
+    pub async fn ready(&self) {
         let deadline = Instant::now() + READY_WITHIN;
         loop {
             match try_http_get(self.server().admin, "/readyz").await {
@@ -70,10 +70,26 @@ impl Instance {
         std::fs::remove_dir_all(&self.data).expect("wipe");
         self.server = Some(Server::start_configured(&self.config, &self.data));
     }
+
+    /// SIGKILL (no shutdown, no final flush), then start again on the same
+    /// config and store.
+    pub fn kill_and_restart(&mut self) {
+        self.server.take().expect("running").kill();
+        self.server = Some(Server::start_configured(&self.config, &self.data));
+    }
+
+    /// SIGTERM; the store is then free for offline commands.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.server.take().expect("running").terminate()
+    }
+
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
 }
 
 /// Three NATS nodes and two textgate instances, both ready.
-async fn setup() -> Option<(TempDir, NatsCluster, Instance, Instance)> {
+pub async fn setup() -> Option<(TempDir, NatsCluster, Instance, Instance)> {
     let nats = NatsCluster::start(3).await?;
     let root = tempfile::tempdir().expect("temp dir");
     let a = Instance::start(root.path(), "textgate-a", &nats);
