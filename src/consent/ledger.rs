@@ -178,6 +178,12 @@ impl Ledger {
         Ok(answer)
     }
 
+    /// Every event of every tenant, tenant by tenant in ledger order (the
+    /// reconciler republishes them when the replicated log lost them).
+    pub fn all_events(&self) -> impl Iterator<Item = Result<ConsentEvent, ConsentError>> + '_ {
+        self.trees.events.iter().map(|kv| records::decode_event(&kv?.1))
+    }
+
     /// The last consent-stream position applied to this store (0: none).
     pub fn applied_position(&self) -> Result<u64, ConsentError> {
         self.position(APPLIED_KEY)

@@ -46,7 +46,16 @@ pub async fn run(r: Arc<Replication>, applied: watch::Sender<u64>, start_last: u
                 continue;
             }
         };
-        while let Some(message) = replay.next().await {
+        loop {
+            let message = tokio::select! {
+                m = replay.next() => m,
+                () = r.rewind.notified() => {
+                    tracing::warn!("applying the consent stream again from its start");
+                    next = 1;
+                    continue 'resume;
+                }
+            };
+            let Some(message) = message else { break };
             let message = match message {
                 Ok(m) => m,
                 Err(e) => {

@@ -18,6 +18,7 @@
 mod applier;
 mod facts;
 mod metrics;
+mod reconcile;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -106,6 +107,10 @@ pub struct Replication {
     facts: facts::Facts,
     /// The recipient locks the request handlers take.
     locks: Arc<RecipientLocks>,
+    /// Set while the reconciler republishes the ledger.
+    reconciling: AtomicBool,
+    /// Tells the applier to apply the stream again from its start.
+    rewind: tokio::sync::Notify,
 }
 
 /// What cluster mode needs from the rest of the server.
@@ -144,6 +149,8 @@ impl Replication {
             metrics,
             facts: facts::Facts::start(log.clone(), history_window),
             locks,
+            reconciling: AtomicBool::new(false),
+            rewind: tokio::sync::Notify::new(),
         });
         let r = Arc::clone(&replication);
         tokio::spawn(async move {
@@ -279,8 +286,24 @@ async fn watch_lag(replication: std::sync::Weak<Replication>) {
         let connected = *r.log.connection().borrow() == Connection::Connected;
         r.metrics.connected(connected);
         if connected {
-            if let Ok(last) = r.log.last_sequence(Family::Consent).await {
-                r.stream_last.fetch_max(last, Ordering::AcqRel);
+            match r.log.last_sequence(Family::Consent).await {
+                Ok(last) => {
+                    r.stream_last.fetch_max(last, Ordering::AcqRel);
+                    if last < r.applied() {
+                        let r = Arc::clone(&r);
+                        tokio::spawn(async move { reconcile::check(&r, last).await });
+                    }
+                }
+                // Connected, yet no stream: it was deleted. Recreate it (empty);
+                // the next tick finds it behind and the reconciler refills it.
+                Err(e) if !e.is_unavailable() => {
+                    tracing::error!(
+                        error = &e as &dyn std::error::Error,
+                        "the consent stream is missing; recreating it"
+                    );
+                    let _ = r.log.ensure_streams().await;
+                }
+                Err(_) => {}
             }
         }
         r.metrics.positions(r.applied(), r.lag());

@@ -267,3 +267,53 @@ async fn frequency_caps_count_the_sends_of_every_instance() {
     assert_eq!(fourth.decision(), pb::Decision::Defer, "{fourth:?}");
     assert_eq!(fourth.reasons[0].rule_id, "frequency_cap.state.FL");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_consent_stream_is_rebuilt_from_the_instances_ledgers() {
+    let Some((_root, nats, a, mut b)) = setup().await else { return };
+    let (mut ca, mut cb) = (a.client().await, b.client().await);
+    let mut token = String::new();
+    for i in 0..12 {
+        let phone = format!("+131255503{i:02}");
+        let c = if i % 2 == 0 { &mut ca } else { &mut cb };
+        token = c
+            .record_consent(grant(&format!("l-{i}"), &phone, ConsentLevel::Express))
+            .await
+            .unwrap()
+            .into_inner()
+            .consistency_token;
+    }
+    consent_of(&mut ca, "+13125550300", &token).await;
+    consent_of(&mut cb, "+13125550300", &token).await;
+
+    // The stream and everything in it is gone, as after losing a NATS quorum's disks.
+    let client = async_nats::connect(nats.urls()[0].as_str()).await.expect("connect to NATS");
+    let js = async_nats::jetstream::new(client);
+    js.delete_stream("TEXTGATE_CONSENT").await.expect("delete the consent stream");
+
+    // The instances notice and republish their ledgers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = match js.get_stream("TEXTGATE_CONSENT").await {
+            Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+            Err(_) => 0,
+        };
+        if held == 12 {
+            break;
+        }
+        assert!(held <= 12, "each event republished once: {held}");
+        assert!(Instant::now() < deadline, "the stream was not rebuilt ({held} of 12 events)");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A wiped instance rebuilds from the rebuilt stream and holds the same ledger.
+    b.kill_and_wipe();
+    b.ready().await;
+    let mut cb = b.client().await;
+    for i in 0..12 {
+        let phone = format!("+131255503{i:02}");
+        assert_eq!(list_all(&mut cb, &phone).await, list_all(&mut ca, &phone).await, "{phone}");
+    }
+    // And writes go on.
+    let next = cb.record_consent(grant("l-after", "+13125550399", ConsentLevel::Express)).await.unwrap().into_inner();
+    assert!(granted(&consent_of(&mut ca, "+13125550399", &next.consistency_token).await));
+}
