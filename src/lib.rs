@@ -28,6 +28,7 @@
 //! - `metrics`: Prometheus series; [`telemetry`]: logs, spans per call and
 //!   stage, OTLP trace export; `snapshot`: online backups.
 //! - `error`: the one mapping from crate errors to gRPC statuses.
+//! - `locks`: per-recipient locks (handlers and the cluster's fact applier).
 //! - `app`: what every handler shares (policy, ledger, auth table, locks).
 //! - [`api`]: the tonic services, wire <-> domain conversion, auth;
 //!   `observe`: the layer that meters every RPC and sheds load; `reload`:
