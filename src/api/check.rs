@@ -328,10 +328,19 @@ pub fn check_stream(
 }
 
 /// A logged decision by id.
-pub fn get_decision(app: &App, tenant: TenantId, req: pb::GetDecisionRequest) -> Result<pb::DecisionRecord, ApiError> {
+pub async fn get_decision(
+    app: &App,
+    tenant: TenantId,
+    req: pb::GetDecisionRequest,
+) -> Result<pb::DecisionRecord, ApiError> {
     app.policy_for(&tenant)?;
     limits::id("decision_id", &req.decision_id)?;
-    let bytes = app.ledger.decision(&tenant, &req.decision_id)?.ok_or_else(|| {
+    let mut found = app.ledger.decision(&tenant, &req.decision_id)?;
+    if let (None, Some(replication)) = (&found, &app.replication) {
+        // Cluster mode: logged by another instance, perhaps.
+        found = replication.find_decision(&tenant, &req.decision_id).await;
+    }
+    let bytes = found.ok_or_else(|| {
         ApiError::NotFound(
             "decision_id: no such decision (dry runs are not logged, nor decisions past the log's retention)".into(),
         )

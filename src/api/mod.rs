@@ -97,6 +97,6 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
 
     async fn get_decision(&self, req: Request<pb::GetDecisionRequest>) -> Result<Response<pb::DecisionRecord>, Status> {
         let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
-        Ok(Response::new(check::get_decision(&self.app, tenant, req.into_inner())?))
+        Ok(Response::new(check::get_decision(&self.app, tenant, req.into_inner()).await?))
     }
 }

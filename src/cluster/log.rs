@@ -205,6 +205,43 @@ impl Log {
         Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
     }
 
+    /// The subject instances answer decision look-ups on.
+    fn decision_subject(&self) -> String {
+        format!("{}.decision.get", self.prefix)
+    }
+
+    /// Answers decision look-ups from other instances: `answer` gets each
+    /// request's payload and returns the reply, or None to stay silent (an
+    /// instance that does not hold the decision does not answer). Runs until
+    /// the connection closes.
+    pub async fn serve_decisions<F>(&self, answer: F) -> Result<()>
+    where
+        F: Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    {
+        let client = self.js.client();
+        let mut requests = client
+            .subscribe(self.decision_subject())
+            .await
+            .map_err(|e| ClusterError::unavailable("subscribing to decision look-ups", e))?;
+        while let Some(request) = tokio_stream::StreamExt::next(&mut requests).await {
+            if let (Some(reply), Some(found)) = (request.reply, answer(&request.payload)) {
+                let _ = client.publish(reply, found.into()).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the other instances for a decision; None when no instance
+    /// answers within `within`.
+    pub async fn ask_decision(&self, payload: Vec<u8>, within: Duration) -> Option<Bytes> {
+        let client = self.js.client();
+        let ask = client.request(self.decision_subject(), payload.into());
+        match tokio::time::timeout(within, ask).await {
+            Ok(Ok(message)) => Some(message.payload),
+            _ => None,
+        }
+    }
+
     pub(crate) fn jetstream(&self) -> &jetstream::Context {
         &self.js
     }

@@ -16,6 +16,7 @@
 //! Single-node mode (no `[cluster]`) never builds any of this.
 
 mod applier;
+mod decisions;
 mod facts;
 mod metrics;
 mod reconcile;
@@ -164,6 +165,7 @@ impl Replication {
             applier::run(r, applied_tx, stream_last).await;
         });
         tokio::spawn(watch_lag(Arc::downgrade(&replication)));
+        tokio::spawn(decisions::serve(Arc::clone(&replication)));
         Ok(replication)
     }
 

@@ -166,6 +166,16 @@ async fn a_write_through_either_instance_binds_both() {
     }
     eprintln!("a STOP through B bound A after {:?} without a token", started.elapsed());
 
+    // A decision made on A is readable through B (and an unknown id is not).
+    let logged = ca.check_message(pb::CheckMessageRequest { dry_run: false, ..check(other, "") }).await.unwrap();
+    let id = logged.into_inner().decision_id;
+    let get = |id: &str| pb::GetDecisionRequest { decision_id: id.into(), ..Default::default() };
+    let record = cb.get_decision(get(&id)).await.expect("B finds A's decision").into_inner();
+    assert_eq!(record.decision_id, id);
+    assert_eq!(record.response.unwrap().decision(), pb::Decision::Deny, "the opted-out number's decision");
+    let missing = cb.get_decision(get("d-00000000000000000000000000000000")).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
     // One ledger: both list the same events at the same sequences.
     for phone in [PHONE, other] {
         assert_eq!(list_all(&mut ca, phone).await, list_all(&mut cb, phone).await, "ledgers differ");
