@@ -233,6 +233,15 @@ async fn a_wiped_instance_catches_up_before_it_is_ready() {
     b.ready().await;
     let (status, body) = http_get(b.server().admin, "/metrics").await;
     assert_eq!(status, 200);
+    // Every cluster series the dashboard and alerts query (deploy/) is exported.
+    for series in [
+        "textgate_cluster_applied_sequence",
+        "textgate_cluster_apply_lag",
+        "textgate_cluster_connected",
+        "textgate_cluster_publish_seconds_count",
+    ] {
+        assert!(body.lines().any(|l| l.starts_with(series)), "{series} not exported:\n{body}");
+    }
     let applied = body.lines().find_map(|l| l.strip_prefix("textgate_cluster_applied_sequence ")).expect("the gauge");
     assert!(applied.parse::<u64>().unwrap() >= last.parse::<u64>().unwrap(), "ready before applying {last}: {applied}");
     // Ready means caught up: without a token, B answers as A does.
