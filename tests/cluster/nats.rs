@@ -33,8 +33,27 @@ pub struct NatsCluster {
 impl NatsCluster {
     /// Starts `n` nodes and waits until JetStream answers on each; `None`
     /// (after the notice `require_tool` prints) when nats-server is missing.
+    /// Ports are picked free and released before a node binds them, so a
+    /// parallel test may take one first: a node that exits at start is
+    /// retried with new ports (three attempts).
     pub async fn start(n: usize) -> Option<NatsCluster> {
         let bin = require_tool("nats-server", "bash tools/install-test-deps")?;
+        for attempt in 1..=3 {
+            let mut cluster = NatsCluster::configure(bin.clone(), n);
+            for i in 0..n {
+                cluster.spawn(i);
+            }
+            match cluster.try_ready().await {
+                Ok(()) => return Some(cluster),
+                Err(why) if attempt < 3 => eprintln!("nats cluster attempt {attempt} failed, retrying: {why}"),
+                Err(why) => panic!("{why}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// Config files for `n` nodes on fresh free ports.
+    fn configure(bin: PathBuf, n: usize) -> NatsCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let routes: Vec<String> = ports.iter().map(|(_, c)| format!("nats-route://127.0.0.1:{c}")).collect();
@@ -54,12 +73,7 @@ impl NatsCluster {
                 Node { client_port, config, log: dir.path().join(format!("n{i}.log")), child: None }
             })
             .collect();
-        let mut cluster = NatsCluster { bin, nodes, _dir: dir };
-        for i in 0..n {
-            cluster.spawn(i);
-        }
-        cluster.wait_ready().await;
-        Some(cluster)
+        NatsCluster { bin, nodes, _dir: dir }
     }
 
     fn spawn(&mut self, i: usize) {
@@ -112,18 +126,33 @@ impl NatsCluster {
 
     /// Waits (bounded) until JetStream answers account requests on every
     /// running node: the route mesh is up and a meta leader is elected.
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
+        if let Err(why) = self.try_ready().await {
+            panic!("{why}");
+        }
+    }
+
+    /// [`Self::wait_ready`], saying why not (a node that exited, or time).
+    async fn try_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_WITHIN;
-        for (i, node) in self.nodes.iter().enumerate().filter(|(_, n)| n.child.is_some()) {
+        for i in 0..self.nodes.len() {
+            let node = &mut self.nodes[i];
             let url = format!("nats://127.0.0.1:{}", node.client_port);
+            let Some(child) = node.child.as_mut() else { continue };
             loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("node {i} exited ({status}); log:\n{}", tail(&node.log)));
+                }
                 if jetstream_answers(&url).await {
                     break;
                 }
-                assert!(Instant::now() < deadline, "node {i} not ready in {READY_WITHIN:?}; log:\n{}", tail(&node.log));
+                if Instant::now() >= deadline {
+                    return Err(format!("node {i} not ready in {READY_WITHIN:?}; log:\n{}", tail(&node.log)));
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        Ok(())
     }
 }
 
