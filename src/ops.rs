@@ -3,7 +3,9 @@
 //! `verify`, `rebuild` and `restore` work on a stopped store (sled locks its
 //! directory; a running server makes them fail with "in use"). `backup`
 //! copies a running server's ledger through its admin endpoint, or a stopped
-//! store directly. Exit status: 0 when the result verifies clean, 1 when
+//! store directly. `verify --config` with a `[cluster]` section also compares
+//! the store, event by event, with the consent stream it applied (NATS must be
+//! reachable; the stream is only read). Exit status: 0 when the result verifies clean, 1 when
 //! problems were found or the command could not run.
 
 use std::io::BufWriter;
@@ -13,17 +15,24 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::config::Config;
 use crate::consent::backup::restore;
 use crate::consent::rebuild::rebuild_dir;
-use crate::consent::verify::{verify_dir, VerifyReport};
+use crate::consent::verify::{verify_dir, Problem, VerifyReport};
+use crate::consent::verify_log::LogReport;
 use crate::consent::{Ledger, LedgerOptions};
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// Check the consent ledger and everything derived from it (server stopped).
+    /// Check the consent ledger and everything derived from it (server stopped);
+    /// with a --config that has `[cluster]`, also against the consent stream.
     Verify {
         #[arg(long)]
         data_dir: PathBuf,
+        /// The instance's configuration: in cluster mode the store is also
+        /// compared, event by event, with the consent stream it applied.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Rebuild the indexes and consent states from the ledger (server stopped).
     Rebuild {
@@ -74,7 +83,16 @@ pub async fn run(cmd: LedgerCommand) -> ExitCode {
 /// Ok(true) when the result is clean.
 fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool, String> {
     match cmd {
-        LedgerCommand::Verify { data_dir } => Ok(print_verify(&verify_dir(&data_dir).map_err(|e| e.to_string())?)),
+        LedgerCommand::Verify { data_dir, config } => {
+            let cluster = match config {
+                Some(path) => Config::load(&path).map_err(|e| e.to_string())?.cluster,
+                None => None,
+            };
+            let local = print_verify(&verify_dir(&data_dir).map_err(|e| e.to_string())?);
+            let Some(cluster) = cluster else { return Ok(local) };
+            let report = rt.block_on(crate::replication::verify::against_stream(&data_dir, &cluster))?;
+            Ok(print_stream(&report) && local)
+        }
         LedgerCommand::Rebuild { data_dir } => {
             let (rebuilt, report) = rebuild_dir(&data_dir).map_err(|e| e.to_string())?;
             println!("rebuilt: events={} phones={}", rebuilt.events, rebuilt.phones);
@@ -103,14 +121,25 @@ fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool,
     }
 }
 
+/// Prints the comparison with the consent stream; true when clean.
+fn print_stream(r: &LogReport) -> bool {
+    println!("stream: {r}");
+    print_problems(&r.problems, r.problem_count);
+    r.is_clean()
+}
+
 /// Prints a verify report; true when clean.
 fn print_verify(r: &VerifyReport) -> bool {
     println!("verify: {r}");
-    for p in &r.problems {
+    print_problems(&r.problems, r.problem_count);
+    r.is_clean()
+}
+
+fn print_problems(listed: &[Problem], count: u64) {
+    for p in listed {
         println!("problem: {p}");
     }
-    if r.problem_count > r.problems.len() as u64 {
-        println!("problem: … and {} more", r.problem_count - r.problems.len() as u64);
+    if count > listed.len() as u64 {
+        println!("problem: … and {} more", count - listed.len() as u64);
     }
-    r.is_clean()
 }

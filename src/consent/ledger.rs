@@ -201,10 +201,7 @@ impl Ledger {
     }
 
     fn position(&self, key: &[u8]) -> Result<u64, ConsentError> {
-        match self.trees.meta.get(key)? {
-            None => Ok(0),
-            Some(v) => keys::event_seq(&v).ok_or_else(|| ConsentError::corrupt("stream position")),
-        }
+        self.trees.position(key)
     }
 
     /// The stored event with `event_id`, and its number's consent now.

@@ -16,6 +16,7 @@ pub mod records;
 mod trees;
 mod unacked;
 pub mod verify;
+pub mod verify_log;
 mod write_behind;
 
 pub use activity::logged_decisions;

@@ -1,7 +1,7 @@
 //! The ledger's sled trees: `events` (the source of truth) and the trees
 //! derived from it, which one transaction updates together.
 
-use super::ConsentError;
+use super::{keys, ConsentError};
 
 /// The trees a write touches, updated together in one transaction.
 #[derive(Clone)]
@@ -23,6 +23,14 @@ impl Trees {
             consent: db.open_tree("consent")?,
             meta: db.open_tree("meta")?,
         })
+    }
+
+    /// A stream position kept in `meta` under `key` (0: none yet).
+    pub fn position(&self, key: &[u8]) -> Result<u64, ConsentError> {
+        match self.meta.get(key)? {
+            None => Ok(0),
+            Some(v) => keys::event_seq(&v).ok_or_else(|| ConsentError::corrupt("stream position")),
+        }
     }
 
     /// The trees derived from `events` (everything `rebuild` rewrites).

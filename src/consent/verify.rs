@@ -27,15 +27,21 @@ const MAX_LISTED: usize = 1000;
 /// One disagreement found by [`verify`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
-    /// The tree where it shows: `events`, `idempotency`, `by_phone`, `consent`.
+    /// The tree where it shows: `events`, `idempotency`, `by_phone`,
+    /// `consent`; `stream` for a disagreement with the consent stream.
     pub tree: &'static str,
+    /// Empty for a problem of the whole store.
     pub tenant: String,
     pub detail: String,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: tenant {:?}: {}", self.tree, self.tenant, self.detail)
+        if self.tenant.is_empty() {
+            write!(f, "{}: {}", self.tree, self.detail)
+        } else {
+            write!(f, "{}: tenant {:?}: {}", self.tree, self.tenant, self.detail)
+        }
     }
 }
 

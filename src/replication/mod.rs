@@ -20,6 +20,7 @@ mod decisions;
 mod facts;
 mod metrics;
 mod reconcile;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

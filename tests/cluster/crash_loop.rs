@@ -2,7 +2,7 @@
 //! all, while two writers record consent through both instances. Afterwards
 //! nothing acknowledged is missing, nothing is stored twice, both instances
 //! hold the same ledger, and each one's stored consent equals the replay of
-//! its events (`textgate verify`).
+//! its events and the consent stream's (`textgate verify --config`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -125,11 +125,23 @@ async fn twenty_kills_lose_no_acknowledged_event_and_store_none_twice() {
     assert_eq!(unique.len(), stored.len(), "an event stored twice");
     assert_eq!(unique, acked, "stored events differ from the acknowledged ones");
 
-    // Each store's consent is the replay of its events.
+    // Each store's consent is the replay of its events, and its events are
+    // the consent stream's, message by message.
     for instance in &mut instances {
         assert_eq!(instance.stop(), Some(0));
-        let (code, out, err) = run([OsStr::new("verify"), OsStr::new("--data-dir"), instance.data().as_os_str()]);
+        let (code, out, err) = run([
+            OsStr::new("verify"),
+            OsStr::new("--data-dir"),
+            instance.data().as_os_str(),
+            OsStr::new("--config"),
+            instance.config().as_os_str(),
+        ]);
         assert_eq!(code, Some(0), "{out}{err}");
         assert!(out.contains(&format!("events={}", 2 * WRITES)) && out.contains("problems=0"), "{out}");
+        let stream = out.lines().find(|l| l.starts_with("stream: ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            stream.contains(&format!("compared={}", 2 * WRITES)) && stream.ends_with("behind=0 problems=0"),
+            "{out}"
+        );
     }
 }

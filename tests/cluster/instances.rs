@@ -86,6 +86,10 @@ impl Instance {
     pub fn data(&self) -> &Path {
         &self.data
     }
+
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
 }
 
 /// Three NATS nodes and two textgate instances, both ready.

@@ -1,13 +1,15 @@
 //! Cluster mode against a real three-node NATS JetStream cluster on
 //! 127.0.0.1 (started per test): the transport (`log`), real textgate
-//! binaries sharing one ledger (`instances`), and a crash loop of SIGKILLs
-//! (`crash_loop`). Each test skips with a notice when nats-server is
-//! missing, unless TEXTGATE_REQUIRE_EXTERNAL=1.
+//! binaries sharing one ledger (`instances`), a crash loop of SIGKILLs
+//! (`crash_loop`), and `textgate verify` against the stream (`verify`).
+//! Each test skips with a notice when nats-server is missing, unless
+//! TEXTGATE_REQUIRE_EXTERNAL=1.
 
 mod crash_loop;
 mod instances;
 mod log;
 mod nats;
+mod verify;
 
 // The black-box helpers of tests/api, shared rather than copied; each test
 // binary uses a part of them.
