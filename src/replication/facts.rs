@@ -185,6 +185,7 @@ pub async fn run(r: Arc<Replication>) {
             }
             next = message.sequence + 1;
             let _ = r.ledger.set_fact_position(message.sequence);
+            r.metrics.fact_applied(message.sequence);
             r.facts.applied.send_modify(|n| *n += 1);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

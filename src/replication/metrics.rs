@@ -12,6 +12,7 @@ const PUBLISH_BUCKETS: &[f64] = &[0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.0
 pub struct ClusterMetrics {
     applied: IntGauge,
     lag: IntGauge,
+    facts: IntGauge,
     connected: IntGauge,
     publish: Histogram,
 }
@@ -32,6 +33,10 @@ impl ClusterMetrics {
         ClusterMetrics {
             applied: gauge("textgate_cluster_applied_sequence", "Last consent-stream position applied here."),
             lag: gauge("textgate_cluster_apply_lag", "Consent-stream messages not yet applied here."),
+            facts: gauge(
+                "textgate_cluster_fact_sequence",
+                "Last send-stream position (sends, inbound texts) applied here.",
+            ),
             connected: gauge("textgate_cluster_connected", "1 while connected to a NATS server."),
             publish,
         }
@@ -43,6 +48,10 @@ impl ClusterMetrics {
 
     pub fn connected(&self, up: bool) {
         self.connected.set(i64::from(up));
+    }
+
+    pub fn fact_applied(&self, position: u64) {
+        self.facts.set(i64::try_from(position).unwrap_or(i64::MAX));
     }
 
     pub fn positions(&self, applied: u64, lag: u64) {

@@ -242,6 +242,7 @@ async fn a_wiped_instance_catches_up_before_it_is_ready() {
         "textgate_cluster_applied_sequence",
         "textgate_cluster_apply_lag",
         "textgate_cluster_connected",
+        "textgate_cluster_fact_sequence",
         "textgate_cluster_publish_seconds_count",
     ] {
         assert!(body.lines().any(|l| l.starts_with(series)), "{series} not exported:\n{body}");
