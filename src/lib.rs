@@ -61,6 +61,7 @@ pub mod testkit;
 mod admin;
 mod app;
 mod clock;
+mod connections;
 mod error;
 mod locks;
 mod metrics;

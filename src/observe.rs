@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame};
 use tower::{Layer, Service};
 
-use crate::api::limits::MAX_MESSAGE_BYTES;
+use crate::api::limits::decode_limit;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, RpcMetrics, RpcTimer};
 
@@ -117,12 +117,13 @@ where
             }
         }
         let timer = method.map(|(_, rpc)| rpc.start());
+        let limit = decode_limit(req.uri().path());
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut timer = timer;
             match fut.await {
                 Ok(mut resp) => {
-                    oversized_to_resource_exhausted(resp.headers_mut());
+                    oversized_to_resource_exhausted(resp.headers_mut(), limit);
                     if let (Some(t), Some(code)) = (timer.as_mut(), status_in(resp.headers())) {
                         t.finish(code);
                     }
@@ -139,14 +140,13 @@ where
     }
 }
 
-/// tonic answers a unary request over [`crate::api::limits::MAX_MESSAGE_BYTES`]
-/// with a trailers-only OUT_OF_RANGE naming no field; clients get
+/// tonic answers a unary request over its service's decoding limit
+/// ([`crate::api::limits::decode_limit`]) with a trailers-only OUT_OF_RANGE naming no field; clients get
 /// RESOURCE_EXHAUSTED naming the request instead (see
 /// [`crate::error::oversized_request`]). Streamed requests are mapped where
 /// their items are read.
-fn oversized_to_resource_exhausted(headers: &mut http::HeaderMap) {
-    let mapped =
-        tonic::Status::from_header_map(headers).and_then(|s| crate::error::oversized_request(&s, MAX_MESSAGE_BYTES));
+fn oversized_to_resource_exhausted(headers: &mut http::HeaderMap, limit: usize) {
+    let mapped = tonic::Status::from_header_map(headers).and_then(|s| crate::error::oversized_request(&s, limit));
     if let Some(status) = mapped {
         headers.remove("grpc-status-details-bin");
         // Only fails for a message that is not a valid header value; ours is ASCII.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::transport::server::{Router, TcpIncoming};
+use tonic::transport::server::Router;
 use tonic::transport::{Certificate, Server, ServerTlsConfig};
 use tonic_health::server::HealthReporter;
 use tower_layer::{Identity, Stack};
@@ -19,6 +19,7 @@ use crate::api::{limits, PolicyApi, FILE_DESCRIPTOR_SET};
 use crate::app::App;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Durability};
+use crate::connections::{Bounds, Incoming};
 use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
@@ -126,6 +127,8 @@ pub struct Services {
     config_path: Option<std::path::PathBuf>,
     /// How long in-flight calls may take once shutdown starts.
     grace: std::time::Duration,
+    /// Open gRPC connections at most, and how soon each must speak.
+    connections: Bounds,
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight calls, drains the
@@ -147,13 +150,19 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     // a few dozen CheckMessages streams that each send their messages ahead
     // of the answers exhaust it, and h2 closes the whole connection with
     // GOAWAY ENHANCE_YOUR_CALM ("too_many_data_frames").
-    let mut builder =
-        Server::builder().initial_connection_window_size(CONNECTION_WINDOW).initial_stream_window_size(STREAM_WINDOW);
+    let bounds = &opts.config.server;
+    let mut builder = Server::builder()
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .max_concurrent_streams(bounds.max_concurrent_streams)
+        .http2_keepalive_interval(Some(bounds.keepalive_interval.0))
+        .http2_keepalive_timeout(Some(bounds.keepalive_timeout.0));
     if let Some(tls) = &opts.config.server.tls {
         builder = builder.tls_config(server_tls(tls)?).map_err(|e| ServeError::Tls(format!("`server.tls`: {e}")))?;
     }
     let grace = opts.config.server.shutdown_grace.0;
-    let max_in_flight = opts.config.server.max_in_flight;
+    let max_in_flight = bounds.max_in_flight;
+    let connections = Bounds { max: bounds.max_connections, first_bytes_within: bounds.keepalive_timeout.0 };
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn CommitObserver> = Arc::clone(&metrics) as _;
@@ -177,16 +186,21 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     }
     let (app, admin) = (Arc::new(app), Arc::new(admin));
 
+    // Health and reflection answer without a token: they decode only what
+    // their small requests need, so nobody can make them buffer megabytes.
     let (health, health_service) = tonic_health::server::health_reporter();
+    let health_service = health_service.max_decoding_message_size(limits::MAX_HEALTH_BYTES);
     health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+        .build_v1()?
+        .max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+        .build_v1alpha()?
+        .max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
     let api =
         PolicyServiceServer::new(PolicyApi::new(Arc::clone(&app))).max_decoding_message_size(limits::MAX_MESSAGE_BYTES);
     let api = tonic::service::interceptor::InterceptedService::new(api, Authenticator { table: Arc::clone(&app.auth) });
@@ -198,7 +212,7 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         .add_service(reflection_alpha)
         .add_service(api);
     let (admin_listener, config_path) = (opts.admin_listener, opts.config_path);
-    Ok(Services { router, health, app, ledger, admin, admin_listener, config_path, grace })
+    Ok(Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections })
 }
 
 /// Serves `services` on `listener` (and the admin endpoint, and the config
@@ -209,7 +223,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let Services { router, health, app, ledger, admin, admin_listener, config_path, grace } = services;
+    let Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections } = services;
     let (stop_admin, admin_stopped) = oneshot::channel();
     let admin_task = spawn_admin(admin_listener, &admin, admin_stopped);
     let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
@@ -229,10 +243,8 @@ pub async fn run(
             fired.notify_one();
         }
     };
-    // An incoming stream we pass in gets none of the builder's socket options:
-    // set TCP_NODELAY here, or Nagle holds each response's tail until the
-    // client's delayed ACK (~40 ms per unary call).
-    let server = router.serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+    let incoming = Incoming::new(listener, connections, app.metrics.registry());
+    let server = router.serve_with_incoming_shutdown(incoming, signal);
     let served = tokio::select! {
         r = server => r,
         _ = async { fired.notified().await; tokio::time::sleep(grace).await } => {

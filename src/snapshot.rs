@@ -30,7 +30,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// `application/octet-stream` body. An error part-way ends the body early,
 /// which the client's checksum check catches.
 pub async fn backup(ledger: Arc<Ledger>, peer: SocketAddr) -> Response {
-    if !peer.ip().is_loopback() {
+    // A dual-stack listener sees 127.0.0.1 as ::ffff:127.0.0.1.
+    if !peer.ip().to_canonical().is_loopback() {
         return (StatusCode::FORBIDDEN, "backups are served to loopback clients only\n").into_response();
     }
     let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
@@ -149,6 +150,13 @@ mod tests {
         let (status, body) = answer(&ledger, "192.0.2.7:40000").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
 
+        // A dual-stack listener sees an IPv4 client as an IPv4-mapped address.
+        for foreign in ["[::ffff:192.0.2.7]:40000", "[2001:db8::1]:40000"] {
+            assert_eq!(answer(&ledger, foreign).await.0, StatusCode::FORBIDDEN, "{foreign}");
+        }
+        for local in ["[::ffff:127.0.0.1]:40000", "[::1]:40000"] {
+            assert_eq!(answer(&ledger, local).await.0, StatusCode::OK, "{local}");
+        }
         let (status, body) = answer(&ledger, "127.0.0.1:40000").await;
         assert_eq!(status, StatusCode::OK);
         let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,21 @@ pub const MAX_EXTRA_ENTRIES: usize = 32;
 pub const MAX_CATEGORIES: usize = 3;
 /// Largest request message the server decodes, bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest grpc.health.v1 request (a service name), bytes.
+pub const MAX_HEALTH_BYTES: usize = 1024;
+/// Largest reflection request (a file or symbol name), bytes.
+pub const MAX_REFLECTION_BYTES: usize = 8 * 1024;
+
+/// The decoding limit of the service a request path names.
+pub fn decode_limit(path: &str) -> usize {
+    if path.starts_with("/grpc.health.v1.") {
+        MAX_HEALTH_BYTES
+    } else if path.starts_with("/grpc.reflection.") {
+        MAX_REFLECTION_BYTES
+    } else {
+        MAX_MESSAGE_BYTES
+    }
+}
 
 /// Checks a free-text field: at most `max` bytes and no control characters
 /// other than newline and tab.

@@ -93,6 +93,19 @@ pub struct ServerConfig {
     /// RESOURCE_EXHAUSTED (load shedding).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u32,
+    /// Open gRPC connections; more are closed as they arrive. Keep it well
+    /// under the process's open-file limit (README "Limits").
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// HTTP/2 streams (calls) one connection may hold open at once.
+    #[serde(default = "default_max_concurrent_streams")]
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 PING sent on a connection this long silent; one left
+    /// unanswered for `keepalive_timeout` closes the connection.
+    #[serde(default = "default_keepalive_interval")]
+    pub keepalive_interval: HumanDuration,
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout: HumanDuration,
 }
 
 impl Default for ServerConfig {
@@ -104,12 +117,32 @@ impl Default for ServerConfig {
             shutdown_grace: default_grace(),
             tls: None,
             max_in_flight: default_max_in_flight(),
+            max_connections: default_max_connections(),
+            max_concurrent_streams: default_max_concurrent_streams(),
+            keepalive_interval: default_keepalive_interval(),
+            keepalive_timeout: default_keepalive_timeout(),
         }
     }
 }
 
 fn default_max_in_flight() -> u32 {
     1024
+}
+
+fn default_max_connections() -> u32 {
+    512
+}
+
+fn default_max_concurrent_streams() -> u32 {
+    128
+}
+
+fn default_keepalive_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+
+fn default_keepalive_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
 }
 
 fn default_listen() -> SocketAddr {

@@ -50,6 +50,10 @@ fn rejections_name_the_key_and_where() {
         ("[tenants.northside]", "[tenants.North_Side]", &["tenants.North_Side"]),
         ("sampling_ratio = 1.0", "sampling_ratio = 2.0", &["telemetry.sampling_ratio", "between 0 and 1"]),
         ("log_format = \"pretty\"", "log_format = \"xml\"", &["t.toml:", "log_format"]),
+        ("[server]", "[server]\nmax_connections = 0", &["server.max_connections", "at least 1"]),
+        ("[server]", "[server]\nmax_concurrent_streams = 0", &["server.max_concurrent_streams"]),
+        ("[server]", "[server]\nkeepalive_interval = \"100ms\"", &["server.keepalive_interval", "at least 1s"]),
+        ("[server]", "[server]\nkeepalive_timeout = \"0s\"", &["server.keepalive_timeout", "at least 1s"]),
     ];
     for (from, to, wants) in cases {
         let err = error_after(from, to);

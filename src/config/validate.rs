@@ -67,6 +67,7 @@ fn check_into(c: &Config, out: &mut Vec<String>) {
     if c.server.max_in_flight == 0 {
         out.push(String::from("`server.max_in_flight`: must be at least 1"));
     }
+    check_connections(&c.server, out);
     let mut senders: BTreeMap<&str, String> = BTreeMap::new();
     for (tid, t) in &c.tenants {
         check_tenant(tid, t, &mut senders, out);
@@ -156,5 +157,21 @@ fn check_auth(c: &Config, out: &mut Vec<String>) {
         if tenant != "*" && !c.tenants.contains_key(tenant) {
             out.push(format!("`auth.tokens`: a token maps to unknown tenant {tenant:?}"));
         }
+    }
+}
+
+fn check_connections(s: &super::ServerConfig, out: &mut Vec<String>) {
+    if s.max_connections == 0 {
+        out.push(String::from("`server.max_connections`: must be at least 1"));
+    }
+    if s.max_concurrent_streams == 0 {
+        out.push(String::from("`server.max_concurrent_streams`: must be at least 1"));
+    }
+    let second = std::time::Duration::from_secs(1);
+    if s.keepalive_interval.0 < second {
+        out.push(String::from("`server.keepalive_interval`: must be at least 1s"));
+    }
+    if s.keepalive_timeout.0 < second {
+        out.push(String::from("`server.keepalive_timeout`: must be at least 1s"));
     }
 }

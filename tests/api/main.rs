@@ -7,6 +7,7 @@ mod consent;
 mod crash;
 mod decisions;
 mod disk;
+mod exhaustion;
 mod ghz;
 mod helpers;
 mod inbound;

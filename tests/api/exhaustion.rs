@@ -1,0 +1,131 @@
+//! No client, with or without a token, holds the server's memory, file
+//! descriptors or connections: health and reflection decode only small
+//! requests, a connection holds at most `server.max_concurrent_streams`
+//! calls, at most `server.max_connections` connections are open (more are
+//! closed on arrival while /healthz keeps answering), and a connection that
+//! never speaks is closed after `server.keepalive_timeout`.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+use crate::helpers::{http_get, TestApp};
+
+fn with_server(keys: &str) -> String {
+    textgate::config::DEMO_TOML.replace("[server]", &format!("[server]\n{keys}"))
+}
+
+#[tokio::test]
+async fn health_and_reflection_refuse_large_requests_unread() {
+    let app = TestApp::spawn().await;
+    let mut health = HealthClient::new(app.channel().await);
+    let big = HealthCheckRequest { service: "x".repeat(100_000) };
+    let err = health.check(big).await.expect_err("a 100 kB health request");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert_eq!(err.message(), "request: the message is larger than the 1 KiB limit");
+    // The connection and the service stay usable.
+    health.check(HealthCheckRequest { service: String::new() }).await.expect("a normal check");
+
+    let mut refl = ServerReflectionClient::new(app.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol("x".repeat(100_000))),
+    };
+    // The stream ends without reading the request into an answer (tonic's
+    // reflection service stops at a request it cannot decode); before the
+    // limit, the server decoded it and answered "not found" in a message.
+    if let Ok(stream) = refl.server_reflection_info(tokio_stream::iter(vec![request])).await {
+        let answer = stream.into_inner().next().await;
+        assert!(!matches!(answer, Some(Ok(_))), "a 100 kB reflection request was read: {answer:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_connection_holds_at_most_max_concurrent_streams() {
+    let app = TestApp::spawn_toml(&with_server("max_concurrent_streams = 3")).await;
+    // One channel is one HTTP/2 connection; Watch streams stay open.
+    let channel = app.channel().await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut health = HealthClient::new(channel.clone());
+        let watch = HealthCheckRequest { service: String::new() };
+        let mut stream = health.watch(watch).await.expect("a watch within the limit").into_inner();
+        stream.next().await.expect("the first status").expect("status");
+        open.push(stream);
+    }
+    // A fourth call waits for a place on this connection.
+    let mut health = HealthClient::new(channel.clone());
+    let fourth = health.check(HealthCheckRequest { service: String::new() });
+    tokio::pin!(fourth);
+    let waited = tokio::time::timeout(Duration::from_millis(500), &mut fourth).await;
+    assert!(waited.is_err(), "a fourth stream was served beside three open ones: {waited:?}");
+    // It goes through once one of the three ends.
+    drop(open.pop());
+    let answered = tokio::time::timeout(Duration::from_secs(5), fourth).await;
+    answered.expect("served once a place was free").expect("a check");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_past_the_cap_are_closed_and_health_stays_up() {
+    let app = TestApp::spawn_toml(&with_server("max_connections = 4\nkeepalive_timeout = \"30s\"")).await;
+    // Four silent connections take every place.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(app.addr).await.expect("connect"));
+    }
+    // The server takes its places as it accepts; give it a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fifth = TcpStream::connect(app.addr).await.expect("the kernel accepts");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), fifth.read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a fifth connection was kept open: {read:?}");
+    let (status, _) = http_get(app.admin, "/healthz").await;
+    assert_eq!(status, 200);
+    let (_, metrics) = http_get(app.admin, "/metrics").await;
+    assert!(metrics.lines().any(|l| l.starts_with("textgate_connections_refused_total ") && !l.ends_with(" 0")));
+    assert!(metrics.lines().any(|l| l == "textgate_connections_open 4"), "{metrics}");
+
+    // A place freed is a place a real client gets.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ok = match tonic::transport::Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await {
+            Ok(channel) => HealthClient::new(channel).check(HealthCheckRequest::default()).await.is_ok(),
+            Err(_) => false,
+        };
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no connection served after a place was freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_never_speaks_is_closed() {
+    let app = TestApp::spawn_toml(&with_server("keepalive_timeout = \"1s\"")).await;
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(app.addr).await.expect("connect");
+    let mut buf = [0u8; 256];
+    // The server may send its SETTINGS first; then it must close.
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match silent.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a silent connection was still open after 10 s");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "closed before the timeout: {took:?}");
+}
