@@ -100,6 +100,40 @@ pub fn oversized_request(status: &Status, limit_bytes: usize) -> Option<Status> 
     })
 }
 
+/// How prost's decode errors begin (tonic passes them on as INTERNAL).
+const DECODE_ERROR_PREFIX: &str = "failed to decode Protobuf message: ";
+
+/// tonic answers a request it cannot decode (a string that is not UTF-8, a
+/// message nested too deep, broken wire format) with INTERNAL, as if the
+/// server had failed. It is the caller's input: INVALID_ARGUMENT, naming the
+/// field prost names (`body`, `evidence.collected_by`), else `request`.
+pub fn undecodable_request(status: &Status) -> Option<Status> {
+    if status.code() != Code::Internal {
+        return None;
+    }
+    let mut rest = status.message().strip_prefix(DECODE_ERROR_PREFIX)?;
+    // prost writes `Message.field: ` for each level, innermost first.
+    let mut fields = Vec::new();
+    while let Some((level, tail)) = rest.split_once(": ") {
+        let Some((message, field)) = level.split_once('.') else { break };
+        let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !(ident(message) && ident(field)) {
+            break;
+        }
+        fields.push(field);
+        rest = tail;
+    }
+    fields.reverse();
+    let field = if fields.is_empty() { "request".to_string() } else { fields.join(".") };
+    Some(ApiError::invalid(field, format!("cannot be decoded: {rest}")).into())
+}
+
+/// A request tonic refused before any handler saw it, as the caller should
+/// hear about it (oversized or undecodable); `None` for any other status.
+pub fn refused_request(status: &Status, limit_bytes: usize) -> Option<Status> {
+    oversized_request(status, limit_bytes).or_else(|| undecodable_request(status))
+}
+
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
         match e {
@@ -117,5 +151,36 @@ impl From<ApiError> for Status {
                 Status::internal("internal error")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undecodable_requests_name_the_field_prost_names() {
+        let cases = [
+            (
+                "failed to decode Protobuf message: CheckMessageRequest.body: invalid string value: data is not UTF-8 encoded",
+                Some("body: cannot be decoded: invalid string value: data is not UTF-8 encoded"),
+            ),
+            (
+                "failed to decode Protobuf message: Evidence.collected_by: RecordConsentRequest.evidence: invalid string value: data is not UTF-8 encoded",
+                Some("evidence.collected_by: cannot be decoded: invalid string value: data is not UTF-8 encoded"),
+            ),
+            ("failed to decode Protobuf message: recursion limit reached", Some("request: cannot be decoded: recursion limit reached")),
+            ("failed to decode Protobuf message: invalid wire type value: 7", Some("request: cannot be decoded: invalid wire type value: 7")),
+            ("internal error", None),
+        ];
+        for (message, want) in cases {
+            let got = undecodable_request(&Status::internal(message));
+            assert_eq!(got.as_ref().map(|s| s.message()), want, "{message}");
+            if let Some(s) = got {
+                assert_eq!(s.code(), Code::InvalidArgument);
+            }
+        }
+        let not_internal = Status::unavailable("failed to decode Protobuf message: x");
+        assert!(undecodable_request(&not_internal).is_none());
     }
 }

@@ -123,7 +123,7 @@ where
             let mut timer = timer;
             match fut.await {
                 Ok(mut resp) => {
-                    oversized_to_resource_exhausted(resp.headers_mut(), limit);
+                    refused_to_caller_status(resp.headers_mut(), limit);
                     if let (Some(t), Some(code)) = (timer.as_mut(), status_in(resp.headers())) {
                         t.finish(code);
                     }
@@ -143,10 +143,11 @@ where
 /// tonic answers a unary request over its service's decoding limit
 /// ([`crate::api::limits::decode_limit`]) with a trailers-only OUT_OF_RANGE naming no field; clients get
 /// RESOURCE_EXHAUSTED naming the request instead (see
-/// [`crate::error::oversized_request`]). Streamed requests are mapped where
+/// [`crate::error::oversized_request`]); one it cannot decode, INVALID_ARGUMENT
+/// naming the field instead of INTERNAL ([`crate::error::undecodable_request`]). Streamed requests are mapped where
 /// their items are read.
-fn oversized_to_resource_exhausted(headers: &mut http::HeaderMap, limit: usize) {
-    let mapped = tonic::Status::from_header_map(headers).and_then(|s| crate::error::oversized_request(&s, limit));
+fn refused_to_caller_status(headers: &mut http::HeaderMap, limit: usize) {
+    let mapped = tonic::Status::from_header_map(headers).and_then(|s| crate::error::refused_request(&s, limit));
     if let Some(status) = mapped {
         headers.remove("grpc-status-details-bin");
         // Only fails for a message that is not a valid header value; ours is ASCII.

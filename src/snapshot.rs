@@ -9,6 +9,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,9 +112,11 @@ pub fn write_checked(
         return Err(format!("{} exists; choose a new file", to.display()));
     }
     let partial = PathBuf::from(format!("{}.partial", to.display()));
+    // A backup holds every phone number and consent record: owner only.
     let mut file = std::fs::File::options()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(&partial)
         .map_err(|e| format!("{}: {e}", partial.display()))?;
     let result = fill(&mut file)

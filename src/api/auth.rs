@@ -133,6 +133,11 @@ pub struct Authenticator {
 
 impl Interceptor for Authenticator {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        // Two credentials on one call: which one acts is the proxy's or the
+        // library's choice, never the caller's intent. Refuse the call.
+        if req.metadata().get_all("authorization").iter().nth(1).is_some() {
+            return Err(ApiError::Unauthenticated("authorization: sent more than once").into());
+        }
         let header = match req.metadata().get("authorization") {
             Some(v) => {
                 Some(v.to_str().map_err(|_| Status::from(ApiError::Unauthenticated("authorization: not text")))?)

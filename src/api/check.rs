@@ -299,9 +299,7 @@ pub fn check_stream(
             }
             let access = &granted.as_ref().expect("set above").1;
             let out = match item {
-                Err(status) => {
-                    Err(crate::error::oversized_request(&status, limits::MAX_MESSAGE_BYTES).unwrap_or(status))
-                }
+                Err(status) => Err(crate::error::refused_request(&status, limits::MAX_MESSAGE_BYTES).unwrap_or(status)),
                 Ok(req) => {
                     let client_ref = req.client_ref.clone();
                     let tenant = access.tenant(&req.tenant_id, &table);

@@ -6,6 +6,7 @@
 //! refuses to serve (instead of serving without some opt-outs) until the
 //! operation is run again.
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
 use super::trees::Trees;
@@ -47,6 +48,7 @@ pub fn open_existing(dir: &Path) -> Result<sled::Db, ConsentError> {
 /// (sled's flusher thread lets go of it asynchronously), so a locked store is
 /// retried for up to a second before the answer is "in use".
 pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> {
+    private_dir(dir)?;
     let locked =
         |e: &sled::Error| matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"));
     let mut tries = 0;
@@ -115,4 +117,13 @@ pub fn trees(db: &sled::Db) -> Result<Trees, ConsentError> {
 pub fn masked(phone: &str) -> String {
     let tail: String = phone.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
     format!("…{tail}")
+}
+
+/// Creates `dir` readable by its owner only (0700), or makes an existing one
+/// so: the store holds phone numbers and consent evidence, and whatever sled
+/// and the decision log create inside it is then out of other users' reach.
+pub fn private_dir(dir: &Path) -> Result<(), ConsentError> {
+    let io = |what: &str, e| ConsentError::io(format!("{what} {}", dir.display()), e);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| io("creating", e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| io("restricting", e))
 }

@@ -6,6 +6,7 @@
 //! metrics count no ledger event, no inbound text and no further decision.
 
 mod rows;
+mod wire;
 
 use std::collections::HashMap;
 

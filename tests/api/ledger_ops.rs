@@ -15,6 +15,11 @@ use crate::process::{run, Server};
 
 const PHONES: [&str; 3] = ["+13125550111", "+13125550112", "+13125550113"];
 
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
@@ -165,12 +170,16 @@ async fn an_offline_backup_of_a_stopped_store_restores() {
     let (code, out, err) = run([os("backup"), os("--data-dir"), data.as_os_str(), os("--to"), file.as_os_str()]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("tenants=1 events=2"), "{out}");
+    // Phone numbers and evidence at rest are the owner's only.
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    assert_eq!(mode(&file), 0o600, "the backup file");
     let (code, _, err) = run([os("backup"), os("--data-dir"), data.as_os_str(), os("--to"), file.as_os_str()]);
     assert_eq!(code, Some(1), "an existing backup file is never overwritten");
     assert!(err.contains("exists"), "{err}");
     let target = dir.path().join("restored");
     let (code, out, err) = run([os("restore"), os("--from"), file.as_os_str(), os("--data-dir"), target.as_os_str()]);
     assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(mode(&target), 0o700, "the restored store");
     let server = Server::start(&target);
     let view = &views(server.addr).await[0];
     assert_eq!(view.scopes[0].event_id, "r1", "the opt-out came back with the restore");

@@ -167,3 +167,24 @@ async fn a_reload_that_revokes_a_token_ends_the_streams_it_opened() {
     drop((c, tx, answers));
     app.stop().await;
 }
+
+/// Two `authorization` headers on one call: neither acts; the call is refused
+/// before it reads or writes anything, whichever order they come in.
+#[tokio::test]
+async fn a_call_with_two_credentials_is_refused() {
+    let app = TestApp::spawn_toml(TWO_TENANTS).await;
+    let mut client = pb::policy_service_client::PolicyServiceClient::new(app.channel().await);
+    for pair in [["Bearer northside-token", "Bearer southside-token"], ["Bearer ops-token-all", "Bearer bogus"]] {
+        let mut req = tonic::Request::new(consent_of("", PERSON));
+        for value in pair {
+            req.metadata_mut().append("authorization", value.parse().unwrap());
+        }
+        let err = client.get_consent(req).await.expect_err("two credentials");
+        assert_eq!(err.code(), Code::Unauthenticated, "{pair:?}");
+        assert_eq!(err.message(), "authorization: sent more than once");
+    }
+    // One of them alone still works.
+    let mut req = tonic::Request::new(consent_of("", PERSON));
+    req.metadata_mut().insert("authorization", "Bearer northside-token".parse().unwrap());
+    client.get_consent(req).await.expect("one credential");
+}
