@@ -37,6 +37,13 @@ impl ApiError {
 
 impl ApiError {
     /// Load shedding: `limit` calls of `method` are in flight already.
+    /// One caller holds its whole share of the server.
+    pub fn over_share(limit: u32) -> Self {
+        ApiError::ResourceExhausted(format!(
+            "server overloaded for this caller: {limit} of its calls in flight (server.max_in_flight_per_client); retry with backoff"
+        ))
+    }
+
     pub fn overloaded(method: &str, limit: i64) -> Self {
         ApiError::ResourceExhausted(format!("server overloaded: {limit} {method} calls in flight; retry with backoff"))
     }

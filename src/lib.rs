@@ -69,6 +69,7 @@ mod observe;
 mod ops;
 mod reload;
 mod server;
+mod share;
 mod snapshot;
 
 pub use server::{serve, ServeOptions};

@@ -12,6 +12,8 @@
 //! group commit counts as being served) is answered RESOURCE_EXHAUSTED at
 //! once, without touching the service, so memory and latency stay bounded
 //! under a flood and other methods (and health checks) keep being served.
+//! Within those places each caller gets a fair share, and a request body
+//! must arrive in time ([`crate::share`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,6 +27,7 @@ use tower::{Layer, Service};
 use crate::api::limits::decode_limit;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, RpcMetrics, RpcTimer};
+use crate::share::{Deadline, Share, Shares};
 
 /// The gRPC path prefix of the metered service.
 const SERVICE_PREFIX: &str = "/textgate.v1.PolicyService/";
@@ -49,15 +52,63 @@ struct Shared {
     methods: HashMap<&'static str, RpcMetrics>,
     metrics: Arc<Metrics>,
     max_in_flight: i64,
+    shares: Arc<Shares>,
+    body_timeout: std::time::Duration,
+}
+
+/// How many calls the server takes on, and from whom.
+#[derive(Clone, Copy, Debug)]
+pub struct Admission {
+    /// Calls of one method in flight (`server.max_in_flight`).
+    pub max_in_flight: u32,
+    /// Calls of one caller in flight (`server.max_in_flight_per_client`).
+    pub per_client: u32,
+    /// `server.request_body_timeout`.
+    pub body_timeout: std::time::Duration,
 }
 
 impl ObserveLayer {
-    /// Meters every method and sheds calls beyond `max_in_flight` per method.
-    pub fn new(metrics: &Arc<Metrics>, max_in_flight: u32) -> Self {
+    /// Meters every method and sheds calls beyond `max_in_flight` per method
+    /// or beyond a caller's share.
+    pub fn new(metrics: &Arc<Metrics>, admission: Admission) -> Self {
         let methods = METHODS.iter().map(|m| (*m, metrics.rpc(m))).collect();
-        let shared = Shared { methods, metrics: Arc::clone(metrics), max_in_flight: i64::from(max_in_flight) };
+        let shared = Shared {
+            methods,
+            metrics: Arc::clone(metrics),
+            max_in_flight: i64::from(admission.max_in_flight),
+            shares: Arc::new(Shares::new(admission.per_client)),
+            body_timeout: admission.body_timeout,
+        };
         ObserveLayer { shared: Arc::new(shared) }
     }
+}
+
+impl Shared {
+    /// A place for a call of `name` from the caller `headers` name, or the
+    /// RESOURCE_EXHAUSTED answer when the method or the caller has none left.
+    fn admit<B: Default>(
+        &self,
+        name: &str,
+        rpc: &RpcMetrics,
+        headers: &http::HeaderMap,
+    ) -> Result<Share, http::Response<B>> {
+        let refused = if rpc.in_flight() >= self.max_in_flight {
+            ApiError::overloaded(name, self.max_in_flight)
+        } else {
+            match self.shares.enter(headers.get("authorization").map(|v| v.as_bytes())) {
+                Some(share) => return Ok(share),
+                None => ApiError::over_share(self.shares.per_client()),
+            }
+        };
+        self.metrics.shed(name);
+        rpc.start().finish(tonic::Code::ResourceExhausted);
+        Err(tonic::Status::from(refused).into_http())
+    }
+}
+
+/// Requests that are streams of messages: no deadline on their bodies.
+fn streamed_request(path: &str) -> bool {
+    path == "/textgate.v1.PolicyService/CheckMessages" || path.starts_with("/grpc.reflection.")
 }
 
 impl<S> Layer<S> for ObserveLayer {
@@ -71,11 +122,6 @@ impl<S> Layer<S> for ObserveLayer {
 pub struct Observe<S> {
     inner: S,
     shared: Arc<Shared>,
-}
-
-/// A trailers-only gRPC answer: RESOURCE_EXHAUSTED, try again later.
-fn shed_response<B: Default>(method: &str, limit: i64) -> http::Response<B> {
-    tonic::Status::from(ApiError::overloaded(method, limit)).into_http()
 }
 
 /// The bare method name of a PolicyService path.
@@ -93,7 +139,9 @@ fn status_in(headers: &http::HeaderMap) -> Option<tonic::Code> {
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Observe<S>
 where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<ResBody>>,
+    ReqBody: Body<Data = bytes::Bytes> + Send + 'static,
+    ReqBody::Error: Into<tonic::codegen::StdError>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ResBody: Default + Send + 'static,
@@ -107,17 +155,24 @@ where
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        let method = method_of(req.uri().path()).and_then(|m| self.shared.methods.get_key_value(m));
-        if let Some((name, rpc)) = method {
-            if rpc.in_flight() >= self.shared.max_in_flight {
-                self.shared.metrics.shed(name);
-                rpc.start().finish(tonic::Code::ResourceExhausted);
-                let resp = shed_response(name, self.shared.max_in_flight);
-                return Box::pin(async move { Ok(resp.map(|body| ObservedBody { inner: body, timer: None })) });
+        let path = req.uri().path();
+        let method = method_of(path).and_then(|m| self.shared.methods.get_key_value(m));
+        let share = match method.map(|(name, rpc)| self.shared.admit(name, rpc, req.headers())) {
+            Some(Err(refused)) => {
+                let resp = refused.map(|body| ObservedBody { inner: body, timer: None, share: None });
+                return Box::pin(async move { Ok(resp) });
             }
-        }
+            Some(Ok(share)) => Some(share),
+            None => None,
+        };
         let timer = method.map(|(_, rpc)| rpc.start());
-        let limit = decode_limit(req.uri().path());
+        let limit = decode_limit(path);
+        let req = if streamed_request(path) {
+            req.map(tonic::body::Body::new)
+        } else {
+            let within = self.shared.body_timeout;
+            req.map(|body| tonic::body::Body::new(Deadline::new(body, within)))
+        };
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut timer = timer;
@@ -127,7 +182,7 @@ where
                     if let (Some(t), Some(code)) = (timer.as_mut(), status_in(resp.headers())) {
                         t.finish(code);
                     }
-                    Ok(resp.map(|body| ObservedBody { inner: body, timer }))
+                    Ok(resp.map(|body| ObservedBody { inner: body, timer, share }))
                 }
                 Err(e) => {
                     if let Some(t) = timer.as_mut() {
@@ -161,6 +216,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         timer: Option<RpcTimer>,
+        // The caller's place, held to the end of the answer.
+        share: Option<Share>,
     }
 }
 

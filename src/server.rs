@@ -22,7 +22,7 @@ use crate::config::{Config, Durability};
 use crate::connections::{Bounds, Incoming};
 use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
-use crate::observe::ObserveLayer;
+use crate::observe::{Admission, ObserveLayer};
 use crate::policy::RulePack;
 use crate::replication::{ClusterMetrics, Parts, Replication};
 use crate::telemetry::rpc::RpcTraceLayer;
@@ -161,7 +161,11 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         builder = builder.tls_config(server_tls(tls)?).map_err(|e| ServeError::Tls(format!("`server.tls`: {e}")))?;
     }
     let grace = opts.config.server.shutdown_grace.0;
-    let max_in_flight = bounds.max_in_flight;
+    let admission = Admission {
+        max_in_flight: bounds.max_in_flight,
+        per_client: bounds.max_in_flight_per_client,
+        body_timeout: bounds.request_body_timeout.0,
+    };
     let connections = Bounds { max: bounds.max_connections, first_bytes_within: bounds.keepalive_timeout.0 };
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
@@ -206,7 +210,7 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     let api = tonic::service::interceptor::InterceptedService::new(api, Authenticator { table: Arc::clone(&app.auth) });
     let router = builder
         .layer(RpcTraceLayer)
-        .layer(ObserveLayer::new(&metrics, max_in_flight))
+        .layer(ObserveLayer::new(&metrics, admission))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

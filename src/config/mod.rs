@@ -93,6 +93,13 @@ pub struct ServerConfig {
     /// RESOURCE_EXHAUSTED (load shedding).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u32,
+    /// Calls one caller (one credential) may have in flight, all methods
+    /// together; more are refused with RESOURCE_EXHAUSTED.
+    #[serde(default = "default_max_in_flight_per_client")]
+    pub max_in_flight_per_client: u32,
+    /// How long a unary request's body may take to arrive whole.
+    #[serde(default = "default_request_body_timeout")]
+    pub request_body_timeout: HumanDuration,
     /// Open gRPC connections; more are closed as they arrive. Keep it well
     /// under the process's open-file limit (README "Limits").
     #[serde(default = "default_max_connections")]
@@ -117,6 +124,8 @@ impl Default for ServerConfig {
             shutdown_grace: default_grace(),
             tls: None,
             max_in_flight: default_max_in_flight(),
+            max_in_flight_per_client: default_max_in_flight_per_client(),
+            request_body_timeout: default_request_body_timeout(),
             max_connections: default_max_connections(),
             max_concurrent_streams: default_max_concurrent_streams(),
             keepalive_interval: default_keepalive_interval(),
@@ -127,6 +136,14 @@ impl Default for ServerConfig {
 
 fn default_max_in_flight() -> u32 {
     1024
+}
+
+fn default_max_in_flight_per_client() -> u32 {
+    256
+}
+
+fn default_request_body_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
 }
 
 fn default_max_connections() -> u32 {

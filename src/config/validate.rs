@@ -161,6 +161,12 @@ fn check_auth(c: &Config, out: &mut Vec<String>) {
 }
 
 fn check_connections(s: &super::ServerConfig, out: &mut Vec<String>) {
+    if s.max_in_flight_per_client == 0 {
+        out.push(String::from("`server.max_in_flight_per_client`: must be at least 1"));
+    }
+    if s.request_body_timeout.0 < std::time::Duration::from_millis(100) {
+        out.push(String::from("`server.request_body_timeout`: must be at least 100ms"));
+    }
     if s.max_connections == 0 {
         out.push(String::from("`server.max_connections`: must be at least 1"));
     }

@@ -129,3 +129,84 @@ async fn a_connection_that_never_speaks_is_closed() {
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(900), "closed before the timeout: {took:?}");
 }
+
+/// A stalled unary call: its headers sent, its body never.
+async fn stalled_call(
+    h2: &mut h2::client::SendRequest<bytes::Bytes>,
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/textgate.v1.PolicyService/CheckMessage"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap();
+    h2.clone().ready().await.expect("h2 ready");
+    h2.send_request(request, false).expect("headers sent")
+}
+
+fn grpc_status(response: &http::Response<h2::RecvStream>) -> (String, String) {
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (header("grpc-status"), header("grpc-message"))
+}
+
+/// One tenant's calls that send headers and never a body neither take the
+/// places every tenant shares (it gets its own share, the rest of its calls
+/// are refused at once) nor keep theirs: they end at the body timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_caller_stalling_its_calls_never_starves_another() {
+    let keys = "[server]\nmax_in_flight = 8\nmax_in_flight_per_client = 3\nrequest_body_timeout = \"2s\"\n";
+    let app = TestApp::spawn_toml(&format!("{keys}{}", crate::helpers::TWO_TENANTS)).await;
+    let tcp = TcpStream::connect(app.addr).await.expect("connect");
+    let (mut h2, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    tokio::spawn(connection);
+    let started = Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..8 {
+        stalled.push(stalled_call(&mut h2, app.addr, "northside-token").await);
+    }
+
+    // The other tenant decides as usual meanwhile.
+    let mut south = app.client_with(Some("southside-token")).await;
+    let request = textgate::api::pb::CheckMessageRequest {
+        from: "+17735550100".into(),
+        to: "+13125550199".into(),
+        body: "Your appointment is on Tuesday.".into(),
+        origin: textgate::api::pb::Origin::Person as i32,
+        dry_run: true,
+        ..Default::default()
+    };
+    south.check_message(request).await.expect("another tenant's decision");
+
+    // Five were refused at once, three held until the body timeout.
+    let (mut refused, mut timed_out) = (0, 0);
+    for (response, _body) in stalled {
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("every stalled call ends")
+            .expect("a response");
+        match grpc_status(&response) {
+            (code, message) if code == "8" => {
+                assert!(message.contains("max_in_flight_per_client"), "{message}");
+                refused += 1;
+            }
+            (code, message) if code == "4" => {
+                assert!(message.contains("request_body_timeout"), "{message}");
+                timed_out += 1;
+            }
+            other => panic!("unexpected answer to a stalled call: {other:?}"),
+        }
+    }
+    assert_eq!((refused, timed_out), (5, 3));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1900) && took < Duration::from_secs(10), "{took:?}");
+    // Its places are its own again.
+    let mut north = app.client_with(Some("northside-token")).await;
+    north
+        .get_consent(textgate::api::pb::GetConsentRequest { phone: "+13125550199".into(), ..Default::default() })
+        .await
+        .expect("the stalling tenant is served again");
+}

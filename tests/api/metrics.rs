@@ -123,9 +123,18 @@ async fn metrics_count_real_traffic_in_the_text_format() {
     let app = TestApp::spawn().await;
     drive_traffic(&app).await;
 
-    let (status, text) = http_get(app.admin, "/metrics").await;
-    assert_eq!(status, 200);
-    let s = parse_exposition(&text);
+    // The consent index loads in the background after start-up; on a busy
+    // machine that can take a moment even for an empty store (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (text, s) = loop {
+        let (status, text) = http_get(app.admin, "/metrics").await;
+        assert_eq!(status, 200);
+        let s = parse_exposition(&text);
+        if value(&s, "textgate_consent_index_serving", &[]) == Some(1.0) || std::time::Instant::now() > deadline {
+            break (text, s);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let tenant = ("tenant", "northside");
     type Expect<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
     let checks: &[Expect] = &[
