@@ -272,14 +272,16 @@ fn reason_code(c: ReasonCode) -> pb::ReasonCode {
 }
 
 /// Many decisions over one stream. Requests are decided in arrival order; a
-/// bounded channel applies back-pressure. An invalid request ends the stream
+/// bounded channel applies back-pressure, and a client that reads no answer
+/// for `server.stream_send_timeout` loses the stream. An invalid request ends the stream
 /// with INVALID_ARGUMENT naming its client_ref and field.
 pub fn check_stream(
     app: std::sync::Arc<App>,
     credential: super::auth::Credential,
     mut requests: Streaming<pb::CheckMessageRequest>,
 ) -> EventStreamOf<pb::CheckMessageResponse> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let send_within = app.config.load().server.stream_send_timeout.0;
+    let (outbox, stream) = super::outbox::Outbox::new(16, send_within);
     // What the credential grants, and the auth table that granted it: when a
     // reload replaces the table the credential is checked again, so a token
     // removed from the configuration also stops the streams it opened.
@@ -292,7 +294,7 @@ pub fn check_stream(
                 match table.access(&credential) {
                     Ok(access) => granted = Some((std::sync::Arc::clone(&table), access)),
                     Err(status) => {
-                        let _ = tx.send(Err(status)).await;
+                        outbox.send(Err(status)).await;
                         break;
                     }
                 }
@@ -315,14 +317,16 @@ pub fn check_stream(
                     })
                 }
             };
+            // A client that takes no answer for `stream_send_timeout` loses
+            // the stream: an unread stream holds nothing for long.
             let stop = out.is_err();
-            if tx.send(out).await.is_err() || stop {
+            if !outbox.send(out).await || stop {
                 break;
             }
         }
     };
     tokio::spawn(worker.in_current_span());
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+    stream
 }
 
 /// A logged decision by id.

@@ -171,28 +171,49 @@ pub async fn get(app: &App, tenant: TenantId, req: pb::GetConsentRequest) -> Res
     Ok(convert::view_to_pb(&phone, &consent, history.conversation(window)))
 }
 
-/// Streams events oldest first; a bounded channel gives back-pressure.
+/// Events a listing reads from the store at a time, between sends.
+const LIST_PAGE: usize = 32;
+
+/// Streams events oldest first, a page at a time, on the async runtime (no
+/// thread waits for a slow reader). A bounded channel gives back-pressure; a
+/// client that takes no event for `server.stream_send_timeout` loses the
+/// stream, so an unread stream holds nothing for long.
 pub fn list(
     app: &App,
     tenant: TenantId,
     req: pb::ListConsentEventsRequest,
 ) -> Result<EventStreamOf<pb::ConsentEvent>, ApiError> {
-    app.config_for(&tenant)?;
+    let send_within = app.config_for(&tenant)?.server.stream_send_timeout.0;
     let phone = match req.phone.as_str() {
         "" => None,
         p => Some(phone("phone", p)?),
     };
-    let limit = if req.limit == 0 { usize::MAX } else { req.limit as usize };
+    let mut left = if req.limit == 0 { usize::MAX } else { req.limit as usize };
     let ledger = Arc::clone(&app.ledger);
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::task::spawn_blocking(move || {
-        for item in ledger.events(&tenant, phone.as_ref(), req.after_sequence).take(limit) {
-            let item = item.map(|e| convert::event_to_pb(&e)).map_err(|e| Status::from(ApiError::from(e)));
-            let failed = item.is_err();
-            if tx.blocking_send(item).is_err() || failed {
-                break;
+    let (outbox, stream) = super::outbox::Outbox::new(LIST_PAGE, send_within);
+    tokio::spawn(async move {
+        let mut after = req.after_sequence;
+        while left > 0 {
+            let want = LIST_PAGE.min(left);
+            let page: Vec<_> = ledger.events(&tenant, phone.as_ref(), after).take(want).collect();
+            let last_page = page.len() < want;
+            for item in page {
+                left -= 1;
+                let failed = item.is_err();
+                let item = item
+                    .map(|e| {
+                        after = e.sequence;
+                        convert::event_to_pb(&e)
+                    })
+                    .map_err(|e| Status::from(ApiError::from(e)));
+                if !outbox.send(item).await || failed {
+                    return;
+                }
+            }
+            if last_page {
+                return;
             }
         }
     });
-    Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    Ok(stream)
 }

@@ -8,6 +8,7 @@ mod consent;
 pub mod convert;
 mod inbound;
 pub mod limits;
+mod outbox;
 
 use std::sync::Arc;
 

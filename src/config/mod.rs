@@ -97,6 +97,10 @@ pub struct ServerConfig {
     /// together; more are refused with RESOURCE_EXHAUSTED.
     #[serde(default = "default_max_in_flight_per_client")]
     pub max_in_flight_per_client: u32,
+    /// How long a stream's answer waits for its client to take it before
+    /// the stream ends (ListConsentEvents, CheckMessages).
+    #[serde(default = "default_stream_send_timeout")]
+    pub stream_send_timeout: HumanDuration,
     /// How long a unary request's body may take to arrive whole.
     #[serde(default = "default_request_body_timeout")]
     pub request_body_timeout: HumanDuration,
@@ -126,6 +130,7 @@ impl Default for ServerConfig {
             max_in_flight: default_max_in_flight(),
             max_in_flight_per_client: default_max_in_flight_per_client(),
             request_body_timeout: default_request_body_timeout(),
+            stream_send_timeout: default_stream_send_timeout(),
             max_connections: default_max_connections(),
             max_concurrent_streams: default_max_concurrent_streams(),
             keepalive_interval: default_keepalive_interval(),
@@ -140,6 +145,10 @@ fn default_max_in_flight() -> u32 {
 
 fn default_max_in_flight_per_client() -> u32 {
     256
+}
+
+fn default_stream_send_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
 }
 
 fn default_request_body_timeout() -> HumanDuration {

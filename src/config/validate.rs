@@ -164,6 +164,9 @@ fn check_connections(s: &super::ServerConfig, out: &mut Vec<String>) {
     if s.max_in_flight_per_client == 0 {
         out.push(String::from("`server.max_in_flight_per_client`: must be at least 1"));
     }
+    if s.stream_send_timeout.0 < std::time::Duration::from_millis(100) {
+        out.push(String::from("`server.stream_send_timeout`: must be at least 100ms"));
+    }
     if s.request_body_timeout.0 < std::time::Duration::from_millis(100) {
         out.push(String::from("`server.request_body_timeout`: must be at least 100ms"));
     }

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use textgate::api::pb::{ConsentLevel, ListConsentEventsRequest};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_stream::StreamExt;
@@ -209,4 +210,98 @@ async fn one_caller_stalling_its_calls_never_starves_another() {
         .get_consent(textgate::api::pb::GetConsentRequest { phone: "+13125550199".into(), ..Default::default() })
         .await
         .expect("the stalling tenant is served again");
+}
+
+/// Hundreds of ListConsentEvents streams that are never read park no thread:
+/// another reader, a backup and decisions go on meanwhile; each unread
+/// stream ends after `server.stream_send_timeout`, and says so at its end
+/// instead of passing for a complete listing.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_that_are_never_read_hold_no_thread_and_end() {
+    const EVENTS: usize = 600;
+    const STREAMS: usize = 520; // more than tokio's 512 blocking threads
+    let keys = "max_in_flight = 4096\nmax_in_flight_per_client = 4096\nstream_send_timeout = \"3s\"";
+    let app = TestApp::spawn_toml(&with_server(keys)).await;
+    let client = app.client().await;
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let mut c = client.clone();
+            tokio::spawn(async move {
+                for i in (w..EVENTS).step_by(8) {
+                    let phone = format!("+1312555{:04}", 1000 + i);
+                    let mut event = crate::helpers::grant(&format!("s-{i}"), &phone, ConsentLevel::Express);
+                    // Large events: a listing outgrows every buffer on the way.
+                    event.evidence.as_mut().unwrap().disclosure_text = "May we text you? ".repeat(200);
+                    c.record_consent(event).await.expect("a grant");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let list = || ListConsentEventsRequest::default();
+    // Unread streams, over five connections (128 streams each at most).
+    let mut channels = Vec::new();
+    for _ in 0..5 {
+        channels.push(app.client().await);
+    }
+    let mut unread = Vec::new();
+    for i in 0..STREAMS {
+        unread.push(channels[i % 5].list_consent_events(list()).await.expect("a listing").into_inner());
+    }
+    // One more on a connection of its own (the others share theirs, whose
+    // flow-control window their unread data fills), with 64 KiB windows (the
+    // client's default 2 MiB would take the whole listing unread), to look
+    // at once it ended.
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr)).unwrap();
+    let small = endpoint.initial_stream_window_size(65_535).initial_connection_window_size(65_535);
+    let mut alone = textgate::api::pb::policy_service_client::PolicyServiceClient::new(small.connect().await.unwrap())
+        .list_consent_events(list())
+        .await
+        .expect("a listing")
+        .into_inner();
+    // Others are served meanwhile: a whole listing, a backup, a decision.
+    let within = Duration::from_secs(10);
+    let mut reader = app.client().await;
+    let all = tokio::time::timeout(within, async {
+        let mut stream = reader.list_consent_events(list()).await.expect("a listing").into_inner();
+        let mut n = 0;
+        while stream.message().await.expect("an event").is_some() {
+            n += 1;
+        }
+        n
+    })
+    .await
+    .expect("a reader is served beside unread streams");
+    assert_eq!(all, EVENTS);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.tgb");
+    let args = ["backup".into(), "--admin".into(), app.admin.to_string(), "--to".into(), file.display().to_string()];
+    let backup = tokio::time::timeout(within, tokio::task::spawn_blocking(move || crate::process::run(args)))
+        .await
+        .expect("a backup beside unread streams")
+        .unwrap();
+    assert_eq!(backup.0, Some(0), "{backup:?}");
+
+    // Past the send timeout, an unread stream gives what was queued, then
+    // DEADLINE_EXCEEDED naming the key.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut got = 0;
+    let end = tokio::time::timeout(within, async {
+        loop {
+            match alone.message().await {
+                Ok(Some(_)) => got += 1,
+                Ok(None) => break None,
+                Err(status) => break Some(status),
+            }
+        }
+    })
+    .await
+    .expect("the unread stream ended");
+    drop(unread);
+    let end = end.expect("an unread stream ends with an error, not as if complete");
+    assert_eq!(end.code(), Code::DeadlineExceeded, "{end:?}");
+    assert!(end.message().contains("stream_send_timeout"), "{end:?}");
+    assert!(got < EVENTS, "the whole listing was queued for an unread stream: {got}");
 }
