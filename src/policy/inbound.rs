@@ -6,7 +6,9 @@
 //! pattern is policy data from the rulepack's `[inbound]` section ([`InboundRules`]);
 //! nothing here hard-codes a keyword. Rules are compiled once by [`Classifier::new`];
 //! [`Classifier::classify`] normalizes the text once and then only does hash look-ups
-//! over token spans, so it is cheap enough for every inbound message.
+//! over token spans, so it is cheap enough for every inbound message. It takes any
+//! text: what gateways do to characters is undone by [`repair`] (part of [`normalize`]),
+//! so no text is refused or misread for its characters.
 
 use serde::Deserialize;
 
@@ -14,7 +16,7 @@ use super::content::FxSet;
 pub use super::inbound_pattern::ProximityRule;
 use super::inbound_pattern::{Lexicon, Pattern, Toks};
 use super::inbound_text::keyword_variant;
-pub use super::inbound_text::normalize;
+pub use super::inbound_text::{normalize, repair};
 
 /// What the consumer meant by an inbound text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

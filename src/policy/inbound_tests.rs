@@ -75,11 +75,16 @@ fn corpus_confusion_matrix() {
     assert!(acc >= 97.0, "accuracy {acc:.1}% < 97%");
 }
 
+/// Classifies every case and reports every mismatch at once.
 fn check(c: &Classifier, cases: &[(&str, bool, Intent, MatchKind, &str)]) {
+    let mut wrong = Vec::new();
     for &(text, opted_out, intent, how, matched) in cases {
         let got = c.classify(text, opted_out);
-        assert_eq!((got.intent, got.how, got.matched.as_str()), (intent, how, matched), "{text:?}");
+        if (got.intent, got.how, got.matched.as_str()) != (intent, how, matched) {
+            wrong.push(format!("{text:?}: want {intent:?} {how:?} {matched:?}, got {got:?}"));
+        }
     }
+    assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
 }
 
 #[test]
@@ -223,7 +228,54 @@ fn never_panics_on_weird_input() {
     }
     assert_eq!(c.classify(&letters, false).intent, Intent::Message);
     assert_eq!(c.classify(&stops, false).intent, Intent::OptOut);
-    assert_eq!(c.classify("\u{7}\u{1b}[31mSTOP\u{1b}[0m", false).intent, Intent::Message);
+    // The escape sequences are removed whole, so the colour codes are no
+    // words around the keyword.
+    assert_eq!(c.classify("\u{7}\u{1b}[31mSTOP\u{1b}[0m", false).intent, Intent::OptOut);
+}
+
+/// Opt-outs as gateways and phones deliver them: each is recognized.
+#[test]
+fn gateway_artifacts_around_opt_outs() {
+    use {Intent::*, MatchKind::Keyword as K, MatchKind::Phrase as P};
+    check(
+        &clf(),
+        &[
+            ("STOP\u{0}", false, OptOut, K, "STOP"),
+            ("STOP\u{0}\u{0}\u{0}\u{0}", false, OptOut, K, "STOP"),
+            ("S\u{0}T\u{0}O\u{0}P\u{0}", false, OptOut, K, "STOP"),
+            ("\u{200B}STOP", false, OptOut, K, "STOP"),
+            ("\u{FEFF}stop", false, OptOut, K, "STOP"),
+            ("ＳＴＯＰ", false, OptOut, K, "STOP"),
+            ("ｓｔｏｐ\u{3000}ｐｌｅａｓｅ", false, OptOut, K, "STOP"),
+            ("S\u{0301}TOP", false, OptOut, K, "STOP"),
+            ("S\u{0336}T\u{0336}O\u{0336}P\u{0336}", false, OptOut, K, "STOP"),
+            ("\u{1b}[0mstop", false, OptOut, K, "STOP"),
+            ("\u{1b}[1;31mSTOP\u{1b}[0m\u{1b}(B", false, OptOut, K, "STOP"),
+            ("Stop 👍🏽", false, OptOut, K, "STOP"),
+            ("🙅🏾\u{200D}♀\u{FE0F} stop", false, OptOut, K, "STOP"),
+            ("\u{202E}stop", false, OptOut, K, "STOP"),
+            ("\u{2067}stop\u{2069}", false, OptOut, K, "STOP"),
+            ("stop\r\n", false, OptOut, K, "STOP"),
+            ("stop\u{0B}\u{0C}", false, OptOut, K, "STOP"),
+            ("\u{0093}STOP\u{0094}", false, OptOut, K, "STOP"),
+            ("STOP\u{0097}thanks", false, OptOut, K, "STOP"),
+            ("un\u{00AD}sub\u{00AD}scribe", false, OptOut, K, "UNSUBSCRIBE"),
+            ("opt\u{0096}out", false, OptOut, K, "OPT OUT"),
+            ("ＣＡＮＣＥＬ\u{0}", false, OptOut, K, "CANCEL"),
+            ("Q\u{200D}U\u{200D}I\u{200D}T", false, OptOut, K, "QUIT"),
+            ("end\u{7F}", false, OptOut, K, "END"),
+            ("ARRE\u{0302}T", false, OptOut, K, "ARRET"),
+            ("please don\u{0092}t text me", false, OptOut, P, "PLEASE DONT TEXT"),
+            ("I don\u{0092}t want these texts anymore", false, OptOut, P, "DONT WANT THESE TEXTS"),
+            ("\u{0091}stop texting me\u{0092}", false, OptOut, P, "STOP TEXTING"),
+            ("take me off your list\u{0}", false, OptOut, P, "TAKE ME OFF"),
+            ("stop\u{200B} texting\u{200C} me", false, OptOut, P, "STOP TEXTING"),
+            ("ｗｒｏｎｇ ｎｕｍｂｅｒ", false, OptOut, P, "WRONG NUMBER"),
+            ("START\u{0}", true, OptIn, K, "START"),
+            ("\u{1b}[0mHELP", false, Help, K, "HELP"),
+            ("don\u{0092}t stop", false, Message, MatchKind::None, ""),
+        ],
+    );
 }
 
 /// One classifier for every property case (compiling the rules per case would
@@ -264,8 +316,59 @@ const FRAGMENTS: &[&str] = &[
     "İ",
 ];
 
+/// Characters that render as nothing and separate nothing: gateways and
+/// phones sprinkle them anywhere in a text.
+const INVISIBLE: &[char] = &[
+    '\u{0}',
+    '\u{1}',
+    '\u{7}',
+    '\u{1b}',
+    '\u{7F}',
+    '\u{81}',
+    '\u{8D}',
+    '\u{9D}',
+    '\u{AD}',
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{200E}',
+    '\u{200F}',
+    '\u{202A}',
+    '\u{202C}',
+    '\u{202E}',
+    '\u{2060}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{FE0F}',
+    '\u{FEFF}',
+    '\u{E0041}',
+];
+
+/// The corpus rows: (label, opted out, text).
+fn corpus_rows() -> Vec<(Intent, bool, &'static str)> {
+    let rows = CORPUS_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    rows.map(|l| l.splitn(4, '\t').collect::<Vec<_>>()).map(|c| (label(c[0]), c[1] == "1", c[3])).collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Invisible characters and controls put anywhere in any corpus text
+    /// change nothing about how it is classified.
+    #[test]
+    fn invisible_characters_anywhere_change_no_corpus_intent(
+        row in proptest::sample::select(corpus_rows()),
+        inserts in proptest::collection::vec((any::<proptest::sample::Index>(), proptest::sample::select(INVISIBLE)), 1..8),
+    ) {
+        let (_, opted_out, text) = row;
+        let mut chars: Vec<char> = text.chars().collect();
+        for (at, c) in inserts {
+            chars.insert(at.index(chars.len() + 1), c);
+        }
+        let noisy: String = chars.into_iter().collect();
+        let (want, got) = (CLASSIFIER.classify(text, opted_out), CLASSIFIER.classify(&noisy, opted_out));
+        prop_assert_eq!((want.intent, want.matched), (got.intent, got.matched), "{:?}", noisy);
+    }
 
     /// Arbitrary unicode: never panics; a match names what matched; normalize
     /// is idempotent; blanks around the text change nothing.
