@@ -134,6 +134,11 @@ impl Classifier {
                 return Err(format!("inbound.{key}_letters_min_run: must be at least 2"));
             }
         }
+        for (key, rules) in [("negation_rules", &r.negation_rules), ("instruction_rules", &r.instruction_rules)] {
+            if let Some((i, rule)) = rules.iter().enumerate().find(|(_, x)| !x.unless.is_empty()) {
+                return Err(format!("inbound.{key}[{i}] ({:?}).unless: only opt_out_rules take it", rule.name));
+            }
+        }
         let out_phrases = ("inbound.opt_out_phrases", r.opt_out_phrases.as_slice());
         let instr_phrases = ("inbound.instruction_phrases", r.instruction_phrases.as_slice());
         let instructions = patterns("inbound.instruction_rules", Some(instr_phrases), &r.instruction_rules)?;
@@ -161,9 +166,17 @@ impl Classifier {
         if let Some((intent, matched)) = keyword {
             return Classification { intent, matched, how: MatchKind::Keyword };
         }
-        let negated: Vec<(usize, usize)> = self.negations.iter().filter_map(|p| p.find(&toks, |_, _| true)).collect();
+        // Every negation match, not only each rule's first: in "my mom keeps
+        // texting me lol tell her to stop texting me" the second one negates.
+        let mut negated = Vec::new();
+        for p in &self.negations {
+            p.find(&toks, |s, e| {
+                negated.push((s, e));
+                false
+            });
+        }
         let free = |s: usize, e: usize| negated.iter().all(|&(ns, ne)| e <= ns || ne <= s);
-        for p in &self.opt_out {
+        for p in self.opt_out.iter().filter(|p| !p.voided(&toks)) {
             let whole = |s, e| !p.whole || (self.only_filler(&toks, 0, s) && self.only_filler(&toks, e, toks.len()));
             if let Some((s, e)) = p.find(&toks, |s, e| free(s, e) && whole(s, e)) {
                 let matched = toks.slice(s, e - s).unwrap_or_default().to_string();
@@ -229,3 +242,7 @@ impl Classifier {
 #[cfg(test)]
 #[path = "inbound_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "inbound_corpus_tests.rs"]
+mod corpus_tests;

@@ -8,7 +8,8 @@ use super::inbound_text::normalize;
 
 /// A trigger phrase followed, after at most `max_gap` tokens, by an object phrase.
 /// When `gap_words` is non-empty every gap token must be one of them; when
-/// `whole_message` is set, only filler words may surround the match.
+/// `whole_message` is set, only filler words may surround the match; when one
+/// of the `unless` phrases is anywhere in the message, the rule does not match.
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ProximityRule {
@@ -20,6 +21,11 @@ pub struct ProximityRule {
     pub gap_words: Vec<String>,
     #[serde(default)]
     pub whole_message: bool,
+    /// Phrases that void the rule wherever they stand: the text asks for what
+    /// the rule would revoke ("text me instead, don't call" for a rule about
+    /// calls). Opt-out rules only.
+    #[serde(default)]
+    pub unless: Vec<String>,
 }
 
 /// Largest `max_gap` accepted; longer gaps stop meaning "the same request".
@@ -115,13 +121,14 @@ pub(super) struct Pattern {
     gap_words: Lexicon<()>,
     max_gap: usize,
     pub(super) whole: bool,
+    unless: Lexicon<()>,
 }
 
 impl Pattern {
     pub(super) fn phrases(key: &str, entries: &[String]) -> Result<Self, String> {
         let triggers = Lexicon::build(key, entries, (), false)?;
         let (objects, gap_words) = (None, Lexicon::new());
-        Ok(Pattern { triggers, objects, gap_words, max_gap: 0, whole: false })
+        Ok(Pattern { triggers, objects, gap_words, max_gap: 0, whole: false, unless: Lexicon::new() })
     }
     pub(super) fn rule(key: &str, r: &ProximityRule) -> Result<Self, String> {
         let key = format!("{key} ({:?})", r.name);
@@ -134,11 +141,17 @@ impl Pattern {
         }
         let triggers = Lexicon::build(&format!("{key}.triggers"), &r.triggers, (), true)?;
         let objects = Some(Lexicon::build(&format!("{key}.objects"), &r.objects, (), true)?);
+        let unless = Lexicon::build(&format!("{key}.unless"), &r.unless, (), false)?;
         let (max_gap, whole) = (r.max_gap, r.whole_message);
-        Ok(Pattern { triggers, objects, gap_words, max_gap, whole })
+        Ok(Pattern { triggers, objects, gap_words, max_gap, whole, unless })
     }
-    /// First match `[start, end)` (token indices) for which `accept` holds.
-    pub(super) fn find(&self, t: &Toks, accept: impl Fn(usize, usize) -> bool) -> Option<(usize, usize)> {
+    /// Whether one of the rule's `unless` phrases is in the text.
+    pub(super) fn voided(&self, t: &Toks) -> bool {
+        (0..t.len()).any(|i| self.unless.at(t, i).is_some())
+    }
+    /// First match `[start, end)` (token indices) for which `accept` holds;
+    /// an `accept` that always refuses sees every match.
+    pub(super) fn find(&self, t: &Toks, mut accept: impl FnMut(usize, usize) -> bool) -> Option<(usize, usize)> {
         for i in (0..t.len()).filter(|&i| self.triggers.starts_at(t, i)) {
             for n in 1..=self.triggers.max_len {
                 let hit = t.slice(i, n).is_some_and(|s| self.triggers.map.contains_key(s));

@@ -13,6 +13,8 @@ const AT: i64 = 1_780_412_400;
 
 #[tokio::test]
 async fn fcc_words_in_any_form_revoke_and_ordinary_texts_do_not() {
+    // Including revocation wording about something else (calls while asking
+    // for texts, a third party, advice, someone else's words).
     let app = TestApp::spawn().await;
     let mut c = app.client().await;
     let table = [
@@ -27,6 +29,11 @@ async fn fcc_words_in_any_form_revoke_and_ordinary_texts_do_not() {
         ("can I cancel my appointment", InboundIntent::Message),
         ("don't stop", InboundIntent::Message),
         ("help", InboundIntent::Help),
+        ("call me, do not text", InboundIntent::OptOut),
+        ("text me instead, don't call", InboundIntent::Message),
+        ("tell him not to message me", InboundIntent::Message),
+        ("never text while driving", InboundIntent::Message),
+        ("she said 'stop texting me' lol", InboundIntent::Message),
     ];
     for (i, (body, want)) in table.iter().enumerate() {
         let from = format!("+1312555{:04}", 200 + i);
@@ -36,7 +43,7 @@ async fn fcc_words_in_any_form_revoke_and_ordinary_texts_do_not() {
         assert!(r.consent.unwrap().conversation_open_until.is_some(), "every inbound opens the window");
     }
     let events = list_all(&mut c, "").await;
-    assert_eq!(events.len(), 7);
+    assert_eq!(events.len(), 8);
     assert!(events.iter().all(|e| e.source == pb::ConsentSource::Keyword as i32 && !e.inbound_text.is_empty()));
 }
 
