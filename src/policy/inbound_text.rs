@@ -89,9 +89,10 @@ pub fn repair(text: &str) -> Cow<'_, str> {
 /// Bytes taken by the escape sequence at the start of `s` (which starts with
 /// ESC): a CSI (`ESC [`, parameters, intermediates, one final byte), an OSC
 /// (`ESC ]` up to BEL or `ESC \`) or a character-set designation
-/// (`ESC ( B`); 1, the ESC alone, for anything else or a sequence that does
-/// not end within [`ESCAPE_MAX_BYTES`]. Always a char boundary: every byte
-/// that ends a sequence is ASCII.
+/// (`ESC ( B`, `ESC ) 0`, `ESC ( A`); 1, the ESC alone, for anything else (a
+/// stray ESC before "-o" in "opt-out" takes nothing with it) or a sequence
+/// that does not end within [`ESCAPE_MAX_BYTES`]. Always a char boundary:
+/// every byte that ends a sequence is ASCII.
 fn escape_len(s: &[u8]) -> usize {
     let s = &s[..s.len().min(ESCAPE_MAX_BYTES)];
     let end = match s.get(1) {
@@ -106,9 +107,8 @@ fn escape_len(s: &[u8]) -> usize {
             (0x1B, Some(b'\\')) => Some(i + 2),
             _ => None,
         }),
-        Some(b'(' | b')' | b'*' | b'+' | b'-' | b'.' | b'/') => {
-            s.get(2).filter(|b| (0x30..=0x7E).contains(*b)).map(|_| 3)
-        }
+        // Only the designations terminals emit (`tput sgr0` ends in `ESC ( B`).
+        Some(b'(' | b')') => s.get(2).filter(|b| matches!(b, b'A' | b'B' | b'0')).map(|_| 3),
         _ => None,
     };
     end.unwrap_or(1)
