@@ -12,7 +12,7 @@ use crate::app::{tenant_of, App};
 use crate::domain::{Evidence, NewEvent, Scope, TenantId};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
-use crate::policy::inbound::Intent;
+use crate::policy::inbound::{repair, Intent};
 use crate::policy::inbound_outcome::{outcome, ConsentChange, Standing};
 
 /// Handles one inbound text in an `inbound` span (tenant, sender's hash,
@@ -40,7 +40,8 @@ async fn process_in(
         return Err(ApiError::invalid("to", "not a sender number of this tenant"));
     };
     limits::id("message_id", &req.message_id)?;
-    limits::text("body", &req.body, limits::MAX_BODY)?;
+    // The body's size is checked, never its characters: they are repaired.
+    limits::inbound_body(&req.body)?;
     let now = app.clock.now();
     let received_at = convert::instant(req.received_at.as_ref(), "received_at")?.unwrap_or(now);
     // It becomes the recorded event's `occurred_at`: the same bound applies.
@@ -59,7 +60,8 @@ async fn process_in(
     }
     let consent = app.ledger.consent(&tenant, &from)?.unwrap_or_default();
     let standing = Standing::of(&consent, &campaign.id, to.as_str());
-    let class = policy.pack.inbound.classify(&req.body, standing.opted_out());
+    let body = repair(&req.body);
+    let class = policy.pack.inbound.classify(&body, standing.opted_out());
     span.record("intent", tracing::field::debug(&class.intent));
     let intent = intent_to_pb(class.intent);
     app.metrics.inbound(tenant.as_str(), intent_label(intent));
@@ -68,7 +70,8 @@ async fn process_in(
     let (reply, event, token, consent) = match todo.record {
         Some(change) => {
             let detail = format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched);
-            let (rec, token) = app.record(new_event(&tenant, &from, &req, change, detail)).await?;
+            let event = new_event(&tenant, &from, &req.message_id, &body, change, detail);
+            let (rec, token) = app.record(event).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
             let reply = if rec.duplicate { todo.reply_if_recorded_before } else { todo.reply };
@@ -97,17 +100,18 @@ async fn process_in(
 }
 
 /// The ledger event for an inbound keyword, keyed by the text's message id so
-/// a retried text records it once.
+/// a retried text records it once; it keeps the text as repaired and classified.
 fn new_event(
     tenant: &TenantId,
     from: &PhoneNumber,
-    req: &pb::ProcessInboundRequest,
+    message_id: &str,
+    text: &str,
     change: ConsentChange,
     method_detail: String,
 ) -> NewEvent {
     NewEvent {
         tenant_id: tenant.clone(),
-        event_id: format!("{}{}", super::consent::INBOUND_PREFIX, req.message_id),
+        event_id: format!("{}{message_id}", super::consent::INBOUND_PREFIX),
         phone: from.clone(),
         action: change.action,
         scope: Scope::default(),
@@ -115,7 +119,7 @@ fn new_event(
         occurred_at: change.occurred_at,
         evidence: Evidence { collected_by: "textgate:inbound".into(), method_detail, ..Evidence::default() },
         categories: vec![],
-        inbound_text: req.body.clone(),
+        inbound_text: text.to_string(),
     }
 }
 

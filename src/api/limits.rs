@@ -45,6 +45,22 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks an inbound text's size, the one thing about it that is refused: its
+/// characters are repaired, never refused (`policy::inbound::repair`). The
+/// message tells the caller how to have the text read all the same, since a
+/// refused opt-out would otherwise be lost.
+pub fn inbound_body(body: &str) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY {
+        let reason = format!(
+            "{} bytes, over the limit of {MAX_BODY} bytes; nothing was recorded: send the text again cut to its \
+             first {MAX_BODY} bytes (at a character boundary) so an opt-out in it is still read",
+            body.len()
+        );
+        return Err(ApiError::invalid("body", reason));
+    }
+    Ok(())
+}
+
 /// Checks an identifier: required, at most `MAX_ID` bytes, printable, no spaces.
 pub fn id(field: &str, value: &str) -> Result<(), ApiError> {
     if value.is_empty() {

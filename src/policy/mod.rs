@@ -5,7 +5,8 @@
 //! - [`rulepack`]: the embedded US rule pack (keywords, content lists, states).
 //! - [`decide`](mod@decide): the ordered pipeline (DESIGN.md "Decision pipeline").
 //! - [`schedule`]: quiet hours + caps -> the earliest compliant instant.
-//! - [`inbound`], [`content`], [`quiet_hours`]: rule families.
+//! - [`inbound`], [`content`], [`quiet_hours`]: rule families (`inbound` matches
+//!   through the private `inbound_text` and `inbound_pattern`).
 //! - [`inbound_outcome`]: what a classified inbound text records and replies.
 
 pub mod content;
@@ -13,6 +14,8 @@ pub mod decide;
 pub mod decision;
 pub mod inbound;
 pub mod inbound_outcome;
+mod inbound_pattern;
+mod inbound_text;
 pub mod quiet_hours;
 pub mod rulepack;
 pub mod schedule;

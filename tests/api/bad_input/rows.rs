@@ -345,7 +345,6 @@ pub fn other_rows() -> Vec<Row> {
     rows.push(invalid("ProcessInbound message_id 129", inbound(&|r| r.message_id = "m".repeat(129)), "message_id"));
     rows.push(invalid("ProcessInbound message_id space", inbound(&|r| r.message_id = "m 1".into()), "message_id"));
     rows.push(invalid("ProcessInbound body 1601 bytes", inbound(&|r| r.body = "STOP ".repeat(321)), "body"));
-    rows.push(invalid("ProcessInbound body control", inbound(&|r| r.body = "STOP\u{0}".into()), "body"));
     rows.push(invalid("ProcessInbound received_at nanos", inbound(&|r| r.received_at = ts(MIDDAY, -7)), "received_at"));
     rows.push(invalid("ProcessInbound received_at 1969", inbound(&|r| r.received_at = ts(-5, 0)), "received_at"));
     let future = |s| inbound(&move |r| r.received_at = ts(s, 0));
