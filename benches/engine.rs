@@ -12,8 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 use textgate::config::Config;
 use textgate::consent::{Ledger, LedgerOptions};
 use textgate::domain::{
-    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, SentMessage,
-    Source, TenantId,
+    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Retention, Scope,
+    SentMessage, Source, TenantId,
 };
 use textgate::phone::{PhoneNumber, UsState};
 use textgate::policy::{decide, Message, Origin, Policy, RulePack};
@@ -75,7 +75,7 @@ fn bench_decide(c: &mut Criterion) {
             category: Category::Promotional,
             at: at - SignedDuration::from_hours(i * 3),
         };
-        busy.note_send(note, i % 5 == 0, SignedDuration::from_hours(24 * 30), at);
+        busy.note_send(note, i % 5 == 0, &Retention { window: SignedDuration::from_hours(24 * 30), sends: 40 }, at);
     }
     let worst = Message {
         from: "+13125550101",
