@@ -9,6 +9,7 @@ mod decisions;
 mod disk;
 mod ghz;
 mod helpers;
+mod history;
 mod inbound;
 mod jaeger;
 mod ledger_ops;
