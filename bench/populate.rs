@@ -5,7 +5,7 @@
 //!   cargo run --release --example bench-populate -- DATA_DIR N
 //!
 //! Recipient `i` (0-based) is `+1 NPA EXC LINE` with NPA = NPAS[i % 10],
-//! EXC = 200 + (i / 10) % 100 and LINE = (i / 1000) as 4 digits, so the first
+//! EXC = 200 + (i / 10) % 100 (300 for 211, an N11 code) and LINE = (i / 1000) as 4 digits, so the first
 //! N recipients are exactly the numbers bench/run's ghz templates draw from.
 //! Every 10th recipient (i % 10 == 3) opted out after granting; i % 10 == 7
 //! gave express written consent (promotional texts allowed); the rest gave
@@ -22,7 +22,11 @@ pub const NPAS: [&str; 10] = ["312", "212", "415", "305", "206", "617", "713", "
 
 fn phone(i: u64) -> String {
     let npa = NPAS[(i % 10) as usize];
-    let exc = 200 + (i / 10) % 100;
+    // 211 is an N11 code, which the parser rightly rejects: those take 300 (ghz draws 212-299).
+    let exc = match 200 + (i / 10) % 100 {
+        211 => 300,
+        e => e,
+    };
     let line = i / 1000;
     format!("+1{npa}{exc}{line:04}")
 }

@@ -2,7 +2,8 @@
 //!
 //!   cargo bench --bench engine
 //!
-//! `decide/typical` is what bench/run compares with one baseline RPC.
+//! `decide/typical` is what bench/run compares with one baseline RPC;
+//! `check/noted_after_*` set a busy recipient's decision beside a quiet one's.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -12,11 +13,11 @@ use jiff::{SignedDuration, Timestamp};
 use textgate::config::Config;
 use textgate::consent::{Ledger, LedgerOptions};
 use textgate::domain::{
-    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, SentMessage,
-    Source, TenantId,
+    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Retention, Scope,
+    SentMessage, Source, TenantId,
 };
 use textgate::phone::{PhoneNumber, UsState};
-use textgate::policy::{decide, Message, Origin, Policy, RulePack};
+use textgate::policy::{decide, Message, Origin, Outcome, Policy, RulePack};
 
 const MIDDAY: &str = "2026-06-02T15:00:00Z";
 
@@ -75,7 +76,7 @@ fn bench_decide(c: &mut Criterion) {
             category: Category::Promotional,
             at: at - SignedDuration::from_hours(i * 3),
         };
-        busy.note_send(note, i % 5 == 0, SignedDuration::from_hours(24 * 30), at);
+        busy.note_send(note, i % 5 == 0, &Retention { window: SignedDuration::from_hours(24 * 30), sends: 40 }, at);
     }
     let worst = Message {
         from: "+13125550101",
@@ -103,7 +104,8 @@ fn bench_decide(c: &mut Criterion) {
 fn bench_ledger(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let phones: Vec<PhoneNumber> = (0..10_000)
-        .map(|i| PhoneNumber::parse(&format!("+1312{:03}{:04}", 200 + i % 800, i)).expect("a valid number"))
+        // Exchanges 222-298: no N11 code (211), which the parser rightly rejects.
+        .map(|i| PhoneNumber::parse(&format!("+1312{:03}{:04}", 222 + i % 77, i)).expect("a valid number"))
         .collect();
     let filled = |opts: LedgerOptions| {
         let ledger = Ledger::temporary(&opts).expect("ledger");
@@ -144,5 +146,58 @@ fn bench_ledger(c: &mut Criterion) {
     rt.block_on(ledger.shutdown()).expect("shutdown");
 }
 
-criterion_group!(benches, bench_decide, bench_ledger);
+/// One non-dry-run CheckMessage's work on the store, as `api::check` does it
+/// (read the contact history, decide, note the allowed send, write the
+/// history back), for a recipient with 10 and with 10,000 recorded sends.
+/// Before the history was bounded, the second cost grew with the sends.
+fn bench_busy_recipient(c: &mut Criterion) {
+    let policy = Policy::compile(&Config::demo(), Arc::new(RulePack::builtin().expect("rule pack"))).expect("policy");
+    let tenant_policy = &policy.tenants["northside"];
+    let ledger = Ledger::temporary(&LedgerOptions::default()).expect("ledger");
+    let tenant = TenantId::new("northside");
+    let express = consent(Level::Express);
+    let start: Timestamp = MIDDAY.parse().unwrap();
+    let decide_and_note = |to: &PhoneNumber, at: Timestamp| {
+        let msg = Message {
+            from: "+13125550100",
+            to,
+            body: "Your documents were received. No action is needed.",
+            origin: Origin::Person,
+            category: None,
+            campaign_id: "",
+            send_at: at,
+            recipient_state: None,
+            recipient_zone: None,
+        };
+        let mut history = ledger.contact(&tenant, to).expect("read");
+        let d = decide(&policy, tenant_policy, &msg, &express, &history);
+        let sent = SentMessage { campaign_id: d.campaign_id.clone(), category: d.category.expect("allowed"), at };
+        history.note_send(sent, d.discloses, &policy.pack.retention, at);
+        ledger.put_contact(&tenant, to, &history).expect("write");
+        d.outcome
+    };
+    for (name, sends, phone) in [
+        ("check/noted_after_10_sends", 10u32, "+13125550110"),
+        ("check/noted_after_10000_sends", 10_000, "+13125550111"),
+    ] {
+        let to = PhoneNumber::parse(phone).expect("a valid number");
+        // A millisecond apart, all inside the cap period and the quiet-hours window.
+        let mut at = start;
+        for _ in 0..sends {
+            at += SignedDuration::from_millis(1);
+            let outcome = decide_and_note(&to, at);
+            assert!(matches!(outcome, Outcome::Allow | Outcome::AllowWithChanges), "{outcome:?}");
+        }
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                at += SignedDuration::from_micros(1);
+                black_box(decide_and_note(&to, at))
+            })
+        });
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(ledger.shutdown()).expect("shutdown");
+}
+
+criterion_group!(benches, bench_decide, bench_ledger, bench_busy_recipient);
 criterion_main!(benches);

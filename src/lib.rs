@@ -10,7 +10,7 @@
 //! private to the crate.
 //!
 //! - [`phone`]: E.164 / NANP parsing, area code -> zones and states.
-//!   `clock`: the source of "now".
+//!   [`clock`]: the source of "now" (tests pin it).
 //! - [`domain`]: the types the engine reasons about (consent events and
 //!   state, contact history, `TenantId`); imports nothing of the crate but
 //!   [`phone`].
@@ -60,7 +60,7 @@ pub mod testkit;
 
 mod admin;
 mod app;
-mod clock;
+pub mod clock;
 mod connections;
 mod error;
 mod locks;

@@ -181,7 +181,7 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         let parts = Parts {
             ledger: Arc::clone(&ledger),
             locks: Arc::clone(&app.locks),
-            history_window: app.pack.history_window,
+            retention: app.pack.retention,
             metrics: ClusterMetrics::register(metrics.registry()),
         };
         let replication = Replication::start(cluster, parts).await?;

@@ -82,7 +82,7 @@ async fn check_in(
     if sent && !req.dry_run {
         if let Some(category) = decision.category {
             let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
-            history.note_send(note.clone(), decision.discloses, policy.pack.history_window, now);
+            history.note_send(note.clone(), decision.discloses, &policy.pack.retention, now);
             write.in_scope(|| app.ledger.put_contact(&tenant, to, &history)).or_else(unrecorded)?;
             noted = Some((note, decision.discloses));
         }

@@ -1,5 +1,9 @@
 //! Per-recipient facts besides consent: inbound activity, disclosures, and
 //! recent sends (for frequency caps). Kept in the `contact` tree.
+//!
+//! Bounded: a busy recipient's history holds what the rules can still read
+//! and no more (see [`Retention`]), so a decision costs the same after ten
+//! sends as after ten thousand.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -13,6 +17,24 @@ pub struct SentMessage {
     pub at: Timestamp,
 }
 
+/// How much send history a recipient keeps: derived from the policy in force
+/// (the rule pack's caps), never fixed here.
+///
+/// A cap counts one campaign's sends of one category during a rolling
+/// period, and a decision at `t` only needs the latest `max` of those at or
+/// before `t` (whether there are `max` of them inside the period, and when
+/// the oldest of them leaves it). So of the sends at or before the clock,
+/// each campaign and category keeps its latest `sends`, and none older than
+/// `window`; sends scheduled ahead of the clock are all kept until they pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Sends this long before the clock are dropped: the longest cap period.
+    pub window: SignedDuration,
+    /// Latest sends at or before the clock kept per campaign and category: at
+    /// least the largest cap's `max`.
+    pub sends: usize,
+}
+
 /// What the engine needs to know about past traffic with one recipient.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContactHistory {
@@ -20,7 +42,7 @@ pub struct ContactHistory {
     pub last_inbound_at: Option<Timestamp>,
     /// Latest sent message that carried the opt-out instruction.
     pub last_disclosure_at: Option<Timestamp>,
-    /// Recent sends, oldest first, pruned to the longest cap period.
+    /// Recent sends, oldest first, pruned as [`Retention`] says.
     pub sends: Vec<SentMessage>,
 }
 
@@ -36,33 +58,46 @@ impl ContactHistory {
         self.last_inbound_at = Some(self.last_inbound_at.map_or(at, |l| l.max(at)));
     }
 
-    /// Records a send; drops sends more than `keep` before `now` (the wall
-    /// clock), so a send scheduled far ahead never erases today's from a cap.
-    pub fn note_send(&mut self, sent: SentMessage, disclosed: bool, keep: SignedDuration, now: Timestamp) {
+    /// Records a send, then prunes to `keep` as of `now` (the wall clock, so a
+    /// send scheduled far ahead never erases today's from a cap).
+    pub fn note_send(&mut self, sent: SentMessage, disclosed: bool, keep: &Retention, now: Timestamp) {
         if disclosed {
             self.last_disclosure_at = Some(self.last_disclosure_at.map_or(sent.at, |l| l.max(sent.at)));
         }
         let pos = self.sends.partition_point(|s| s.at <= sent.at);
         self.sends.insert(pos, sent);
-        self.sends.retain(|s| s.at >= now || now.duration_since(s.at) < keep);
+        self.prune(keep, now);
+    }
+
+    /// Drops the sends no cap can count any more: those `keep.window` or
+    /// more before `now`, and, of each campaign and category's sends at or
+    /// before `now`, all but the latest `keep.sends`.
+    pub fn prune(&mut self, keep: &Retention, now: Timestamp) {
+        self.sends.retain(|s| s.at >= now || now.duration_since(s.at) < keep.window);
+        let past = self.sends.partition_point(|s| s.at <= now);
+        let mut kept: Vec<(&str, Category, usize)> = Vec::new();
+        let mut gone = vec![false; past];
+        for (i, s) in self.sends[..past].iter().enumerate().rev() {
+            let n = match kept.iter_mut().find(|(c, k, _)| *c == s.campaign_id && *k == s.category) {
+                Some((_, _, n)) => n,
+                None => {
+                    kept.push((&s.campaign_id, s.category, 0));
+                    &mut kept.last_mut().expect("just pushed").2
+                }
+            };
+            *n += 1;
+            gone[i] = *n > keep.sends;
+        }
+        if gone.contains(&true) {
+            let mut i = 0;
+            self.sends.retain(|_| {
+                i += 1;
+                !gone.get(i - 1).copied().unwrap_or(false)
+            });
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_future_send_does_not_prune_todays_sends() {
-        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
-        let send = |at| SentMessage { campaign_id: "c".into(), category: Category::Promotional, at: ts(at) };
-        let now = ts("2026-06-02T15:00Z");
-        let day = SignedDuration::from_hours(24);
-        let mut h = ContactHistory::default();
-        h.note_send(send("2026-05-31T15:00Z"), false, day, now);
-        h.note_send(send("2026-06-02T14:00Z"), false, day, now);
-        h.note_send(send("2026-06-05T14:00Z"), false, day, now);
-        let kept: Vec<_> = h.sends.iter().map(|s| s.at).collect();
-        assert_eq!(kept, [ts("2026-06-02T14:00Z"), ts("2026-06-05T14:00Z")]);
-    }
-}
+#[path = "contact_tests.rs"]
+mod tests;

@@ -10,7 +10,7 @@ mod event;
 mod state;
 mod tenant;
 
-pub use contact::{ContactHistory, SentMessage};
+pub use contact::{ContactHistory, Retention, SentMessage};
 pub use event::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
 pub use state::{ContactConsent, ScopeState, Status};
 pub use tenant::TenantId;

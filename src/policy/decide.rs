@@ -152,5 +152,7 @@ fn undecided(msg: &Message, place: &Place) -> Decision {
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod retention_tests;
+#[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::fixtures::{grant, message, policy, tenant, ts, CASEWORK, FUNDRAISING};
 use super::*;
-use crate::domain::SentMessage;
 use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source, TenantId};
+use crate::domain::{Retention, SentMessage};
 use crate::policy::{ChangeKind, ReasonCode};
 
 struct Case {
@@ -338,7 +338,7 @@ proptest! {
         let mut history = ContactHistory::default();
         for s in sends {
             let t = at.checked_sub(SignedDuration::from_secs(s)).unwrap_or(at);
-            history.note_send(SentMessage { campaign_id: "fundraising".into(), category: Category::Promotional, at: t }, false, SignedDuration::from_hours(48), at);
+            history.note_send(SentMessage { campaign_id: "fundraising".into(), category: Category::Promotional, at: t }, false, &Retention { window: SignedDuration::from_hours(48), sends: 16 }, at);
         }
         let consent = grant(Level::ExpressWritten, 1);
         let mut msg = Message { from, to: &to, body: "Our gala is Friday", origin: Origin::Person, category: None, campaign_id: "", send_at: at, recipient_state: state, recipient_zone: None };

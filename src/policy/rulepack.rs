@@ -12,7 +12,7 @@ use super::content::{ContentData, ContentRules};
 use super::inbound::{Classifier, InboundRules};
 use super::quiet_hours::{NamedWindow, WeeklyWindow};
 use crate::config::HumanDuration;
-use crate::domain::Category;
+use crate::domain::{Category, Retention};
 use crate::phone::area_codes::AreaCodes;
 use crate::phone::UsState;
 
@@ -75,12 +75,21 @@ pub struct RulePack {
     pub time_critical_use_cases: Vec<String>,
     pub defer_horizon: SignedDuration,
     pub states: HashMap<UsState, StateRule>,
-    /// Longest cap period: how much send history a contact keeps.
-    pub history_window: SignedDuration,
+    /// How much send history a contact keeps: the longest cap period, and
+    /// per campaign and category the largest cap's count (at least
+    /// [`SENDS_KEPT_FLOOR`]).
+    pub retention: Retention,
     pub inbound: Classifier,
     pub content: ContentRules,
     pub area_codes: AreaCodes,
 }
+
+/// Fewest sends per campaign and category a contact history keeps, whatever
+/// the caps. Not a cap: headroom, so that a rule pack raising a cap up to
+/// this count counts every send at once (above it, sends before the upgrade
+/// are undercounted for at most one cap period), and a `send_at` behind the
+/// latest recorded sends still sees `floor - max` of them.
+pub const SENDS_KEPT_FLOOR: usize = 16;
 
 fn duration(d: HumanDuration) -> SignedDuration {
     SignedDuration::try_from(d.0).unwrap_or(SignedDuration::MAX)
@@ -100,6 +109,7 @@ impl RulePack {
             .collect::<Result<_, _>>()?;
         let mut states = HashMap::new();
         let mut history_window = SignedDuration::ZERO;
+        let mut largest_cap = 0usize;
         for s in us.states {
             let cap = s.cap.map(|c| Cap {
                 rule_id: format!("frequency_cap.state.{}", s.state),
@@ -111,6 +121,7 @@ impl RulePack {
                     return Err(format!("rules/us.toml: state {} cap.max must be at least 1", s.state));
                 }
                 history_window = history_window.max(c.per);
+                largest_cap = largest_cap.max(c.max as usize);
             }
             let window = s.window.map(|w| NamedWindow { rule_id: format!("quiet_hours.state.{}", s.state), window: w });
             let rule = StateRule { categories: s.categories, window, cap };
@@ -125,7 +136,7 @@ impl RulePack {
             time_critical_use_cases: us.time_critical_use_cases,
             defer_horizon: duration(us.defer_horizon),
             states,
-            history_window,
+            retention: Retention { window: history_window, sends: largest_cap.max(SENDS_KEPT_FLOOR) },
             inbound: Classifier::new(&inbound.inbound).map_err(|e| format!("rules/inbound.toml: {e}"))?,
             content: ContentRules::new(&content).map_err(|e| format!("rules/content.toml: {e}"))?,
             area_codes: AreaCodes::builtin()?,
@@ -144,7 +155,8 @@ mod tests {
             assert!(p.states[&st].window.is_some(), "{st}");
         }
         assert_eq!(p.states[&UsState::FL].cap.as_ref().unwrap().max, 3);
-        assert_eq!(p.history_window, SignedDuration::from_hours(24));
+        let keep = p.retention;
+        assert_eq!((keep.window, keep.sends), (SignedDuration::from_hours(24), SENDS_KEPT_FLOOR));
         assert_eq!(p.states[&UsState::TX].window.as_ref().unwrap().rule_id, "quiet_hours.state.TX");
     }
 }

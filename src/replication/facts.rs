@@ -7,7 +7,8 @@
 //! Every instance, this one included, applies that stream to its contact
 //! history under the recipient's lock. Applying is idempotent (a send
 //! already in the history, identical to the one recorded, is not added
-//! twice; an inbound or disclosure time only moves forward), so an
+//! twice, and one the bounded history already pruned is pruned again by the
+//! same rule; an inbound or disclosure time only moves forward), so an
 //! instance's own facts coming back, a replay after a restart and a wiped
 //! instance rebuilding all leave the same history.
 //!
@@ -19,7 +20,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 
@@ -27,7 +28,7 @@ use super::Replication;
 use crate::cluster::record::{InboundV1, SendV1};
 use crate::cluster::{Family, Log, ReplicatedRecord};
 use crate::consent::ConsentError;
-use crate::domain::{SentMessage, TenantId};
+use crate::domain::{Retention, SentMessage, TenantId};
 use crate::phone::PhoneNumber;
 
 /// Facts waiting for the publisher; past this they are dropped.
@@ -45,8 +46,8 @@ pub struct Facts {
     seen: Mutex<Seen>,
     /// Bumped after every applied fact, so waiters look again.
     applied: watch::Sender<u64>,
-    /// How long sends are kept in a contact history (the rule pack's).
-    keep: SignedDuration,
+    /// How much send history a contact keeps (the rule pack's).
+    keep: Retention,
 }
 
 #[derive(Default)]
@@ -70,7 +71,7 @@ impl Seen {
 
 impl Facts {
     /// Starts the publisher on `log`; the applier starts with [`run`].
-    pub fn start(log: Log, keep: SignedDuration) -> Facts {
+    pub fn start(log: Log, keep: Retention) -> Facts {
         let (queue, rx) = mpsc::channel(QUEUE);
         tokio::spawn(publish(log, rx));
         Facts { queue, seen: Mutex::default(), applied: watch::Sender::new(0), keep }
@@ -209,7 +210,7 @@ async fn apply(r: &Replication, record: &ReplicatedRecord) -> Result<(), Consent
             if history.sends.contains(&sent) {
                 return Ok(());
             }
-            history.note_send(sent, s.disclosed, r.facts.keep, Timestamp::now());
+            history.note_send(sent, s.disclosed, &r.facts.keep, Timestamp::now());
         }
         ReplicatedRecord::InboundV1(i) => {
             let at =

@@ -119,8 +119,8 @@ pub struct Replication {
 pub struct Parts {
     pub ledger: Arc<Ledger>,
     pub locks: Arc<RecipientLocks>,
-    /// How long sends stay in a contact history (the rule pack's window).
-    pub history_window: jiff::SignedDuration,
+    /// How much send history a contact keeps (the rule pack's).
+    pub retention: crate::domain::Retention,
     pub metrics: ClusterMetrics,
 }
 
@@ -132,7 +132,7 @@ impl Replication {
     /// (a NATS cluster electing its leaders, say) the instance serves
     /// decisions from its store and `/readyz` says why it is not ready.
     pub async fn start(config: &ClusterConfig, parts: Parts) -> Result<Arc<Replication>, ClusterError> {
-        let Parts { ledger, locks, history_window, metrics } = parts;
+        let Parts { ledger, locks, retention, metrics } = parts;
         let log = Log::connect(config).await?;
         let from =
             ledger.applied_position().map_err(|e| ClusterError::unavailable("reading the applied position", e))?;
@@ -149,7 +149,7 @@ impl Replication {
             stalled: AtomicBool::new(false),
             recent: Mutex::new(BTreeMap::new()),
             metrics,
-            facts: facts::Facts::start(log.clone(), history_window),
+            facts: facts::Facts::start(log.clone(), retention),
             locks,
             reconciling: AtomicBool::new(false),
             rewind: tokio::sync::Notify::new(),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 use textgate::api::pb::policy_service_client::PolicyServiceClient;
 use textgate::api::pb::{self, ConsentAction, ConsentLevel};
+use textgate::clock::{SharedClock, SystemClock};
 use textgate::config::Config;
 use textgate::{serve, ServeOptions};
 use tokio::sync::oneshot;
@@ -110,7 +111,16 @@ impl TestApp {
         Self::spawn_opts(config, dir, None).await
     }
 
-    async fn spawn_opts(mut config: Config, dir: TempDir, config_path: Option<PathBuf>) -> TestApp {
+    /// As `spawn_with`, with "now" taken from `clock`.
+    pub async fn spawn_clocked(config: Config, dir: TempDir, clock: SharedClock) -> TestApp {
+        Self::spawn_full(config, dir, None, clock).await
+    }
+
+    async fn spawn_opts(config: Config, dir: TempDir, config_path: Option<PathBuf>) -> TestApp {
+        Self::spawn_full(config, dir, config_path, std::sync::Arc::new(SystemClock)).await
+    }
+
+    async fn spawn_full(mut config: Config, dir: TempDir, config_path: Option<PathBuf>, clock: SharedClock) -> TestApp {
         init_logs();
         config.server.data_dir = dir.path().join("data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
@@ -118,7 +128,8 @@ impl TestApp {
         let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let admin = admin_listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let opts = ServeOptions { admin_listener: Some(admin_listener), config_path, ..ServeOptions::new(config) };
+        let opts =
+            ServeOptions { admin_listener: Some(admin_listener), config_path, clock, ..ServeOptions::new(config) };
         let task = tokio::spawn(async move {
             serve(listener, opts, async {
                 let _ = stopped.await;

@@ -10,6 +10,7 @@ mod disk;
 mod exhaustion;
 mod ghz;
 mod helpers;
+mod history;
 mod inbound;
 mod jaeger;
 mod ledger_ops;
