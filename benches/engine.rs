@@ -21,6 +21,21 @@ use textgate::policy::{decide, Message, Origin, Outcome, Policy, RulePack};
 
 const MIDDAY: &str = "2026-06-02T15:00:00Z";
 
+/// A caseworker's text from the demo tenant's first sender.
+fn person_message<'a>(to: &'a PhoneNumber, body: &'a str, at: Timestamp) -> Message<'a> {
+    Message {
+        from: "+13125550100",
+        to,
+        body,
+        origin: Origin::Person,
+        category: None,
+        campaign_id: "",
+        send_at: at,
+        recipient_state: None,
+        recipient_zone: None,
+    }
+}
+
 fn event(phone: &str, seq: u64, action: Action) -> NewEvent {
     NewEvent {
         tenant_id: TenantId::new("northside"),
@@ -53,17 +68,7 @@ fn bench_decide(c: &mut Criterion) {
     let written = consent(Level::ExpressWritten);
     let empty = ContactHistory::default();
 
-    let typical = Message {
-        from: "+13125550100",
-        to: &to,
-        body: "Your case file is ready. Please bring your ID on Tuesday.",
-        origin: Origin::Person,
-        category: None,
-        campaign_id: "",
-        send_at: at,
-        recipient_state: None,
-        recipient_zone: None,
-    };
+    let typical = person_message(&to, "Your case file is ready. Please bring your ID on Tuesday.", at);
     c.bench_function("decide/typical", |b| b.iter(|| black_box(decide(&policy, tenant, &typical, &express, &empty))));
 
     // Worst case: a promotional text at the body limit, full of links and
@@ -158,17 +163,7 @@ fn bench_busy_recipient(c: &mut Criterion) {
     let express = consent(Level::Express);
     let start: Timestamp = MIDDAY.parse().unwrap();
     let decide_and_note = |to: &PhoneNumber, at: Timestamp| {
-        let msg = Message {
-            from: "+13125550100",
-            to,
-            body: "Your documents were received. No action is needed.",
-            origin: Origin::Person,
-            category: None,
-            campaign_id: "",
-            send_at: at,
-            recipient_state: None,
-            recipient_zone: None,
-        };
+        let msg = person_message(to, "Your documents were received. No action is needed.", at);
         let mut history = ledger.contact(&tenant, to).expect("read");
         let d = decide(&policy, tenant_policy, &msg, &express, &history);
         let sent = SentMessage { campaign_id: d.campaign_id.clone(), category: d.category.expect("allowed"), at };

@@ -15,7 +15,8 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::net::TcpListener;
+
+use crate::connections::AdminListener;
 
 use crate::consent::Ledger;
 use crate::metrics::{Metrics, StoreGauges};
@@ -28,11 +29,19 @@ pub struct Admin {
     /// Cluster mode: whether this instance keeps up with the shared ledger.
     replication: Option<Arc<Replication>>,
     ready: AtomicBool,
+    /// One backup at a time.
+    backups: Arc<tokio::sync::Semaphore>,
 }
 
 impl Admin {
     pub fn new(metrics: Arc<Metrics>, ledger: Arc<Ledger>) -> Admin {
-        Admin { metrics, ledger, replication: None, ready: AtomicBool::new(false) }
+        Admin {
+            metrics,
+            ledger,
+            replication: None,
+            ready: AtomicBool::new(false),
+            backups: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
     }
 
     /// Cluster mode: /readyz also asks whether this instance has caught up.
@@ -47,9 +56,19 @@ impl Admin {
     }
 }
 
+/// The address an admin request came from.
+#[derive(Clone, Copy, Debug)]
+struct Peer(SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, AdminListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, AdminListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// Serves the admin endpoint on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: AdminListener,
     admin: Arc<Admin>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -59,7 +78,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/backup", post(backup))
         .with_state(admin);
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<Peer>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
@@ -70,8 +89,13 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
-async fn backup(State(admin): State<Arc<Admin>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> impl IntoResponse {
-    crate::snapshot::backup(Arc::clone(&admin.ledger), peer).await
+async fn backup(
+    State(admin): State<Arc<Admin>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    crate::snapshot::backup(Arc::clone(&admin.ledger), peer, host, &admin.backups).await
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {

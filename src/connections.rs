@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -66,14 +67,14 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn new(listener: TcpListener, bounds: Bounds, registry: &Registry) -> Incoming {
-        let metrics = ConnectionMetrics::register(registry);
-        let places = Places {
+        let gate = Gate {
             permits: Arc::new(Semaphore::new(usize::try_from(bounds.max).unwrap_or(usize::MAX))),
-            first_bytes_within: bounds.first_bytes_within,
-            metrics,
+            quiet: Quiet::FirstBytes(bounds.first_bytes_within),
+            metrics: Some(ConnectionMetrics::register(registry)),
+            what: "gRPC",
         };
         let (tx, rx) = mpsc::channel(16);
-        let accept = tokio::spawn(accept_loop(listener, places, tx));
+        let accept = tokio::spawn(accept_loop(listener, gate, tx));
         Incoming { rx, accept }
     }
 }
@@ -92,53 +93,112 @@ impl Stream for Incoming {
     }
 }
 
-/// What the accept loop hands out.
-struct Places {
+/// Accepts connections within a number of places, each watched for silence.
+struct Gate {
     permits: Arc<Semaphore>,
-    first_bytes_within: Duration,
-    metrics: ConnectionMetrics,
+    quiet: Quiet,
+    metrics: Option<ConnectionMetrics>,
+    what: &'static str,
 }
 
-async fn accept_loop(listener: TcpListener, places: Places, tx: mpsc::Sender<Limited>) {
-    let Places { permits, first_bytes_within, metrics } = places;
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting a gRPC connection failed; pausing");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
+/// When a connection's silence ends it.
+#[derive(Clone, Copy, Debug)]
+enum Quiet {
+    /// Nothing read within this long of arriving (afterwards the protocol's
+    /// own keepalive watches it).
+    FirstBytes(Duration),
+    /// Nothing read or written for this long, at any time.
+    Idle(Duration),
+}
+
+impl Gate {
+    /// The next connection that gets a place; one arriving while every
+    /// place is taken is closed (and counted).
+    async fn admit(&self, listener: &TcpListener) -> (Limited, SocketAddr) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, listener = self.what, "accepting a connection failed; pausing");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+                if let Some(m) = &self.metrics {
+                    m.refused.inc();
+                }
+                drop(stream);
                 continue;
+            };
+            // Without TCP_NODELAY, Nagle holds each response's tail until the
+            // client's delayed ACK (~40 ms per unary call).
+            let _ = stream.set_nodelay(true);
+            let open = self.metrics.as_ref().map(|m| m.open.clone());
+            if let Some(open) = &open {
+                open.inc();
             }
-        };
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            metrics.refused.inc();
-            drop(stream);
-            continue;
-        };
-        // Without TCP_NODELAY, Nagle holds each response's tail until the
-        // client's delayed ACK (~40 ms per unary call).
-        let _ = stream.set_nodelay(true);
-        metrics.open.inc();
-        let conn = Limited {
-            inner: stream,
-            first_bytes: Some(Box::pin(tokio::time::sleep(first_bytes_within))),
-            _slot: Slot { _permit: permit, open: metrics.open.clone() },
-        };
+            let (within, idle) = match self.quiet {
+                Quiet::FirstBytes(d) => (d, false),
+                Quiet::Idle(d) => (d, true),
+            };
+            let watch = Some(Box::pin(tokio::time::sleep(within)));
+            let conn = Limited { inner: stream, watch, within, idle, _slot: Slot { _permit: permit, open } };
+            return (conn, peer);
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, gate: Gate, tx: mpsc::Sender<Limited>) {
+    loop {
+        let (conn, _) = gate.admit(&listener).await;
         if tx.send(conn).await.is_err() {
             return;
         }
     }
 }
 
-/// Holds one of the `max_connections` places while its connection is open.
+/// The admin endpoint's listener: at most `max` connections, each closed
+/// after `idle` without a byte read or written (a half-sent request, an
+/// idle keep-alive), so neither can pile up; a backup being streamed is
+/// never idle.
+pub struct AdminListener {
+    listener: TcpListener,
+    gate: Gate,
+}
+
+impl AdminListener {
+    pub fn new(listener: TcpListener, max: usize, idle: Duration) -> AdminListener {
+        let gate =
+            Gate { permits: Arc::new(Semaphore::new(max)), quiet: Quiet::Idle(idle), metrics: None, what: "admin" };
+        AdminListener { listener, gate }
+    }
+}
+
+impl axum::serve::Listener for AdminListener {
+    type Io = Limited;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Limited, SocketAddr) {
+        self.gate.admit(&self.listener).await
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Holds one place while its connection is open.
 struct Slot {
     _permit: OwnedSemaphorePermit,
-    open: IntGauge,
+    open: Option<IntGauge>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.open.dec();
+        if let Some(open) = &self.open {
+            open.dec();
+        }
     }
 }
 
@@ -147,9 +207,26 @@ pin_project! {
     pub struct Limited {
         #[pin]
         inner: TcpStream,
-        // Until the peer's first bytes arrive: when it must have sent them.
-        first_bytes: Option<Pin<Box<tokio::time::Sleep>>>,
+        // When its silence ends it; None once the first bytes came (FirstBytes).
+        watch: Option<Pin<Box<tokio::time::Sleep>>>,
+        within: Duration,
+        // Idle: any byte read or written moves the deadline.
+        idle: bool,
         _slot: Slot,
+    }
+}
+
+impl Limited {
+    /// Bytes moved: an idle watch starts again, a first-bytes watch ends.
+    fn moved(watch: &mut Option<Pin<Box<tokio::time::Sleep>>>, within: Duration, idle: bool) {
+        match watch {
+            Some(sleep) if idle => sleep.as_mut().reset(tokio::time::Instant::now() + within),
+            _ => *watch = None,
+        }
+    }
+
+    fn silent_too_long(watch: &mut Option<Pin<Box<tokio::time::Sleep>>>, cx: &mut Context<'_>) -> bool {
+        watch.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
     }
 }
 
@@ -164,15 +241,14 @@ impl Connected for Limited {
 impl AsyncRead for Limited {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.project();
-        let Some(deadline) = this.first_bytes.as_mut() else { return this.inner.poll_read(cx, buf) };
         let before = buf.filled().len();
         match this.inner.poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
-                *this.first_bytes = None;
+                Limited::moved(this.watch, *this.within, *this.idle);
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the peer sent nothing after connecting")))
+            Poll::Pending if Limited::silent_too_long(this.watch, cx) => {
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the peer was silent too long")))
             }
             other => other,
         }
@@ -181,7 +257,12 @@ impl AsyncRead for Limited {
 
 impl AsyncWrite for Limited {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+        let this = self.project();
+        let polled = this.inner.poll_write(cx, buf);
+        if *this.idle && matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            Limited::moved(this.watch, *this.within, true);
+        }
+        polled
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -197,7 +278,12 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        let polled = this.inner.poll_write_vectored(cx, bufs);
+        if *this.idle && matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            Limited::moved(this.watch, *this.within, true);
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -19,7 +19,7 @@ use crate::api::{limits, PolicyApi, FILE_DESCRIPTOR_SET};
 use crate::app::App;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Durability};
-use crate::connections::{Bounds, Incoming};
+use crate::connections::{AdminListener, Bounds, Incoming};
 use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
 use crate::observe::{Admission, ObserveLayer};
@@ -99,11 +99,14 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
 /// Starts the admin endpoint, if a listener was given; it runs until `stop` fires.
 fn spawn_admin(
     listener: Option<TcpListener>,
+    bounds: Bounds,
     admin: &Arc<Admin>,
     stop: oneshot::Receiver<()>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let listener = listener?;
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let max = usize::try_from(bounds.max).unwrap_or(usize::MAX);
+    let listener = AdminListener::new(listener, max, bounds.first_bytes_within);
     tracing::info!(admin_addr = %addr, "admin endpoint serving /metrics /healthz /readyz");
     let admin = Arc::clone(admin);
     Some(tokio::spawn(async move {
@@ -129,6 +132,8 @@ pub struct Services {
     grace: std::time::Duration,
     /// Open gRPC connections at most, and how soon each must speak.
     connections: Bounds,
+    /// Open admin connections at most, and how long each may stay silent.
+    admin_bounds: Bounds,
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight calls, drains the
@@ -167,6 +172,7 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         body_timeout: bounds.request_body_timeout.0,
     };
     let connections = Bounds { max: bounds.max_connections, first_bytes_within: bounds.keepalive_timeout.0 };
+    let admin_bounds = Bounds { max: bounds.admin_max_connections, first_bytes_within: bounds.admin_idle_timeout.0 };
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn CommitObserver> = Arc::clone(&metrics) as _;
@@ -216,7 +222,7 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         .add_service(reflection_alpha)
         .add_service(api);
     let (admin_listener, config_path) = (opts.admin_listener, opts.config_path);
-    Ok(Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections })
+    Ok(Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections, admin_bounds })
 }
 
 /// Serves `services` on `listener` (and the admin endpoint, and the config
@@ -227,9 +233,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections } = services;
+    let Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections, admin_bounds } =
+        services;
     let (stop_admin, admin_stopped) = oneshot::channel();
-    let admin_task = spawn_admin(admin_listener, &admin, admin_stopped);
+    let admin_task = spawn_admin(admin_listener, admin_bounds, &admin, admin_stopped);
     let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
 
     // The listener is bound, so calls queue until the server below accepts them.

@@ -18,6 +18,7 @@ use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 
 use crate::consent::backup::{check_file, BackupSummary};
 use crate::consent::Ledger;
@@ -29,14 +30,24 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `POST /backup`: a consistent backup of the running ledger, streamed as an
 /// `application/octet-stream` body. An error part-way ends the body early,
-/// which the client's checksum check catches.
-pub async fn backup(ledger: Arc<Ledger>, peer: SocketAddr) -> Response {
+/// which the client's checksum check catches. Served to loopback peers that
+/// address the server by IP address or `localhost` (a web page on a name
+/// that resolves to 127.0.0.1 sends its own name), one backup at a time.
+pub async fn backup(ledger: Arc<Ledger>, peer: SocketAddr, host: Option<&str>, running: &Arc<Semaphore>) -> Response {
     // A dual-stack listener sees 127.0.0.1 as ::ffff:127.0.0.1.
     if !peer.ip().to_canonical().is_loopback() {
         return (StatusCode::FORBIDDEN, "backups are served to loopback clients only\n").into_response();
     }
+    if !host.is_some_and(names_this_machine) {
+        let refusal = "backups answer requests whose Host is an IP address or localhost only\n";
+        return (StatusCode::FORBIDDEN, refusal).into_response();
+    }
+    let Ok(one_at_a_time) = Arc::clone(running).try_acquire_owned() else {
+        return (StatusCode::CONFLICT, "a backup is already running; retry when it ends\n").into_response();
+    };
     let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(8);
     tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = one_at_a_time;
         let mut out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
         match ledger.write_backup(&mut out) {
             Ok(s) => tracing::info!(tenants = s.tenants, events = s.events, entries = s.entries, "backup sent"),
@@ -48,6 +59,16 @@ pub async fn backup(ledger: Arc<Ledger>, peer: SocketAddr) -> Response {
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
+}
+
+/// A Host header naming this machine by address or as `localhost`, with or
+/// without a port.
+fn names_this_machine(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(addr, _)| addr),
+        None => host.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()).map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A `Write` that sends its bytes to the response body in chunks.
@@ -142,7 +163,8 @@ mod tests {
     use crate::consent::LedgerOptions;
 
     async fn answer(ledger: &Arc<Ledger>, peer: &str) -> (StatusCode, Vec<u8>) {
-        let resp = backup(Arc::clone(ledger), peer.parse().unwrap()).await;
+        let running = Arc::new(Semaphore::new(1));
+        let resp = backup(Arc::clone(ledger), peer.parse().unwrap(), Some("127.0.0.1:9464"), &running).await;
         let status = resp.status();
         (status, axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec())
     }
@@ -170,6 +192,40 @@ mod tests {
         let broken = dir.path().join("broken.tgb");
         assert!(write_checked(&broken, |f| f.write_all(&body[..body.len() - 3]).map_err(|e| e.to_string())).is_err());
         assert!(!broken.exists() && !dir.path().join("broken.tgb.partial").exists(), "a failed copy leaves nothing");
+        ledger.shutdown().await.unwrap();
+    }
+
+    #[test]
+    fn host_must_name_this_machine() {
+        for (host, ok) in [
+            ("127.0.0.1:9464", true),
+            ("127.0.0.1", true),
+            ("[::1]:9464", true),
+            ("localhost:9464", true),
+            ("LOCALHOST", true),
+            ("10.0.0.7:9464", true),
+            ("attacker.example:9464", false),
+            ("attacker.example", false),
+            ("127.0.0.1.nip.io", false),
+            ("[::1", false),
+            ("", false),
+        ] {
+            assert_eq!(names_this_machine(host), ok, "{host:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn one_backup_at_a_time_and_only_to_this_machines_names() {
+        let ledger = Arc::new(Ledger::temporary(&LedgerOptions::default()).unwrap());
+        let running = Arc::new(Semaphore::new(1));
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let rebound = backup(Arc::clone(&ledger), peer, Some("attacker.example:9464"), &running).await;
+        assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+        assert_eq!(backup(Arc::clone(&ledger), peer, None, &running).await.status(), StatusCode::FORBIDDEN);
+        let held = Arc::clone(&running).try_acquire_owned().unwrap();
+        assert_eq!(backup(Arc::clone(&ledger), peer, Some("localhost"), &running).await.status(), StatusCode::CONFLICT);
+        drop(held);
+        assert_eq!(backup(Arc::clone(&ledger), peer, Some("localhost"), &running).await.status(), StatusCode::OK);
         ledger.shutdown().await.unwrap();
     }
 }

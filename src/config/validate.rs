@@ -173,6 +173,12 @@ fn check_connections(s: &super::ServerConfig, out: &mut Vec<String>) {
     if s.max_connections == 0 {
         out.push(String::from("`server.max_connections`: must be at least 1"));
     }
+    if s.admin_max_connections == 0 {
+        out.push(String::from("`server.admin_max_connections`: must be at least 1"));
+    }
+    if s.admin_idle_timeout.0 < std::time::Duration::from_secs(1) {
+        out.push(String::from("`server.admin_idle_timeout`: must be at least 1s"));
+    }
     if s.max_concurrent_streams == 0 {
         out.push(String::from("`server.max_concurrent_streams`: must be at least 1"));
     }

@@ -305,3 +305,32 @@ async fn streams_that_are_never_read_hold_no_thread_and_end() {
     assert!(end.message().contains("stream_send_timeout"), "{end:?}");
     assert!(got < EVENTS, "the whole listing was queued for an unread stream: {got}");
 }
+
+/// The admin endpoint bounds its connections too: a half-sent request or an
+/// idle connection is closed after `server.admin_idle_timeout`, and past
+/// `server.admin_max_connections` a new one is closed on arrival, so neither
+/// can stop the liveness probe for long.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_endpoint_closes_silent_connections_and_caps_them() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_toml(&with_server("admin_max_connections = 3\nadmin_idle_timeout = \"1s\"")).await;
+    let started = Instant::now();
+    let mut half_sent = TcpStream::connect(app.admin).await.expect("connect");
+    half_sent.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    let mut idle = TcpStream::connect(app.admin).await.expect("connect");
+    let mut silent = TcpStream::connect(app.admin).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // All three places taken: a fourth connection is closed at once.
+    let mut fourth = TcpStream::connect(app.admin).await.expect("the kernel accepts");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_millis(900), fourth.read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a fourth admin connection was kept: {read:?}");
+    // The silent ones are closed after the idle timeout, and the probe answers.
+    for conn in [&mut half_sent, &mut idle, &mut silent] {
+        let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut byte)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a silent admin connection stayed open: {read:?}");
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed before the idle timeout");
+    let (status, _) = http_get(app.admin, "/healthz").await;
+    assert_eq!(status, 200);
+}
