@@ -334,3 +334,58 @@ async fn the_admin_endpoint_closes_silent_connections_and_caps_them() {
     let (status, _) = http_get(app.admin, "/healthz").await;
     assert_eq!(status, 200);
 }
+
+/// A call the client gives up on is counted as CANCELLED, not as a server
+/// error: a unary call cut by the client's deadline while it waits for its
+/// body, and a stream the client drops while answers are still coming.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_the_client_abandons_count_as_cancelled() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client().await;
+    for i in 0..200 {
+        let event =
+            crate::helpers::grant(&format!("c-{i}"), &format!("+1312555{:04}", 2000 + i), ConsentLevel::Express);
+        client.record_consent(event).await.expect("a grant");
+    }
+    // 64 KiB windows: the listing cannot be buffered whole at the client.
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr)).unwrap();
+    let small = endpoint.initial_stream_window_size(65_535).initial_connection_window_size(65_535);
+    let mut client = textgate::api::pb::policy_service_client::PolicyServiceClient::new(small.connect().await.unwrap());
+    let mut listing =
+        client.list_consent_events(ListConsentEventsRequest::default()).await.expect("a listing").into_inner();
+    let _ = tokio::time::timeout(Duration::from_millis(50), listing.message()).await;
+    drop(listing);
+    let (tx, rx) = tokio::sync::mpsc::channel::<textgate::api::pb::CheckMessageRequest>(1);
+    let mut stream =
+        client.check_messages(tokio_stream::wrappers::ReceiverStream::new(rx)).await.expect("a stream").into_inner();
+    let request = textgate::api::pb::CheckMessageRequest {
+        from: "+13125550100".into(),
+        to: "+13125550199".into(),
+        body: "See you Tuesday.".into(),
+        origin: textgate::api::pb::Origin::Person as i32,
+        dry_run: true,
+        ..Default::default()
+    };
+    tx.send(request).await.unwrap();
+    stream.message().await.expect("an answer").expect("one");
+    // The client walks away with its request stream still open.
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(tx);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let (_, metrics) = http_get(app.admin, "/metrics").await;
+        let done = metrics.lines().any(|l| l.starts_with("textgate_rpc_in_flight{method=\"CheckMessages\"} 0"))
+            && metrics.lines().any(|l| l.starts_with("textgate_rpc_in_flight{method=\"ListConsentEvents\"} 0"));
+        if done || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let errors: Vec<_> = metrics.lines().filter(|l| l.starts_with("textgate_rpc_errors_total")).collect();
+    assert!(!errors.iter().any(|l| l.contains("UNKNOWN") || l.contains("INTERNAL")), "{errors:#?}");
+    for method in ["CheckMessages", "ListConsentEvents"] {
+        let counted = format!("textgate_rpc_errors_total{{code=\"CANCELLED\",method=\"{method}\"}} 1");
+        assert!(errors.iter().any(|l| *l == counted), "{method} not counted CANCELLED: {errors:#?}");
+    }
+}
