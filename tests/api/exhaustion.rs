@@ -20,6 +20,18 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 use crate::helpers::{http_get, TestApp};
 
+/// A caseworker's dry-run check from `from` (a sender of its tenant).
+fn dry_run_check(from: &str) -> textgate::api::pb::CheckMessageRequest {
+    textgate::api::pb::CheckMessageRequest {
+        from: from.into(),
+        to: "+13125550199".into(),
+        body: "Your appointment is on Tuesday.".into(),
+        origin: textgate::api::pb::Origin::Person as i32,
+        dry_run: true,
+        ..Default::default()
+    }
+}
+
 fn with_server(keys: &str) -> String {
     textgate::config::DEMO_TOML.replace("[server]", &format!("[server]\n{keys}"))
 }
@@ -172,15 +184,7 @@ async fn one_caller_stalling_its_calls_never_starves_another() {
 
     // The other tenant decides as usual meanwhile.
     let mut south = app.client_with(Some("southside-token")).await;
-    let request = textgate::api::pb::CheckMessageRequest {
-        from: "+17735550100".into(),
-        to: "+13125550199".into(),
-        body: "Your appointment is on Tuesday.".into(),
-        origin: textgate::api::pb::Origin::Person as i32,
-        dry_run: true,
-        ..Default::default()
-    };
-    south.check_message(request).await.expect("another tenant's decision");
+    south.check_message(dry_run_check("+17735550100")).await.expect("another tenant's decision");
 
     // Five were refused at once, three held until the body timeout.
     let (mut refused, mut timed_out) = (0, 0);
@@ -358,15 +362,7 @@ async fn calls_the_client_abandons_count_as_cancelled() {
     let (tx, rx) = tokio::sync::mpsc::channel::<textgate::api::pb::CheckMessageRequest>(1);
     let mut stream =
         client.check_messages(tokio_stream::wrappers::ReceiverStream::new(rx)).await.expect("a stream").into_inner();
-    let request = textgate::api::pb::CheckMessageRequest {
-        from: "+13125550100".into(),
-        to: "+13125550199".into(),
-        body: "See you Tuesday.".into(),
-        origin: textgate::api::pb::Origin::Person as i32,
-        dry_run: true,
-        ..Default::default()
-    };
-    tx.send(request).await.unwrap();
+    tx.send(dry_run_check("+13125550100")).await.unwrap();
     stream.message().await.expect("an answer").expect("one");
     // The client walks away with its request stream still open.
     drop(stream);
