@@ -346,12 +346,14 @@ async fn the_admin_endpoint_closes_silent_connections_and_caps_them() {
 async fn calls_the_client_abandons_count_as_cancelled() {
     let app = TestApp::spawn().await;
     let mut client = app.client().await;
-    for i in 0..200 {
-        let event =
+    // About 1 MB of events: more than the client's 64 KiB windows and the
+    // server's send buffers hold, so the listing is still going when dropped.
+    for i in 0..300 {
+        let mut event =
             crate::helpers::grant(&format!("c-{i}"), &format!("+1312555{:04}", 2000 + i), ConsentLevel::Express);
+        event.evidence.as_mut().unwrap().disclosure_text = "May we text you? ".repeat(200);
         client.record_consent(event).await.expect("a grant");
     }
-    // 64 KiB windows: the listing cannot be buffered whole at the client.
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr)).unwrap();
     let small = endpoint.initial_stream_window_size(65_535).initial_connection_window_size(65_535);
     let mut client = textgate::api::pb::policy_service_client::PolicyServiceClient::new(small.connect().await.unwrap());
