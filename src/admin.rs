@@ -2,8 +2,9 @@
 //! Prometheus text format, `/healthz` (the process is alive) and `/readyz`
 //! (the store is open, a policy is loaded and gRPC is serving; 503 while
 //! starting or shutting down), and `POST /backup` (a consistent backup file,
-//! to loopback clients only; see [`crate::snapshot`]). No authentication:
-//! never expose it publicly.
+//! to loopback clients presenting an operator token, one whose `[auth]`
+//! tenant is "*"; see [`crate::snapshot`]). The other paths need no token:
+//! never expose the endpoint publicly.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,6 +17,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 
+use arc_swap::ArcSwap;
+
+use crate::api::auth::AuthTable;
 use crate::connections::AdminListener;
 
 use crate::consent::Ledger;
@@ -26,6 +30,8 @@ use crate::replication::Replication;
 pub struct Admin {
     pub metrics: Arc<Metrics>,
     pub ledger: Arc<Ledger>,
+    /// The gRPC tokens, as reloaded: `POST /backup` takes an operator's.
+    auth: Arc<ArcSwap<AuthTable>>,
     /// Cluster mode: whether this instance keeps up with the shared ledger.
     replication: Option<Arc<Replication>>,
     ready: AtomicBool,
@@ -34,10 +40,11 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(metrics: Arc<Metrics>, ledger: Arc<Ledger>) -> Admin {
+    pub fn new(metrics: Arc<Metrics>, ledger: Arc<Ledger>, auth: Arc<ArcSwap<AuthTable>>) -> Admin {
         Admin {
             metrics,
             ledger,
+            auth,
             replication: None,
             ready: AtomicBool::new(false),
             backups: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -94,6 +101,13 @@ async fn backup(
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: axum::http::HeaderMap,
 ) -> impl IntoResponse {
+    let mut presented = headers.get_all(header::AUTHORIZATION).iter();
+    let token = presented.next().and_then(|h| h.to_str().ok());
+    if presented.next().is_some() || !admin.auth.load().is_operator(token) {
+        let refusal = "POST /backup needs `Authorization: Bearer <token>` with a token that may act for every \
+                       tenant (\"*\" in [auth] tokens)\n";
+        return (StatusCode::UNAUTHORIZED, refusal).into_response();
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     crate::snapshot::backup(Arc::clone(&admin.ledger), peer, host, &admin.backups).await
 }

@@ -1,4 +1,4 @@
-//! The `textgate` command line: `serve`, `check-config`, `hash-token`, and the
+//! The `textgate` command line: `serve`, `check-config`, `hash-token`, `gen-token`, and the
 //! ledger commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
@@ -39,6 +39,9 @@ pub enum Command {
     CheckConfig { file: PathBuf },
     /// Read a bearer token on stdin; print the `sha256:<hex>` form `[auth] tokens` accepts.
     HashToken,
+    /// Make a new random bearer token: prints the token (for the client), then
+    /// its `sha256:<hex>` form (for `[auth] tokens` or `auth.tokens_file`).
+    GenToken,
     #[command(flatten)]
     Ledger(crate::ops::LedgerCommand),
 }
@@ -53,10 +56,14 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
         Command::CheckConfig { file } => {
             crate::telemetry::init(cli.log_json, log_filter.as_deref());
             match Config::load(&file) {
-                Ok(c) => {
-                    eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
-                    ExitCode::SUCCESS
-                }
+                Ok(c) => match judge_exposure(&c, &file.display().to_string()) {
+                    Ok(warnings) => {
+                        warnings.iter().for_each(|w| eprintln!("{}: warning: {w}", file.display()));
+                        eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
+                        ExitCode::SUCCESS
+                    }
+                    Err(code) => code,
+                },
                 Err(e) => {
                     eprintln!("{e}");
                     ExitCode::from(2)
@@ -64,6 +71,11 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             }
         }
         Command::HashToken => hash_token(std::io::stdin().lock()),
+        Command::GenToken => {
+            let token = crate::config::token::generate();
+            println!("{token}\n{}", crate::api::auth::hash_token(&token));
+            ExitCode::SUCCESS
+        }
         Command::Serve { config, listen, data_dir, admin_listen } => {
             let config_path_arg = config.clone();
             let loaded = match &config {
@@ -95,12 +107,31 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             config.server.listen = listen.unwrap_or(config.server.listen);
             config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
             config.server.admin_listen = admin_listen.or(config.server.admin_listen);
+            let origin = config_path_arg.as_ref().map_or("<built-in demo>".into(), |p| p.display().to_string());
+            match judge_exposure(&config, &origin) {
+                Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!(config = %origin, "{w}")),
+                Err(code) => return code,
+            }
             let code = serve_until_signal(config, config_path_arg).await;
             // After the ledger is flushed: export the spans of the last calls.
             telemetry.shutdown().await;
             code
         }
     }
+}
+
+/// What `config` risks where it listens ([`crate::config::exposure`]):
+/// the warnings, or (refusals printed) exit 2.
+fn judge_exposure(config: &Config, origin: &str) -> Result<Vec<String>, ExitCode> {
+    let verdict = crate::config::exposure::assess(config);
+    if verdict.refusals.is_empty() {
+        return Ok(verdict.warnings);
+    }
+    let addr = config.server.listen;
+    for r in &verdict.refusals {
+        eprintln!("{origin}: refusing to serve on {addr}, beyond loopback: {r}");
+    }
+    Err(ExitCode::from(2))
 }
 
 async fn serve_until_signal(config: Config, config_path: Option<PathBuf>) -> ExitCode {

@@ -10,7 +10,7 @@
 
 use std::io::BufWriter;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -40,10 +40,14 @@ pub enum LedgerCommand {
         data_dir: PathBuf,
     },
     /// Write a consistent backup file, from a running server's admin endpoint
-    /// (--admin 127.0.0.1:9464) or from a stopped store (--data-dir).
+    /// (--admin 127.0.0.1:9464 --token-file F) or from a stopped store (--data-dir).
     Backup {
-        #[arg(long, required_unless_present = "data_dir", conflicts_with = "data_dir")]
+        #[arg(long, required_unless_present = "data_dir", conflicts_with = "data_dir", requires = "token_file")]
         admin: Option<SocketAddr>,
+        /// A file holding a bearer token that may act for every tenant ("*"):
+        /// the admin endpoint serves backups to operators only.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The backup file to create (it must not exist).
@@ -98,12 +102,13 @@ fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool,
             println!("rebuilt: events={} phones={}", rebuilt.events, rebuilt.phones);
             Ok(print_verify(&report))
         }
-        LedgerCommand::Backup { admin: Some(admin), to, .. } => {
-            let summary = crate::snapshot::fetch(admin, &to)?;
+        LedgerCommand::Backup { admin: Some(admin), token_file, to, .. } => {
+            let token = read_token(token_file.as_deref().ok_or("--admin needs --token-file")?)?;
+            let summary = crate::snapshot::fetch(admin, &token, &to)?;
             println!("backup: {} {summary}", to.display());
             Ok(true)
         }
-        LedgerCommand::Backup { admin: None, data_dir, to } => {
+        LedgerCommand::Backup { admin: None, data_dir, to, .. } => {
             let dir = data_dir.ok_or("--admin or --data-dir is required")?;
             let ledger = Ledger::open(&dir, &LedgerOptions::default()).map_err(|e| e.to_string())?;
             let written = crate::snapshot::write_checked(&to, |file| {
@@ -142,4 +147,15 @@ fn print_problems(listed: &[Problem], count: u64) {
     if count > listed.len() as u64 {
         println!("problem: … and {} more", count - listed.len() as u64);
     }
+}
+
+/// The bearer token on the first line of `file`.
+fn read_token(file: &Path) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read --token-file {}: {e}", file.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err(format!("--token-file {}: the first line must hold the token", file.display()));
+    }
+    Ok(token.to_string())
 }

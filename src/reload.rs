@@ -1,4 +1,4 @@
-//! Policy hot reload: on SIGHUP or when the config file changes, parse and
+//! Policy hot reload: on SIGHUP or when the config file (or its tokens file) changes, parse and
 //! compile it and swap it in atomically. A bad file keeps the old policy, and
 //! the failure is logged and counted (`textgate_policy_reloads_total{result="error"}`).
 
@@ -14,26 +14,40 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// Reloads `path` now; returns the new version or why the old one stays.
 pub fn reload(app: &App, path: &std::path::Path) -> Result<String, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let mut config = Config::load(path).map_err(|e| e.to_string())?;
     let old = app.config.load();
-    let (new, was) = (&config.server, &old.server);
+    let (new, was) = (&mut config.server, &old.server);
     if new.listen != was.listen || new.data_dir != was.data_dir || new.tls != was.tls {
         tracing::warn!("server.listen, server.data_dir and server.tls changes take effect only after a restart");
+    }
+    // The running config keeps describing the sockets and store in use.
+    new.listen = was.listen;
+    new.data_dir.clone_from(&was.data_dir);
+    new.tls.clone_from(&was.tls);
+    new.allow_plaintext = was.allow_plaintext;
+    // Judged where it listens: an exposed server never takes on tokenless
+    // access, demo tokens or weak tokens by a reload.
+    if let Some(refusal) = crate::config::exposure::assess(&config).refusals.first() {
+        return Err(format!("refused, the server listens beyond loopback: {refusal}"));
     }
     let version = config.version.clone();
     app.install(config)?;
     Ok(version)
 }
 
-fn modified(path: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// When the config file and the tokens file it names were last changed.
+fn modified(app: &App, path: &std::path::Path) -> [Option<SystemTime>; 2] {
+    let changed = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let tokens = app.config.load().auth.tokens_file.clone();
+    [changed(path), tokens.as_deref().and_then(changed)]
 }
 
-/// Runs until aborted: reloads on SIGHUP and on a change of the file.
+/// Runs until aborted: reloads on SIGHUP and on a change of the config file
+/// or of its `auth.tokens_file` (a rotated secret).
 pub async fn watch(app: Arc<App>, path: PathBuf) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    let mut seen = modified(&path);
+    let mut seen = modified(&app, &path);
     let mut tick = tokio::time::interval(POLL);
     loop {
         #[cfg(unix)]
@@ -49,7 +63,7 @@ pub async fn watch(app: Arc<App>, path: PathBuf) {
             _ = tick.tick() => false,
             fired = hup_fired => fired,
         };
-        let now = modified(&path);
+        let now = modified(&app, &path);
         if !forced && now == seen {
             continue;
         }

@@ -182,7 +182,7 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     let cluster = opts.config.cluster.clone();
     let mut app = App::new(opts.config, pack, Arc::clone(&ledger), opts.clock, Arc::clone(&metrics))
         .map_err(ServeError::Policy)?;
-    let mut admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger));
+    let mut admin = Admin::new(Arc::clone(&metrics), Arc::clone(&ledger), Arc::clone(&app.auth));
     if let Some(cluster) = &cluster {
         let parts = Parts {
             ledger: Arc::clone(&ledger),

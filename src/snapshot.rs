@@ -95,15 +95,17 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Asks the server whose admin endpoint is `admin` for a backup and stores
-/// it in `to` (which must not exist). Blocking.
-pub fn fetch(admin: SocketAddr, to: &Path) -> Result<BackupSummary, String> {
+/// Asks the server whose admin endpoint is `admin` for a backup, as the
+/// operator whose bearer token is `token`, and stores it in `to` (which must
+/// not exist). Blocking.
+pub fn fetch(admin: SocketAddr, token: &str, to: &Path) -> Result<BackupSummary, String> {
     write_checked(to, |file| {
         let mut conn = TcpStream::connect_timeout(&admin, Duration::from_secs(10))
             .map_err(|e| format!("cannot reach the admin endpoint {admin}: {e}"))?;
         conn.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
         // HTTP/1.0: the server ends the body by closing the connection.
-        write!(conn, "POST /backup HTTP/1.0\r\nHost: {admin}\r\nContent-Length: 0\r\n\r\n")
+        let auth = format!("Authorization: Bearer {token}");
+        write!(conn, "POST /backup HTTP/1.0\r\nHost: {admin}\r\n{auth}\r\nContent-Length: 0\r\n\r\n")
             .map_err(|e| e.to_string())?;
         let mut r = BufReader::new(conn);
         let mut status = String::new();

@@ -67,6 +67,14 @@ impl AuthTable {
         self.access(&Credential::of(header)?)
     }
 
+    /// Whether an HTTP `Authorization` header holds a token that may act for
+    /// every tenant ("*"): the operator credential the admin endpoint's
+    /// `POST /backup` asks for, since a backup holds every tenant's ledger.
+    pub fn is_operator(&self, header: Option<&str>) -> bool {
+        header.is_some()
+            && Credential::of(header).is_ok_and(|c| self.access(&c).is_ok_and(|access| access == Access::Any))
+    }
+
     /// What a credential grants under this table.
     pub fn access(&self, credential: &Credential) -> Result<Access, Status> {
         let Some(presented) = &credential.0 else {

@@ -7,6 +7,7 @@
 //! references) run after and name the key path.
 
 mod cluster;
+pub mod exposure;
 mod server;
 mod telemetry;
 mod tls;
@@ -15,7 +16,7 @@ mod types;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -86,11 +87,15 @@ pub struct AuthConfig {
     /// Bearer token -> tenant id, or "*" for every tenant.
     #[serde(default)]
     pub tokens: BTreeMap<String, String>,
+    /// A file of more `token = tenant` lines (TOML, the form of `tokens`),
+    /// read at load and on every reload: a mounted secret, so the config
+    /// file itself holds no credential.
+    pub tokens_file: Option<PathBuf>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { require_token: true, default_tenant: None, tokens: BTreeMap::new() }
+        AuthConfig { require_token: true, default_tenant: None, tokens: BTreeMap::new(), tokens_file: None }
     }
 }
 
@@ -112,8 +117,9 @@ pub struct LedgerConfig {
     #[serde(default = "default_cache_mib")]
     pub cache_mib: u64,
     /// Closed decision-log segments whose file was last written longer ago
-    /// than this are deleted; absent: every decision is kept.
-    #[serde(default)]
+    /// than this are deleted (default five years, compliance-rules §7.2);
+    /// "off" (None): every decision is kept.
+    #[serde(default = "default_decision_log_retention", deserialize_with = "types::off_or_duration")]
     pub decision_log_retention: Option<HumanDuration>,
     /// Memory (MiB) for every number's consent; past it, reads go to sled.
     #[serde(default = "default_index_mib")]
@@ -126,10 +132,16 @@ impl Default for LedgerConfig {
             durability: Durability::Group,
             max_batch: default_batch(),
             cache_mib: default_cache_mib(),
-            decision_log_retention: None,
+            decision_log_retention: default_decision_log_retention(),
             consent_index_mib: default_index_mib(),
         }
     }
+}
+
+/// Five years and a leap day: the message-log retention compliance-rules
+/// §7.2 recommends, beyond the TCPA's four-year limitation period.
+fn default_decision_log_retention() -> Option<HumanDuration> {
+    Some(HumanDuration(std::time::Duration::from_secs(1827 * 86_400)))
 }
 
 fn default_batch() -> usize {
@@ -248,12 +260,18 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and parses a file, and checks the files it names (`[server.tls]`).
+    /// Reads and parses a file, adds the tokens of `auth.tokens_file`, and
+    /// checks the files it names (`[server.tls]`, `[cluster]`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
-        let config = Config::parse(&text, &origin)?;
+        let mut config = Config::parse(&text, &origin)?;
+        if let Some(file) = config.auth.tokens_file.clone() {
+            let from_file = token::read_tokens_file(&file)?;
+            token::merge(&mut config.auth.tokens, from_file, &file)?;
+            validate::check(&config).map_err(|message| ConfigError { origin: origin.clone(), message })?;
+        }
         if let Some(tls) = &config.server.tls {
             tls.read().map_err(|message| ConfigError { origin: origin.clone(), message })?;
         }

@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub shutdown_grace: HumanDuration,
     /// `[server.tls]`: serve gRPC over TLS (mTLS with `client_ca_file`).
     pub tls: Option<TlsConfig>,
+    /// Listen beyond loopback without `[server.tls]`, because a proxy or
+    /// service mesh in front terminates TLS (see `config::exposure`).
+    #[serde(default)]
+    pub allow_plaintext: bool,
     /// Calls of one RPC method served at once; more are refused with
     /// RESOURCE_EXHAUSTED (load shedding).
     #[serde(default = "default_max_in_flight")]
@@ -67,6 +71,7 @@ impl Default for ServerConfig {
             data_dir: default_data_dir(),
             shutdown_grace: default_grace(),
             tls: None,
+            allow_plaintext: false,
             max_in_flight: default_max_in_flight(),
             max_in_flight_per_client: default_max_in_flight_per_client(),
             request_body_timeout: default_request_body_timeout(),

@@ -14,13 +14,18 @@ fn example_file_loads_as_is() {
 }
 
 #[test]
-fn decision_log_retention_is_optional_and_at_least_an_hour() {
-    assert_eq!(Config::demo().ledger.decision_log_retention, None);
+fn decision_log_retention_defaults_to_five_years_and_may_be_off() {
+    let days = |n: u64| Some(HumanDuration(std::time::Duration::from_secs(n * 86_400)));
+    assert_eq!(Config::demo().ledger.decision_log_retention, days(1827));
+    assert_eq!(LedgerConfig::default().decision_log_retention, days(1827));
     let with = |r: &str| format!("{DEMO_TOML}\n[ledger]\ndecision_log_retention = \"{r}\"\n");
     let c = Config::parse(&with("400d"), "t.toml").unwrap();
-    assert_eq!(c.ledger.decision_log_retention, Some(HumanDuration(std::time::Duration::from_secs(400 * 86_400))));
+    assert_eq!(c.ledger.decision_log_retention, days(400));
+    assert_eq!(Config::parse(&with("off"), "t.toml").unwrap().ledger.decision_log_retention, None);
     let e = Config::parse(&with("10m"), "t.toml").expect_err("under an hour").to_string();
     assert!(e.contains("ledger.decision_log_retention") && e.contains("1h"), "{e}");
+    let e = Config::parse(&with("forever"), "t.toml").expect_err("not a duration").to_string();
+    assert!(e.contains("decision_log_retention") && e.contains("bad duration"), "{e}");
 }
 
 /// Replaces `from` in the example with `to`, parses, returns the error text.

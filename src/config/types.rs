@@ -19,6 +19,15 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A duration, or "off" for none: `#[serde(deserialize_with = "off_or_duration")]`.
+pub fn off_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<HumanDuration>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    HumanDuration::deserialize(serde::de::value::StringDeserializer::new(s)).map(Some)
+}
+
 /// A wall-clock time "HH:MM" (00:00 to 24:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimeOfDay {

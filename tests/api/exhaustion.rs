@@ -281,7 +281,7 @@ async fn streams_that_are_never_read_hold_no_thread_and_end() {
     assert_eq!(all, EVENTS);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("b.tgb");
-    let args = ["backup".into(), "--admin".into(), app.admin.to_string(), "--to".into(), file.display().to_string()];
+    let args = crate::helpers::online_backup_args(app.admin, &file);
     let backup = tokio::time::timeout(within, tokio::task::spawn_blocking(move || crate::process::run(args)))
         .await
         .expect("a backup beside unread streams")

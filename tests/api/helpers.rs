@@ -235,11 +235,19 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 /// [`http_get`] that reports connection failures instead of panicking.
 pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let (status, body) = http_exchange(addr, &format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")).await?;
+    let body = String::from_utf8(body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    Ok((status, body))
+}
+
+/// Sends `request` (a whole HTTP/1.0 request) and reads the answer to the
+/// end, within 10 s: (status, body bytes).
+pub async fn http_exchange(addr: SocketAddr, request: &str) -> std::io::Result<(u16, Vec<u8>)> {
     use std::io::{Error, ErrorKind};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).await?;
+        s.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await?;
         Ok::<_, Error>(raw)
@@ -247,11 +255,14 @@ pub async fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16,
     let raw = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
         .await
         .map_err(|_| Error::new(ErrorKind::TimedOut, "no answer within 10s"))??;
-    let text = String::from_utf8(raw).map_err(|e| Error::new(ErrorKind::InvalidData, e))?;
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| Error::new(ErrorKind::InvalidData, "no HTTP head"))?;
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no HTTP head"))?;
+    let head = String::from_utf8_lossy(&raw[..at]);
     let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok());
     let status = status.ok_or_else(|| Error::new(ErrorKind::InvalidData, "no status code"))?;
-    Ok((status, body.to_string()))
+    Ok((status, raw[at + 4..].to_vec()))
 }
 
 /// A child process killed when the test ends, however it ends (a failing
@@ -263,4 +274,22 @@ impl Drop for Reap {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `textgate backup --admin ADDR --token-file F --to FILE` arguments for a
+/// server on the demo's tokens: the operator ("*") token is written to a
+/// file in `to`'s directory.
+pub fn online_backup_args(admin: SocketAddr, to: &std::path::Path) -> Vec<std::ffi::OsString> {
+    let token_file = to.with_extension("token");
+    std::fs::write(&token_file, "ops-dev-token\n").expect("write the operator token");
+    let admin = admin.to_string();
+    vec![
+        "backup".into(),
+        "--admin".into(),
+        admin.into(),
+        "--token-file".into(),
+        token_file.into(),
+        "--to".into(),
+        to.into(),
+    ]
 }

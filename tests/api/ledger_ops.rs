@@ -1,7 +1,7 @@
 //! `textgate verify`, `rebuild`, `backup` and `restore` on real stores.
 
 use std::collections::HashSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,8 +117,7 @@ async fn an_online_backup_under_concurrent_writes_restores_consistently() {
     tokio::time::timeout(Duration::from_secs(120), grown).await.expect("1500 writes within 2 minutes");
     let files = tempfile::tempdir().unwrap();
     let file = files.path().join("ledger.tgb");
-    let args: Vec<OsString> =
-        vec!["backup".into(), "--admin".into(), app.admin.to_string().into(), "--to".into(), file.clone().into()];
+    let args = crate::helpers::online_backup_args(app.admin, &file);
     let (code, out, err) = tokio::task::spawn_blocking(move || run(args)).await.unwrap();
     stop.store(true, Ordering::SeqCst);
     for w in writers {

@@ -8,6 +8,7 @@ mod crash;
 mod decisions;
 mod disk;
 mod exhaustion;
+mod exposure;
 mod ghz;
 mod helpers;
 mod history;
