@@ -10,7 +10,7 @@ use tokio::sync::MutexGuard;
 use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::consent::{Ledger, Recorded};
+use crate::consent::{ConsentError, Ledger, Recorded};
 use crate::domain::{NewEvent, TenantId};
 use crate::error::ApiError;
 use crate::locks::RecipientLocks;
@@ -73,6 +73,13 @@ impl App {
     /// Records a consent event, on this node's ledger or (cluster mode)
     /// through the replicated log, with the `consistency_token` to return.
     pub async fn record(&self, event: NewEvent) -> Result<(Recorded, String), ApiError> {
+        // A full disk would latch the store for every write, opt-outs too:
+        // near it, only revocations are taken (`consent::disk_reserve`).
+        if !event.action.is_revoke() {
+            if let Some(free_bytes) = self.ledger.disk_reserve_reached() {
+                return Err(ConsentError::DiskReserve { free_bytes }.into());
+            }
+        }
         match &self.replication {
             None => {
                 let recorded = self.ledger.record(event).await?;

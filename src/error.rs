@@ -73,8 +73,11 @@ impl From<ReplicationError> for ApiError {
 
 impl From<ConsentError> for ApiError {
     fn from(e: ConsentError) -> Self {
-        // The whole chain goes to the log; the client hears what to do.
-        tracing::error!(error = &e as &dyn std::error::Error, "consent store error");
+        // The whole chain goes to the log; the client hears what to do. A
+        // write refused to keep the disk's reserve is no store fault.
+        if !matches!(e, ConsentError::DiskReserve { .. }) {
+            tracing::error!(error = &e as &dyn std::error::Error, "consent store error");
+        }
         match e {
             // Retrying on this instance cannot succeed; /readyz already takes
             // it out of rotation, so a retry through the load balancer can.
@@ -83,6 +86,11 @@ impl From<ConsentError> for ApiError {
                  the write was not acknowledged: send it to another instance, or retry after the restart"
                     .into(),
             ),
+            ConsentError::DiskReserve { free_bytes } => ApiError::ResourceExhausted(format!(
+                "ledger.reserved_disk_mib: the store's disk is down to {} MiB free, the space kept for opt-outs; \
+                 only revocations are recorded until space is freed",
+                free_bytes >> 20
+            )),
             ConsentError::Corrupt { what, .. } => ApiError::Internal(format!("corrupt record: {what}")),
             ConsentError::Store(_) | ConsentError::Io { .. } | ConsentError::Unavailable(_) => ApiError::Unavailable(
                 "consent store unavailable; the write was not acknowledged: retry it unchanged".into(),

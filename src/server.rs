@@ -92,6 +92,7 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
         decision_log_retention: config.ledger.decision_log_retention.map(|r| r.0),
         consent_index_bytes: usize::try_from(config.ledger.consent_index_mib.saturating_mul(1024 * 1024))
             .unwrap_or(usize::MAX),
+        reserved_disk_bytes: config.ledger.reserved_disk_mib.saturating_mul(1024 * 1024),
         ..LedgerOptions::default()
     }
 }

@@ -9,6 +9,7 @@ use tracing::{Instrument, Span};
 use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
+use crate::consent::ConsentError;
 use crate::domain::{Evidence, NewEvent, Scope, TenantId};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
@@ -81,7 +82,12 @@ async fn process_in(
     };
     let mut history = app.ledger.contact(&tenant, &from)?;
     history.note_inbound(received_at);
-    app.ledger.put_contact(&tenant, &from, &history)?;
+    match app.ledger.put_contact(&tenant, &from, &history) {
+        // Down to the disk's reserve the window stays closed (never more
+        // permissive); the opt-out above is recorded and confirmed.
+        Ok(()) | Err(ConsentError::DiskReserve { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     if let Some(replication) = &app.replication {
         // The conversation window opens on every instance.
         replication.share_inbound(&tenant, &from, &req.message_id, received_at);

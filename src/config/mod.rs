@@ -124,6 +124,10 @@ pub struct LedgerConfig {
     /// Memory (MiB) for every number's consent; past it, reads go to sled.
     #[serde(default = "default_index_mib")]
     pub consent_index_mib: u64,
+    /// Free disk (MiB) kept for revocations: when the store's filesystem is
+    /// down to it, only opt-outs are written (0: no reserve).
+    #[serde(default = "default_reserved_disk_mib")]
+    pub reserved_disk_mib: u64,
 }
 
 impl Default for LedgerConfig {
@@ -134,6 +138,7 @@ impl Default for LedgerConfig {
             cache_mib: default_cache_mib(),
             decision_log_retention: default_decision_log_retention(),
             consent_index_mib: default_index_mib(),
+            reserved_disk_mib: default_reserved_disk_mib(),
         }
     }
 }
@@ -142,6 +147,11 @@ impl Default for LedgerConfig {
 /// §7.2 recommends, beyond the TCPA's four-year limitation period.
 fn default_decision_log_retention() -> Option<HumanDuration> {
     Some(HumanDuration(std::time::Duration::from_secs(1827 * 86_400)))
+}
+
+/// About 500,000 revocations, and room for sled's own rewrites.
+fn default_reserved_disk_mib() -> u64 {
+    256
 }
 
 fn default_batch() -> usize {

@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::activity::ActivityTrees;
 use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY, FACTS_KEY};
+use super::disk_reserve::DiskReserve;
 use super::index::{ConsentIndex, Lookup};
 use super::trees::Trees;
 use super::unacked::Unacked;
@@ -31,6 +32,9 @@ pub struct LedgerOptions {
     pub decision_log_retention: Option<std::time::Duration>,
     /// Memory for every number's consent (0: read sled always).
     pub consent_index_bytes: usize,
+    /// Free disk kept for revocations: below it, nothing else is written
+    /// (0: none; see `disk_reserve`).
+    pub reserved_disk_bytes: u64,
 }
 
 impl Default for LedgerOptions {
@@ -42,6 +46,7 @@ impl Default for LedgerOptions {
             observer: None,
             decision_log_retention: None,
             consent_index_bytes: (DEFAULT_CONSENT_INDEX_MIB as usize) << 20,
+            reserved_disk_bytes: 0,
         }
     }
 }
@@ -59,6 +64,7 @@ impl std::fmt::Debug for LedgerOptions {
             .field("observer", &self.observer.is_some())
             .field("decision_log_retention", &self.decision_log_retention)
             .field("consent_index_bytes", &self.consent_index_bytes)
+            .field("reserved_disk_bytes", &self.reserved_disk_bytes)
             .finish()
     }
 }
@@ -78,6 +84,8 @@ pub struct Ledger {
     faults: Arc<std::sync::atomic::AtomicU32>,
     /// Set when a batch failed to reach the disk; readers skip what it left.
     unacked: Arc<Unacked>,
+    /// The free space kept for revocations (a store on disk with a reserve).
+    reserve: Option<DiskReserve>,
 }
 
 impl Ledger {
@@ -86,7 +94,19 @@ impl Ledger {
         let db = offline::open_dir(dir, opts.cache_bytes)?;
         let log = std::fs::File::open(dir.join("db"))
             .map_err(|e| ConsentError::io(format!("opening {}", dir.join("db").display()), e))?;
-        Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })
+        let mut ledger = Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })?;
+        ledger.reserve = (opts.reserved_disk_bytes > 0).then(|| DiskReserve::new(dir.into(), opts.reserved_disk_bytes));
+        Ok(ledger)
+    }
+
+    /// The free bytes when the store's disk is down to its reserve: then
+    /// only revocations may be written. None while there is room.
+    pub fn disk_reserve_reached(&self) -> Option<u64> {
+        self.reserve.as_ref().and_then(DiskReserve::reached)
+    }
+
+    fn outside_reserve(&self) -> Result<(), ConsentError> {
+        self.disk_reserve_reached().map_or(Ok(()), |free_bytes| Err(ConsentError::DiskReserve { free_bytes }))
     }
 
     /// A throwaway store for tests.
@@ -138,6 +158,7 @@ impl Ledger {
             loader: Mutex::new(Some(loader)),
             faults,
             unacked,
+            reserve: None,
         })
     }
 
@@ -370,12 +391,14 @@ impl Ledger {
         phone: &PhoneNumber,
         history: &ContactHistory,
     ) -> Result<(), ConsentError> {
+        self.outside_reserve()?;
         self.activity.contact.put(keys::phone(tenant.as_str(), phone.as_str()), records::encode_contact(history))
     }
 
     /// Appends an encoded decision record, decided at `at`; returns the
     /// decision's id (time-ordered, and naming where the record is).
     pub fn log_decision(&self, tenant: &TenantId, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
+        self.outside_reserve()?;
         self.activity.decision_log.append(tenant.as_str(), at.as_microsecond(), record)
     }
 

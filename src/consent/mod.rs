@@ -7,6 +7,7 @@ mod activity;
 pub mod backup;
 mod committer;
 mod decision_log;
+mod disk_reserve;
 mod index;
 mod keys;
 mod ledger;
@@ -53,6 +54,10 @@ pub enum ConsentError {
     /// another process, not a store, an operation left incomplete.
     #[error("{0}")]
     Unavailable(String),
+    /// The store's disk is down to `ledger.reserved_disk_mib`: only
+    /// revocations are written (see `disk_reserve`).
+    #[error("the store's disk is down to its reserve ({free_bytes} bytes free)")]
+    DiskReserve { free_bytes: u64 },
 }
 
 impl ConsentError {

@@ -177,8 +177,10 @@ pub async fn run(r: Arc<Replication>) {
         while let Some(Ok(message)) = replay.next().await {
             match ReplicatedRecord::decode(&message.payload) {
                 Ok(record) => {
-                    if let Err(e) = apply(&r, &record).await {
-                        tracing::warn!(error = &e as &dyn std::error::Error, "a send fact was not applied");
+                    match apply(&r, &record).await {
+                        // Down to the disk's reserve: activity waits, no log line per fact.
+                        Ok(()) | Err(ConsentError::DiskReserve { .. }) => {}
+                        Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "a send fact was not applied"),
                     }
                     r.facts.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(record.msg_id());
                 }

@@ -126,3 +126,39 @@ async fn a_full_disk_fails_writes_unavailable_and_loses_nothing_acknowledged() {
     let report = textgate::consent::verify::verify_dir(&data).unwrap();
     assert!(report.is_clean(), "{report}: {:?}", report.problems);
 }
+
+/// A disk down to `ledger.reserved_disk_mib` takes revocations only: a
+/// grant is refused naming the key, STOP and RecordConsent REVOKE are
+/// recorded, and decisions are still answered (their history and record
+/// are what is left out). The reserve here is larger than any disk, so the
+/// disk is "down to it" without filling one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disk_down_to_its_reserve_still_records_opt_outs() {
+    let reserve_all = format!("{}\n[ledger]\nreserved_disk_mib = 1000000000000\n", textgate::config::DEMO_TOML);
+    let app = crate::helpers::TestApp::spawn_toml(&reserve_all).await;
+    let mut c = app.client().await;
+
+    let refused = c.record_consent(grant("reserve-grant", GRANTED, ConsentLevel::Express)).await.expect_err("a grant");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().starts_with("ledger.reserved_disk_mib:"), "{}", refused.message());
+
+    c.record_consent(revoke("reserve-revoke", OPTED_OUT)).await.expect("a revocation is recorded");
+    let stop = pb::ProcessInboundRequest {
+        from: NEWLY.into(),
+        to: "+13125550100".into(),
+        body: "STOP".into(),
+        message_id: "reserve-stop".into(),
+        ..Default::default()
+    };
+    let answer = c.process_inbound(stop).await.expect("STOP is recorded").into_inner();
+    assert_eq!(answer.intent, pb::InboundIntent::OptOut as i32);
+    assert!(answer.event.is_some(), "{answer:?}");
+
+    let decided = c.check_message(check(OPTED_OUT)).await.expect("decisions are answered").into_inner();
+    assert_eq!(decided.decision, Decision::Deny as i32, "{decided:?}");
+    let ids: Vec<String> = list_all(&mut c, "").await.into_iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len(), 2, "the two revocations, no grant: {ids:?}");
+    assert!(ids.contains(&"reserve-revoke".to_string()), "{ids:?}");
+    drop(c);
+    app.stop().await;
+}
