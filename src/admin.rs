@@ -91,7 +91,9 @@ pub async fn serve(
 
 async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     let (index_numbers, index_serving) = admin.ledger.consent_index();
-    let store = admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges { bytes, index_numbers, index_serving });
+    let tenants = admin.ledger.all_usage().map(|u| u.into_iter().collect()).unwrap_or_default();
+    let store =
+        admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges { bytes, index_numbers, index_serving, tenants });
     let body = admin.metrics.render(store);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

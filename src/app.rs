@@ -73,12 +73,8 @@ impl App {
     /// Records a consent event, on this node's ledger or (cluster mode)
     /// through the replicated log, with the `consistency_token` to return.
     pub async fn record(&self, event: NewEvent) -> Result<(Recorded, String), ApiError> {
-        // A full disk would latch the store for every write, opt-outs too:
-        // near it, only revocations are taken (`consent::disk_reserve`).
         if !event.action.is_revoke() {
-            if let Some(free_bytes) = self.ledger.disk_reserve_reached() {
-                return Err(ConsentError::DiskReserve { free_bytes }.into());
-            }
+            self.room_for_grant(&event)?;
         }
         match &self.replication {
             None => {
@@ -91,6 +87,36 @@ impl App {
                 Ok((written.recorded, written.position.to_string()))
             }
         }
+    }
+
+    /// Whether a grant may be stored: it is refused when the disk is down to
+    /// its reserve (a full disk would latch the store against every write,
+    /// opt-outs too: `consent::disk_reserve`) or the tenant is at its quota
+    /// (so one tenant fills neither the disk nor the consent index for the
+    /// others). Revocations never come here: they are always taken.
+    fn room_for_grant(&self, event: &NewEvent) -> Result<(), ApiError> {
+        if let Some(free_bytes) = self.ledger.disk_reserve_reached() {
+            return Err(ConsentError::DiskReserve { free_bytes }.into());
+        }
+        let tenant = &event.tenant_id;
+        let config = self.config_for(tenant)?;
+        let Some(quota) = config.tenants.get(tenant.as_str()) else { return Ok(()) };
+        let used = self.ledger.usage(tenant)?;
+        if used.event_bytes >= quota.max_ledger_mib.saturating_mul(1 << 20) {
+            return Err(ApiError::ResourceExhausted(format!(
+                "tenants.{tenant}.max_ledger_mib: the tenant's consent events fill its {} MiB; only revocations \
+                 are recorded until the quota is raised",
+                quota.max_ledger_mib
+            )));
+        }
+        if used.numbers >= quota.max_numbers && self.ledger.consent(tenant, &event.phone)?.is_none() {
+            return Err(ApiError::ResourceExhausted(format!(
+                "tenants.{tenant}.max_numbers: the tenant holds consent for {} numbers, its quota; grants for \
+                 numbers already on record and revocations are still recorded",
+                used.numbers
+            )));
+        }
+        Ok(())
     }
 
     /// Checks a request's `consistency_token` and, in cluster mode, waits

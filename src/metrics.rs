@@ -28,6 +28,9 @@ pub struct StoreGauges {
     pub bytes: u64,
     pub index_numbers: usize,
     pub index_serving: bool,
+    /// Per tenant: numbers with a consent state, bytes of consent events
+    /// (what its quotas count).
+    pub tenants: Vec<(String, crate::consent::usage::Usage)>,
 }
 
 /// Every series textgate exports.
@@ -42,6 +45,8 @@ pub struct Metrics {
     ledger_size: IntGauge,
     index_numbers: IntGauge,
     index_serving: IntGauge,
+    tenant_numbers: IntGaugeVec,
+    tenant_ledger_bytes: IntGaugeVec,
     commit_batch: Histogram,
     flush_duration: Histogram,
     policy_info: IntGaugeVec,
@@ -119,6 +124,16 @@ impl Metrics {
             index_serving: plain_gauge(
                 "textgate_consent_index_serving",
                 "1 when the in-memory consent index answers every read (loaded, within its limit); 0 while it loads or when it is off.",
+            ),
+            tenant_numbers: gauge(
+                "textgate_tenant_numbers",
+                "Numbers with a consent state, per tenant (its quota: tenants.<id>.max_numbers).",
+                &["tenant"],
+            ),
+            tenant_ledger_bytes: gauge(
+                "textgate_tenant_ledger_bytes",
+                "Bytes of consent events, per tenant (its quota: tenants.<id>.max_ledger_mib).",
+                &["tenant"],
             ),
             commit_batch: histogram(
                 "textgate_ledger_commit_batch_size",
@@ -209,6 +224,11 @@ impl Metrics {
             self.ledger_size.set(i64::try_from(s.bytes).unwrap_or(i64::MAX));
             self.index_numbers.set(i64::try_from(s.index_numbers).unwrap_or(i64::MAX));
             self.index_serving.set(i64::from(s.index_serving));
+            for (tenant, u) in &s.tenants {
+                self.tenant_numbers.with_label_values(&[tenant]).set(i64::try_from(u.numbers).unwrap_or(i64::MAX));
+                let bytes = i64::try_from(u.event_bytes).unwrap_or(i64::MAX);
+                self.tenant_ledger_bytes.with_label_values(&[tenant]).set(bytes);
+            }
         }
         let mut out = Vec::with_capacity(16 * 1024);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
@@ -323,11 +343,14 @@ mod tests {
         m.shed("CheckMessage");
         let rpc = m.rpc("CheckMessage");
         rpc.start().finish(tonic::Code::InvalidArgument);
-        let text = m.render(Some(StoreGauges { bytes: 4096, index_numbers: 3, index_serving: true }));
+        let usage = vec![("t".to_string(), crate::consent::usage::Usage { numbers: 2, event_bytes: 900 })];
+        let text = m.render(Some(StoreGauges { bytes: 4096, index_numbers: 3, index_serving: true, tenants: usage }));
         for needle in [
             r#"textgate_decisions_total{outcome="deny",reason="opted_out",tenant="t"} 1"#,
             r#"textgate_inbound_total{intent="opt_out",tenant="t"} 1"#,
             r#"textgate_ledger_events_total{tenant="t"} 1"#,
+            r#"textgate_tenant_numbers{tenant="t"} 2"#,
+            r#"textgate_tenant_ledger_bytes{tenant="t"} 900"#,
             "textgate_ledger_commit_batch_size_count 1",
             "textgate_ledger_flush_duration_seconds_count 1",
             r#"textgate_policy_info{version="abc123"} 1"#,

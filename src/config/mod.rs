@@ -184,6 +184,22 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub campaigns: Vec<CampaignConfig>,
+    /// Numbers with a consent state this tenant may hold; past it, grants
+    /// for new numbers are refused (revocations never are).
+    #[serde(default = "default_max_numbers")]
+    pub max_numbers: u64,
+    /// MiB of consent events this tenant may hold; past it, grants are
+    /// refused (revocations never are).
+    #[serde(default = "default_max_ledger_mib")]
+    pub max_ledger_mib: u64,
+}
+
+fn default_max_numbers() -> u64 {
+    1_000_000
+}
+
+fn default_max_ledger_mib() -> u64 {
+    1024
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -24,7 +24,7 @@ use tracing::Span;
 use super::index::ConsentIndex;
 use super::trees::Trees;
 use super::unacked::Unacked;
-use super::{keys, records, ConsentError};
+use super::{keys, records, usage, ConsentError};
 use crate::domain::{ConsentEvent, ContactConsent, NewEvent, TenantId};
 
 /// Watches the committer, e.g. to export metrics. Must be cheap: it runs on
@@ -286,7 +286,7 @@ impl Committer {
             .transaction(|(ev_t, id_t, bp_t, cs_t, meta_t)| {
                 let mut seqs = self.last_seq.clone();
                 let mut out = Vec::with_capacity(events.len());
-                let tx = TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t };
+                let tx = TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t, meta: meta_t };
                 for (e, origin) in events.iter().zip(origins) {
                     let stamp = match origin {
                         Origin::Local => now,
@@ -345,10 +345,12 @@ struct TxTrees<'a> {
     idempotency: &'a TransactionalTree,
     by_phone: &'a TransactionalTree,
     consent: &'a TransactionalTree,
+    /// Each tenant's usage (`usage`), kept with the write that changes it.
+    meta: &'a TransactionalTree,
 }
 
 fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<TenantId, u64>, tx: &TxTrees<'_>) -> TxResult<Applied> {
-    let TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t } = *tx;
+    let TxTrees { events: ev_t, idempotency: id_t, by_phone: bp_t, consent: cs_t, meta: meta_t } = *tx;
     let phone_key = keys::phone(e.tenant_id.as_str(), e.phone.as_str());
     let load_consent = |bytes: Option<sled::IVec>| -> TxResult<ContactConsent> {
         match bytes {
@@ -368,9 +370,13 @@ fn apply_one(e: &NewEvent, now: Timestamp, seqs: &mut HashMap<TenantId, u64>, tx
     let seq = seqs.get(&e.tenant_id).copied().unwrap_or(0) + 1;
     seqs.insert(e.tenant_id.clone(), seq);
     let stored = ConsentEvent { sequence: seq, recorded_at: now, event: e.clone() };
-    let mut consent = load_consent(cs_t.get(phone_key.as_slice())?)?;
+    let before = cs_t.get(phone_key.as_slice())?;
+    let new_number = before.is_none();
+    let mut consent = load_consent(before)?;
     consent.apply(&stored);
-    ev_t.insert(keys::event(e.tenant_id.as_str(), seq), records::encode_event(&stored))?;
+    let encoded = records::encode_event(&stored);
+    usage::add(meta_t, e.tenant_id.as_str(), new_number, encoded.len())?;
+    ev_t.insert(keys::event(e.tenant_id.as_str(), seq), encoded)?;
     id_t.insert(keys::idempotency(e.tenant_id.as_str(), &e.event_id), &seq.to_be_bytes())?;
     bp_t.insert(keys::by_phone(e.tenant_id.as_str(), e.phone.as_str(), seq), &[])?;
     let state = records::encode_consent(&consent);

@@ -99,6 +99,16 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// What `tenant` holds in the store, for its quotas.
+    pub fn usage(&self, tenant: &TenantId) -> Result<super::usage::Usage, ConsentError> {
+        super::usage::get(&self.trees, tenant.as_str())
+    }
+
+    /// Every tenant's usage, for the metrics.
+    pub fn all_usage(&self) -> Result<std::collections::BTreeMap<String, super::usage::Usage>, ConsentError> {
+        super::usage::all(&self.trees)
+    }
+
     /// The free bytes when the store's disk is down to its reserve: then
     /// only revocations may be written. None while there is room.
     pub fn disk_reserve_reached(&self) -> Option<u64> {
@@ -122,6 +132,7 @@ impl Ledger {
     ) -> Result<Ledger, ConsentError> {
         offline::check_complete(&db)?;
         let trees = Trees::open(&db)?;
+        super::usage::count_if_new(&trees)?;
         db.open_tree("meta")?.insert("schema_version", &records::SCHEMA_VERSION.to_be_bytes())?;
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         let faults = Arc::clone(&durable.faults);

@@ -16,6 +16,7 @@ pub mod rebuild;
 pub mod records;
 mod trees;
 mod unacked;
+pub mod usage;
 pub mod verify;
 pub mod verify_log;
 mod write_behind;

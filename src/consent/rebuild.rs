@@ -98,6 +98,7 @@ pub(super) fn rebuild(
         }
     }
     t.consent.apply_batch(states)?;
+    super::usage::store(t, &super::usage::recount(t)?)?;
     offline::finish(db)?;
     Ok(report)
 }

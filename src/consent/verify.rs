@@ -94,6 +94,7 @@ pub fn verify(t: &Trees) -> Result<VerifyReport, ConsentError> {
     check_idempotency(t, &mut r)?;
     check_by_phone(t, &mut r)?;
     check_consent(t, folded, &mut r)?;
+    check_usage(t, &mut r)?;
     Ok(r)
 }
 
@@ -250,6 +251,22 @@ fn check_consent(t: &Trees, mut folded: Folded, r: &mut VerifyReport) -> Result<
     missing.sort();
     for (tenant, phone) in missing {
         r.problem("consent", &tenant, format!("no state for {}, which has events", masked(&phone)));
+    }
+    Ok(())
+}
+
+/// The usage kept for the quotas against a recount of the trees.
+fn check_usage(t: &Trees, r: &mut VerifyReport) -> Result<(), ConsentError> {
+    if !super::usage::counted(t)? {
+        return Ok(());
+    }
+    let (stored, counted) = (super::usage::all(t)?, super::usage::recount(t)?);
+    for tenant in stored.keys().chain(counted.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (s, c) =
+            (stored.get(tenant).copied().unwrap_or_default(), counted.get(tenant).copied().unwrap_or_default());
+        if s != c {
+            r.problem("usage", tenant, format!("kept {s:?}, counted {c:?}"));
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod overload;
 mod privacy;
 mod process;
 mod prometheus;
+mod quotas;
 mod service;
 mod store_layout;
 mod tenants;
