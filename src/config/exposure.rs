@@ -14,6 +14,10 @@
 //!   makes good ones; a `sha256:` token cannot be judged and is trusted);
 //! - no `[server.tls]`, unless `server.allow_plaintext = true` says a proxy
 //!   or service mesh in front terminates TLS.
+//!
+//! Wherever it listens, quotas that add up to more numbers than the consent
+//! index holds get a warning: one tenant filling its quota could then turn
+//! the index off for every tenant.
 
 use std::net::SocketAddr;
 
@@ -41,11 +45,17 @@ pub fn beyond_loopback(addr: SocketAddr) -> bool {
     !addr.ip().to_canonical().is_loopback()
 }
 
+/// Memory the consent index spends on one number (measured: 1,000,000
+/// numbers in about 177 MiB; `consent::index`).
+const INDEX_BYTES_PER_NUMBER: u64 = 186;
+
 /// Judges `c` as it would serve on `c.server.listen`.
 pub fn assess(c: &Config) -> Exposure {
     let addr = c.server.listen;
     let mut risks = token_risks(c);
+    let capacity = index_capacity(c).into_iter().collect();
     if !beyond_loopback(addr) {
+        risks.extend(capacity);
         return Exposure { refusals: vec![], warnings: risks };
     }
     if !c.auth.require_token {
@@ -61,7 +71,21 @@ pub fn assess(c: &Config) -> Exposure {
              terminates TLS)"
         ));
     }
-    Exposure { refusals: risks, warnings: vec![] }
+    Exposure { refusals: risks, warnings: capacity }
+}
+
+/// Whether the tenants' number quotas fit in the consent index together.
+fn index_capacity(c: &Config) -> Option<String> {
+    let index_mib = c.ledger.consent_index_mib;
+    let quotas = c.tenants.values().fold(0u64, |sum, t| sum.saturating_add(t.max_numbers));
+    let holds = (index_mib << 20) / INDEX_BYTES_PER_NUMBER;
+    (index_mib > 0 && quotas > holds).then(|| {
+        format!(
+            "`tenants.*.max_numbers` add up to {quotas} numbers, more than `ledger.consent_index_mib` ({index_mib} \
+             MiB) holds (about {holds}): one tenant filling its quota could turn the index off for every tenant; \
+             raise the index or lower the quotas"
+        )
+    })
 }
 
 /// Demo and weak tokens, one line each, naming the tenant (never the token).
@@ -179,6 +203,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn quotas_beyond_the_consent_index_are_warned_about_wherever_it_listens() {
+        let fits = assess(&Config::demo());
+        assert!(!fits.warnings.iter().any(|w| w.contains("max_numbers")), "{fits:?}");
+        let mut c = exposed(("", ""));
+        c.ledger.consent_index_mib = 100;
+        let verdict = assess(&c);
+        assert!(verdict.refusals.is_empty(), "a warning, not a refusal: {verdict:?}");
+        assert_eq!(verdict.warnings.len(), 1, "{verdict:?}");
+        assert!(verdict.warnings[0].contains("add up to 1000000 numbers"), "{verdict:?}");
+        c.ledger.consent_index_mib = 0;
+        assert!(assess(&c).warnings.is_empty(), "no index, nothing to fill");
     }
 
     #[test]
