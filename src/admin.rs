@@ -1,7 +1,8 @@
 //! The admin HTTP endpoint (`server.admin_listen`): `/metrics` in the
-//! Prometheus text format, `/healthz` (the process is alive) and `/readyz`
-//! (the store is open, a policy is loaded and gRPC is serving; 503 while
-//! starting or shutting down), and `POST /backup` (a consistent backup file,
+//! Prometheus text format, `/healthz` (the process is alive; 503 once the
+//! ledger latched, so the orchestrator restarts it) and `/readyz` (the store
+//! is open, a policy is loaded and gRPC is serving; 503 while starting or
+//! shutting down, and for a latched cluster instance), and `POST /backup` (a consistent backup file,
 //! to loopback clients presenting an operator token, one whose `[auth]`
 //! tenant is "*"; see [`crate::snapshot`]). The other paths need no token:
 //! never expose the endpoint publicly.
@@ -81,7 +82,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/backup", post(backup))
         .with_state(admin);
@@ -92,8 +93,17 @@ pub async fn serve(
 async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     let (index_numbers, index_serving) = admin.ledger.consent_index();
     let tenants = admin.ledger.all_usage().map(|u| u.into_iter().collect()).unwrap_or_default();
-    let store =
-        admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges { bytes, index_numbers, index_serving, tenants });
+    let (disk_free, decision_log_bytes) = admin.ledger.disk_usage();
+    let writable = admin.ledger.writable();
+    let store = admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges {
+        bytes,
+        index_numbers,
+        index_serving,
+        tenants,
+        disk_free,
+        decision_log_bytes,
+        writable,
+    });
     let body = admin.metrics.render(store);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
@@ -114,15 +124,30 @@ async fn backup(
     crate::snapshot::backup(Arc::clone(&admin.ledger), peer, host, &admin.backups).await
 }
 
+/// Liveness. A latched ledger (a write failed to reach the disk) takes no
+/// consent write until the process restarts, so it asks for that restart:
+/// the orchestrator does it, and decisions flow until then.
+async fn healthz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
+    if admin.ledger.writable() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not live: a consent write failed to reach the disk; restart textgate\n")
+    }
+}
+
 async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     if !admin.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, String::from("not ready: starting or shutting down\n"))
-    } else if !admin.ledger.writable() {
-        // It could not record an opt-out: take it out of rotation.
+    } else if !admin.ledger.writable() && admin.replication.is_some() {
+        // It cannot record an opt-out, and other instances can: leave rotation.
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: a consent write failed to reach the disk; restart textgate\n".into(),
         )
+    } else if !admin.ledger.writable() {
+        // The only instance: decisions keep flowing (from the durable
+        // consent) until /healthz has it restarted; writes answer UNAVAILABLE.
+        (StatusCode::OK, "ready: deciding; consent writes refused until a restart (see /healthz)\n".into())
     } else if let Some(why) = admin.replication.as_ref().and_then(|r| r.not_ready()) {
         // It may not know every opt-out recorded elsewhere yet.
         (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n"))

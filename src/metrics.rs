@@ -31,6 +31,12 @@ pub struct StoreGauges {
     /// Per tenant: numbers with a consent state, bytes of consent events
     /// (what its quotas count).
     pub tenants: Vec<(String, crate::consent::usage::Usage)>,
+    /// Free bytes of the store's filesystem (None: unknown).
+    pub disk_free: Option<u64>,
+    /// Bytes of the decision log's segment files.
+    pub decision_log_bytes: u64,
+    /// False once a write failed to reach the disk (the ledger latched).
+    pub writable: bool,
 }
 
 /// Every series textgate exports.
@@ -45,6 +51,9 @@ pub struct Metrics {
     ledger_size: IntGauge,
     index_numbers: IntGauge,
     index_serving: IntGauge,
+    disk_free: IntGauge,
+    decision_log_bytes: IntGauge,
+    writable: IntGauge,
     tenant_numbers: IntGaugeVec,
     tenant_ledger_bytes: IntGaugeVec,
     commit_batch: Histogram,
@@ -124,6 +133,18 @@ impl Metrics {
             index_serving: plain_gauge(
                 "textgate_consent_index_serving",
                 "1 when the in-memory consent index answers every read (loaded, within its limit); 0 while it loads or when it is off.",
+            ),
+            disk_free: plain_gauge(
+                "textgate_store_disk_free_bytes",
+                "Free bytes of the filesystem holding the data directory (sled and the decision log).",
+            ),
+            decision_log_bytes: plain_gauge(
+                "textgate_decision_log_bytes",
+                "Bytes of the decision log's segment files (textgate_ledger_size_bytes is sled's part).",
+            ),
+            writable: plain_gauge(
+                "textgate_ledger_writable",
+                "1 while consent writes are accepted; 0 once one failed to reach the disk (restart textgate).",
             ),
             tenant_numbers: gauge(
                 "textgate_tenant_numbers",
@@ -224,6 +245,11 @@ impl Metrics {
             self.ledger_size.set(i64::try_from(s.bytes).unwrap_or(i64::MAX));
             self.index_numbers.set(i64::try_from(s.index_numbers).unwrap_or(i64::MAX));
             self.index_serving.set(i64::from(s.index_serving));
+            if let Some(free) = s.disk_free {
+                self.disk_free.set(i64::try_from(free).unwrap_or(i64::MAX));
+            }
+            self.decision_log_bytes.set(i64::try_from(s.decision_log_bytes).unwrap_or(i64::MAX));
+            self.writable.set(i64::from(s.writable));
             for (tenant, u) in &s.tenants {
                 self.tenant_numbers.with_label_values(&[tenant]).set(i64::try_from(u.numbers).unwrap_or(i64::MAX));
                 let bytes = i64::try_from(u.event_bytes).unwrap_or(i64::MAX);
@@ -344,12 +370,24 @@ mod tests {
         let rpc = m.rpc("CheckMessage");
         rpc.start().finish(tonic::Code::InvalidArgument);
         let usage = vec![("t".to_string(), crate::consent::usage::Usage { numbers: 2, event_bytes: 900 })];
-        let text = m.render(Some(StoreGauges { bytes: 4096, index_numbers: 3, index_serving: true, tenants: usage }));
+        let store = StoreGauges {
+            bytes: 4096,
+            index_numbers: 3,
+            index_serving: true,
+            tenants: usage,
+            disk_free: Some(5 << 30),
+            decision_log_bytes: 700,
+            writable: false,
+        };
+        let text = m.render(Some(store));
         for needle in [
             r#"textgate_decisions_total{outcome="deny",reason="opted_out",tenant="t"} 1"#,
             r#"textgate_inbound_total{intent="opt_out",tenant="t"} 1"#,
             r#"textgate_ledger_events_total{tenant="t"} 1"#,
             r#"textgate_tenant_numbers{tenant="t"} 2"#,
+            "textgate_store_disk_free_bytes 5368709120",
+            "textgate_decision_log_bytes 700",
+            "textgate_ledger_writable 0",
             r#"textgate_tenant_ledger_bytes{tenant="t"} 900"#,
             "textgate_ledger_commit_batch_size_count 1",
             "textgate_ledger_flush_duration_seconds_count 1",

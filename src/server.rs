@@ -97,6 +97,21 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
     }
 }
 
+/// gRPC health mirrors `/healthz`: once the ledger latched (a write failed
+/// to reach the disk; only a restart clears it) the server's overall status
+/// (service "") turns NOT_SERVING, so a gRPC liveness probe restarts it too.
+/// The policy service keeps its status: decisions go on until then.
+async fn watch_latch(health: HealthReporter, ledger: Arc<Ledger>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if !ledger.writable() {
+            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            return;
+        }
+    }
+}
+
 /// Starts the admin endpoint, if a listener was given; it runs until `stop` fires.
 fn spawn_admin(
     listener: Option<TcpListener>,
@@ -239,6 +254,7 @@ pub async fn run(
     let (stop_admin, admin_stopped) = oneshot::channel();
     let admin_task = spawn_admin(admin_listener, admin_bounds, &admin, admin_stopped);
     let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
+    let latch = tokio::spawn(watch_latch(health.clone(), Arc::clone(&ledger)));
 
     // The listener is bound, so calls queue until the server below accepts them.
     admin.set_ready(true);
@@ -268,6 +284,7 @@ pub async fn run(
     if let Some(r) = reloader {
         r.abort();
     }
+    latch.abort();
     let closed = ledger.shutdown().await;
     let _ = stop_admin.send(());
     if let Some(task) = admin_task {

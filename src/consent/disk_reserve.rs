@@ -9,7 +9,7 @@
 //! failed activity write), while revocations go on being recorded into the
 //! reserve. Whoever filled the disk, the opt-outs of every tenant still fit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -49,6 +49,20 @@ impl DiskReserve {
         let free = self.free.load(Ordering::Relaxed);
         (free <= self.reserve_bytes).then_some(free)
     }
+}
+
+/// Bytes of the files under `dir` (the decision log's segments), for the
+/// metrics; what cannot be read counts as nothing.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]

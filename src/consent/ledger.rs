@@ -86,6 +86,8 @@ pub struct Ledger {
     unacked: Arc<Unacked>,
     /// The free space kept for revocations (a store on disk with a reserve).
     reserve: Option<DiskReserve>,
+    /// The data directory (None for a temporary store).
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Ledger {
@@ -96,6 +98,7 @@ impl Ledger {
             .map_err(|e| ConsentError::io(format!("opening {}", dir.join("db").display()), e))?;
         let mut ledger = Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })?;
         ledger.reserve = (opts.reserved_disk_bytes > 0).then(|| DiskReserve::new(dir.into(), opts.reserved_disk_bytes));
+        ledger.dir = Some(dir.into());
         Ok(ledger)
     }
 
@@ -170,6 +173,7 @@ impl Ledger {
             faults,
             unacked,
             reserve: None,
+            dir: None,
         })
     }
 
@@ -280,6 +284,14 @@ impl Ledger {
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, ConsentError> {
         Ok(self.db.size_on_disk()?)
+    }
+
+    /// Free bytes of the filesystem holding the store (None: temporary, or
+    /// unreadable), and the bytes of the decision log's files.
+    pub fn disk_usage(&self) -> (Option<u64>, u64) {
+        let Some(dir) = &self.dir else { return (None, 0) };
+        let log = super::disk_reserve::dir_bytes(&dir.join(super::activity::DECISION_LOG_DIR));
+        (fs2::available_space(dir).ok(), log)
     }
 
     /// Current consent of one number (None when nothing was ever recorded).

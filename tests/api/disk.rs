@@ -1,8 +1,9 @@
 //! Disk trouble on the real binary: its log file may not grow (as on a full
 //! disk) while it serves. Writes fail with UNAVAILABLE and are never
 //! acknowledged; CheckMessage keeps deciding from the durable consent (not
-//! from a failed write); after a restart on a healthy disk everything
-//! acknowledged is there.
+//! from a failed write) and the instance stays ready, while /healthz, gRPC
+//! health and `textgate_ledger_writable` ask for the restart that clears the
+//! latch; after a restart on a healthy disk everything acknowledged is there.
 //!
 //! The fault is the file-size limit (RLIMIT_FSIZE, set on the running server
 //! with `prlimit`, no privileges needed): a write that would grow the file
@@ -77,10 +78,30 @@ async fn a_full_disk_fails_writes_unavailable_and_loses_nothing_acknowledged() {
     let e = c.record_consent(grant("full-grant", NEWLY, ConsentLevel::Express)).await.expect_err("not acknowledged");
     assert_eq!(e.code(), Code::Unavailable, "{e:?}");
     assert!(!e.message().contains("EFBIG") && !e.message().contains("File too large"), "no internals: {e:?}");
+    // The only instance keeps deciding (ready), asks to be restarted
+    // (/healthz, gRPC health ""), and says so in a gauge.
     let (status, body) = http_get(server.admin, "/readyz").await;
-    assert_eq!(status, 503, "an instance that cannot record an opt-out leaves rotation: {body}");
+    assert_eq!(status, 200, "decisions keep flowing: {body}");
+    assert!(body.contains("writes refused"), "{body}");
+    let (status, body) = http_get(server.admin, "/healthz").await;
+    assert_eq!(status, 503, "a restart clears the latch: {body}");
     assert!(body.contains("restart textgate"), "{body}");
-    assert_eq!(http_get(server.admin, "/healthz").await.0, 200, "still alive: it keeps deciding");
+    assert!(http_get(server.admin, "/metrics").await.1.lines().any(|l| l == "textgate_ledger_writable 0"));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.connect().await.unwrap());
+    let status_of = |service: &str| tonic_health::pb::HealthCheckRequest { service: service.into() };
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    let mut overall = 0;
+    for _ in 0..100 {
+        overall = health.check(status_of("")).await.unwrap().into_inner().status;
+        if overall == not_serving {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(overall, not_serving, "gRPC liveness follows /healthz");
+    let policy = health.check(status_of("textgate.v1.PolicyService")).await.unwrap().into_inner().status;
+    assert_eq!(policy, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "still deciding");
     for i in 0..2 {
         let e = c.record_consent(revoke(&format!("full-{i}"), GRANTED)).await.expect_err("never acknowledged");
         assert_eq!(e.code(), Code::Unavailable, "{e:?}");
