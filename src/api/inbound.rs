@@ -9,7 +9,7 @@ use tracing::{Instrument, Span};
 use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
-use crate::domain::{Evidence, NewEvent, Scope, TenantId};
+use crate::domain::{Evidence, NewEvent, Scope, TenantId, MATCHED_EXTRA_KEY};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 use crate::policy::inbound::{repair, Intent};
@@ -70,7 +70,8 @@ async fn process_in(
     let (reply, event, token, consent) = match todo.record {
         Some(change) => {
             let detail = format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched);
-            let event = new_event(&tenant, &from, &req.message_id, &body, change, detail);
+            let mut event = new_event(&tenant, &from, &req.message_id, &body, change, detail);
+            event.evidence.extra.insert(MATCHED_EXTRA_KEY.into(), class.matched.clone());
             let (rec, token) = app.record(event).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
@@ -92,7 +93,12 @@ async fn process_in(
         reply_body: reply.to_string(),
         event,
         consistency_token: token,
-        consent: Some(convert::view_to_pb(&from, &consent, history.conversation(tp.conversation_window))),
+        consent: Some(convert::view_to_pb(
+            &from,
+            &consent,
+            history.conversation(tp.conversation_window),
+            tp.review_hold,
+        )),
         duplicate: false,
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
@@ -129,6 +135,8 @@ fn intent_to_pb(intent: Intent) -> pb::InboundIntent {
         Intent::OptIn => pb::InboundIntent::OptIn,
         Intent::Help => pb::InboundIntent::Help,
         Intent::Message => pb::InboundIntent::Message,
+        Intent::WrongNumber => pb::InboundIntent::WrongNumber,
+        Intent::Review => pb::InboundIntent::Review,
     }
 }
 
@@ -139,6 +147,8 @@ fn intent_label(intent: pb::InboundIntent) -> &'static str {
         pb::InboundIntent::OptIn => "opt_in",
         pb::InboundIntent::Help => "help",
         pb::InboundIntent::Message => "message",
+        pb::InboundIntent::WrongNumber => "wrong_number",
+        pb::InboundIntent::Review => "review",
         pb::InboundIntent::Unspecified => "unspecified",
     }
 }

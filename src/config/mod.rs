@@ -177,6 +177,15 @@ pub struct PolicyConfig {
     /// Quiet hours also hold for replies inside an open conversation.
     #[serde(default)]
     pub quiet_hours_conversational: bool,
+    /// How long an ambiguous inbound text ("not interested", "how did you get
+    /// my number") holds automated and promotional sends when no agent
+    /// resolves it (compliance-rules §2.9 class B: about 24 hours).
+    #[serde(default = "default_review_hold")]
+    pub review_hold: HumanDuration,
+}
+
+fn default_review_hold() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(24 * 3600))
 }
 
 #[derive(Debug, Clone, Deserialize)]

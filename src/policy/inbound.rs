@@ -1,4 +1,5 @@
-//! Inbound SMS reply classification: opt-out / opt-in / help / ordinary message.
+//! Inbound SMS reply classification: opt-out / opt-in / help / wrong number /
+//! needs review / ordinary message.
 //!
 //! US A2P compliance (CTIA keywords, FCC 24-24 "any reasonable means" revocation)
 //! requires honouring opt-outs sent as hard keywords *and* as plain language, while
@@ -27,6 +28,11 @@ pub enum Intent {
     OptIn,
     /// Asks for program info (CTIA requires a HELP response).
     Help,
+    /// "Wrong number": a revocation that also reports a possible reassignment.
+    WrongNumber,
+    /// May mean "stop" but not clearly ("not interested", "how did you get my
+    /// number"): an agent should look; automated sends wait (review hold).
+    Review,
     /// Ordinary conversation: route to a human or the application.
     Message,
 }
@@ -80,6 +86,16 @@ pub struct InboundRules {
     pub negation_rules: Vec<ProximityRule>,
     /// Outbound opt-out instruction patterns ("Reply STOP", "STOP to opt out").
     pub instruction_rules: Vec<ProximityRule>,
+    /// Phrases that report a wrong number wherever they occur ("wrong number").
+    pub wrong_number_phrases: Vec<String>,
+    /// Wrong-number patterns ("this isn't <name>", as the whole message).
+    pub wrong_number_rules: Vec<ProximityRule>,
+    /// Phrases that put the number on review wherever they occur ("not interested").
+    pub review_phrases: Vec<String>,
+    /// Phrases that put the number on review only as the whole message ("enough").
+    pub review_messages: Vec<String>,
+    /// Review patterns.
+    pub review_rules: Vec<ProximityRule>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,7 +112,8 @@ pub struct Classifier {
     keywords: Lexicon<Kw>,
     spaced_min: usize,
     repeat_min: usize,
-    opt_out: Vec<Pattern>,
+    /// Free-text classes in the order they are tried: wrong number, opt-out, review.
+    free_text: [(Intent, Vec<Pattern>); 3],
     negations: Vec<Pattern>,
     instructions: Vec<Pattern>,
     /// Every word an instruction pattern can start with.
@@ -140,6 +157,10 @@ impl Classifier {
             }
         }
         let out_phrases = ("inbound.opt_out_phrases", r.opt_out_phrases.as_slice());
+        let wrong_phrases = ("inbound.wrong_number_phrases", r.wrong_number_phrases.as_slice());
+        let review_phrases = ("inbound.review_phrases", r.review_phrases.as_slice());
+        let mut review = patterns("inbound.review_rules", Some(review_phrases), &r.review_rules)?;
+        review.push(Pattern::whole_phrases("inbound.review_messages", &r.review_messages)?);
         let instr_phrases = ("inbound.instruction_phrases", r.instruction_phrases.as_slice());
         let instructions = patterns("inbound.instruction_rules", Some(instr_phrases), &r.instruction_rules)?;
         let instruction_firsts = instructions.iter().flat_map(|p| p.triggers.firsts.iter().cloned()).collect();
@@ -147,7 +168,14 @@ impl Classifier {
             keywords,
             spaced_min: r.spaced_letters_min_run,
             repeat_min: r.repeated_letters_min_run,
-            opt_out: patterns("inbound.opt_out_rules", Some(out_phrases), &r.opt_out_rules)?,
+            free_text: [
+                (
+                    Intent::WrongNumber,
+                    patterns("inbound.wrong_number_rules", Some(wrong_phrases), &r.wrong_number_rules)?,
+                ),
+                (Intent::OptOut, patterns("inbound.opt_out_rules", Some(out_phrases), &r.opt_out_rules)?),
+                (Intent::Review, review),
+            ],
             negations: patterns("inbound.negation_rules", None, &r.negation_rules)?,
             instructions,
             instruction_firsts,
@@ -176,11 +204,14 @@ impl Classifier {
             });
         }
         let free = |s: usize, e: usize| negated.iter().all(|&(ns, ne)| e <= ns || ne <= s);
-        for p in self.opt_out.iter().filter(|p| !p.voided(&toks)) {
-            let whole = |s, e| !p.whole || (self.only_filler(&toks, 0, s) && self.only_filler(&toks, e, toks.len()));
-            if let Some((s, e)) = p.find(&toks, |s, e| free(s, e) && whole(s, e)) {
-                let matched = toks.slice(s, e - s).unwrap_or_default().to_string();
-                return Classification { intent: Intent::OptOut, matched, how: MatchKind::Phrase };
+        for (intent, patterns) in &self.free_text {
+            for p in patterns.iter().filter(|p| !p.voided(&toks)) {
+                let whole =
+                    |s, e| !p.whole || (self.only_filler(&toks, 0, s) && self.only_filler(&toks, e, toks.len()));
+                if let Some((s, e)) = p.find(&toks, |s, e| free(s, e) && whole(s, e)) {
+                    let matched = toks.slice(s, e - s).unwrap_or_default().to_string();
+                    return Classification { intent: *intent, matched, how: MatchKind::Phrase };
+                }
             }
         }
         let (intent, matched, how) = (Intent::Message, String::new(), MatchKind::None);

@@ -67,7 +67,10 @@ pub struct InboundOutcome<'t> {
 /// The intent -> event / reply table. One confirmation only: a repeated STOP
 /// while fully opted out is recorded as evidence but not confirmed again; a
 /// START records a grant only when there is something to restore or nothing
-/// on record.
+/// on record. A wrong-number report is always recorded (it voids grants an
+/// opt-in keyword could otherwise restore) and confirmed like an opt-out; an
+/// ambiguous text records a review hold and no reply (an agent answers),
+/// unless nothing could be sent to the number anyway.
 pub fn outcome(
     intent: Intent,
     standing: Standing,
@@ -77,6 +80,7 @@ pub fn outcome(
     let change = |action| Some(ConsentChange { action, source: Source::Keyword, occurred_at: received_at });
     let revoke = change(Action::Revoke);
     let grant = change(Action::Grant(Level::Express));
+    let (wrong_number, hold) = (change(Action::WrongNumber), change(Action::ReviewHold));
     let (opt_out, opt_in, help) = (&*tenant.opt_out_reply, &*tenant.opt_in_reply, &*tenant.help_reply);
     let (record, reply, reply_if_recorded_before) = match (intent, standing) {
         (Intent::OptOut, Standing::FullyOptedOut) => (revoke, "", opt_out),
@@ -84,6 +88,10 @@ pub fn outcome(
         (Intent::OptIn, Standing::OnRecord) => (None, opt_in, opt_in),
         (Intent::OptIn, _) => (grant, opt_in, opt_in),
         (Intent::Help, _) => (None, help, help),
+        (Intent::WrongNumber, Standing::FullyOptedOut) => (wrong_number, "", opt_out),
+        (Intent::WrongNumber, _) => (wrong_number, opt_out, opt_out),
+        (Intent::Review, Standing::FullyOptedOut) => (None, "", ""),
+        (Intent::Review, _) => (hold, "", ""),
         (Intent::Message, _) => (None, "", ""),
     };
     InboundOutcome { record, reply, reply_if_recorded_before }

@@ -59,6 +59,8 @@ pub struct TenantPolicy {
     pub opt_out_notice: String,
     pub conversation_window: SignedDuration,
     pub disclosure_interval: SignedDuration,
+    /// How long an unresolved review hold lasts.
+    pub review_hold: SignedDuration,
     pub quiet_hours: NamedWindow,
     pub quiet_hours_conversational: bool,
     pub state_rules: bool,
@@ -141,6 +143,7 @@ fn tenant(id: &str, t: &TenantConfig, pack: &RulePack) -> Result<TenantPolicy, S
         opt_out_notice: p.opt_out_notice.clone(),
         conversation_window: duration(p.conversation_window.0),
         disclosure_interval: duration(p.disclosure_interval.0),
+        review_hold: duration(p.review_hold.0),
         quiet_hours: NamedWindow { rule_id: "quiet_hours.tenant".into(), window: WeeklyWindow::every_day(window) },
         quiet_hours_conversational: p.quiet_hours_conversational,
         state_rules: p.state_rules,
