@@ -34,6 +34,13 @@ fn each_intent_and_standing_records_and_replies_as_the_table_says() {
         (OptIn, FullyOptedOut, grant, start, start),
         (Help, Unknown, None, help, help),
         (Help, FullyOptedOut, None, help, help),
+        (WrongNumber, Unknown, Some(Action::WrongNumber), stop, stop),
+        (WrongNumber, OnRecord, Some(Action::WrongNumber), stop, stop),
+        (WrongNumber, FullyOptedOut, Some(Action::WrongNumber), "", stop),
+        (Review, Unknown, Some(Action::ReviewHold), "", ""),
+        (Review, OnRecord, Some(Action::ReviewHold), "", ""),
+        (Review, OptedOut, Some(Action::ReviewHold), "", ""),
+        (Review, FullyOptedOut, None, "", ""),
         (Message, OnRecord, None, "", ""),
         (Message, FullyOptedOut, None, "", ""),
     ];
