@@ -9,7 +9,7 @@ use tracing::{Instrument, Span};
 use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
-use crate::domain::{Evidence, NewEvent, Scope, TenantId, MATCHED_EXTRA_KEY};
+use crate::domain::{Evidence, NewEvent, Scope, TenantId, MATCHED_EXTRA_KEY, REPLY_LANGUAGE_EXTRA_KEY};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 use crate::policy::inbound::{repair, Intent};
@@ -66,12 +66,14 @@ async fn process_in(
     let intent = intent_to_pb(class.intent);
     app.metrics.inbound(tenant.as_str(), intent_label(intent));
 
-    let todo = outcome(class.intent, standing, tp, received_at);
+    let replies = tp.replies(class.language.as_deref());
+    let todo = outcome(class.intent, standing, &replies, received_at);
     let (reply, event, token, consent) = match todo.record {
         Some(change) => {
             let detail = format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched);
             let mut event = new_event(&tenant, &from, &req.message_id, &body, change, detail);
             event.evidence.extra.insert(MATCHED_EXTRA_KEY.into(), class.matched.clone());
+            event.evidence.extra.insert(REPLY_LANGUAGE_EXTRA_KEY.into(), replies.language.clone());
             let (rec, token) = app.record(event).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
@@ -100,6 +102,7 @@ async fn process_in(
             tp.review_hold,
         )),
         duplicate: false,
+        language: replies.language.clone(),
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
     Ok(resp)

@@ -159,9 +159,29 @@ pub struct TenantConfig {
     pub help_reply: String,
     pub opt_out_reply: String,
     pub opt_in_reply: String,
+    /// BCP 47 tag of the replies above (default "en").
+    #[serde(default = "default_reply_language")]
+    pub reply_language: String,
+    /// Replies in other languages, by BCP 47 tag (`[tenants.<id>.replies.es]`);
+    /// a text missing from one falls back to the default reply.
+    #[serde(default)]
+    pub replies: BTreeMap<String, LanguageReplies>,
     pub policy: PolicyConfig,
     #[serde(default)]
     pub campaigns: Vec<CampaignConfig>,
+}
+
+fn default_reply_language() -> String {
+    "en".into()
+}
+
+/// One language's replies; each may be left out (the default reply is sent).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageReplies {
+    pub help_reply: Option<String>,
+    pub opt_out_reply: Option<String>,
+    pub opt_in_reply: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

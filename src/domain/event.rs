@@ -39,6 +39,10 @@ impl Action {
 /// shows it in the consent view).
 pub const MATCHED_EXTRA_KEY: &str = "matched";
 
+/// The `Evidence::extra` key under which an inbound event keeps the BCP 47
+/// tag of the language its reply was chosen in.
+pub const REPLY_LANGUAGE_EXTRA_KEY: &str = "reply_language";
+
 /// Strength of consent; ordered so that `a >= b` means "a satisfies b".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

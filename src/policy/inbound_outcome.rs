@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::inbound::Intent;
-use super::TenantPolicy;
+use super::Replies;
 use crate::domain::{Action, ContactConsent, Level, Source};
 
 /// Where the number stands with this sender before the text arrived.
@@ -71,17 +71,12 @@ pub struct InboundOutcome<'t> {
 /// opt-in keyword could otherwise restore) and confirmed like an opt-out; an
 /// ambiguous text records a review hold and no reply (an agent answers),
 /// unless nothing could be sent to the number anyway.
-pub fn outcome(
-    intent: Intent,
-    standing: Standing,
-    tenant: &TenantPolicy,
-    received_at: Timestamp,
-) -> InboundOutcome<'_> {
+pub fn outcome(intent: Intent, standing: Standing, replies: &Replies, received_at: Timestamp) -> InboundOutcome<'_> {
     let change = |action| Some(ConsentChange { action, source: Source::Keyword, occurred_at: received_at });
     let revoke = change(Action::Revoke);
     let grant = change(Action::Grant(Level::Express));
     let (wrong_number, hold) = (change(Action::WrongNumber), change(Action::ReviewHold));
-    let (opt_out, opt_in, help) = (&*tenant.opt_out_reply, &*tenant.opt_in_reply, &*tenant.help_reply);
+    let (opt_out, opt_in, help) = (&*replies.opt_out, &*replies.opt_in, &*replies.help);
     let (record, reply, reply_if_recorded_before) = match (intent, standing) {
         (Intent::OptOut, Standing::FullyOptedOut) => (revoke, "", opt_out),
         (Intent::OptOut, _) => (revoke, opt_out, opt_out),

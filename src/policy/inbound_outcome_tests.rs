@@ -17,8 +17,8 @@ fn each_intent_and_standing_records_and_replies_as_the_table_says() {
     use Intent::*;
     use Standing::*;
     let policy = Policy::compile(&Config::demo(), Arc::new(RulePack::builtin().unwrap())).unwrap();
-    let t = &policy.tenants["northside"];
-    let (stop, start, help) = (t.opt_out_reply.as_str(), t.opt_in_reply.as_str(), t.help_reply.as_str());
+    let t = &policy.tenants["northside"].replies(None);
+    let (stop, start, help) = (t.opt_out.as_str(), t.opt_in.as_str(), t.help.as_str());
     let revoke = Some(Action::Revoke);
     let grant = Some(Action::Grant(Level::Express));
     // (intent, standing, recorded, reply, reply when recorded before)

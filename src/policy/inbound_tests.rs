@@ -126,6 +126,27 @@ fn wrong_number_and_review_families() {
     );
 }
 
+/// The language a text is written in, for the reply: the rule pack's marker
+/// words decide, the most of them wins, and none means the default.
+#[test]
+fn the_language_of_a_text_is_the_one_with_most_marker_words() {
+    let c = clf();
+    for (text, want) in [
+        ("ALTO", Some("es")),
+        ("STOP por favor", Some("es")),
+        ("número equivocado", Some("es")),
+        ("no me manden mensajes please", Some("es")),
+        ("ayuda", Some("es")),
+        ("ARRÊT merci", Some("fr")),
+        ("STOP", None),
+        ("please stop texting me", None),
+        ("no", None),
+        ("", None),
+    ] {
+        assert_eq!(c.classify(text, false).language.as_deref(), want, "{text:?}");
+    }
+}
+
 /// Revocation wording aimed at something else is no opt-out; the opt-outs
 /// that look like it still are. None of these texts is in the corpus.
 #[test]

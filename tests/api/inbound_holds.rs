@@ -186,3 +186,35 @@ async fn an_agent_revocation_resolves_a_hold_and_agents_cannot_record_one() {
     let d = decide(&mut c, automated(AT + 600)).await;
     assert_eq!(d.reasons[0].code, ReasonCode::ReasonOptedOut as i32, "{d:?}");
 }
+
+/// Replies in the person's language (Spanish configured in the demo tenant),
+/// the default elsewhere; the response and the event name the language.
+#[tokio::test]
+async fn replies_are_in_the_language_of_the_text_when_the_tenant_has_it() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    // (text, intent, language, reply starts with)
+    let table = [
+        ("ALTO por favor", InboundIntent::OptOut, "es", "Northside Family Services: no recibirá"),
+        ("número equivocado", InboundIntent::WrongNumber, "es", "Northside Family Services: no recibirá"),
+        ("ayuda", InboundIntent::Help, "es", "Northside Family Services: para ayuda"),
+        ("STOP", InboundIntent::OptOut, "en", "Northside Family Services: you will receive"),
+        ("ARRET", InboundIntent::OptOut, "en", "Northside Family Services: you will receive"),
+    ];
+    for (i, (body, intent, language, reply)) in table.into_iter().enumerate() {
+        let from = format!("+1312555{:04}", 400 + i);
+        let r = c.process_inbound(inbound(&format!("l{i}"), &from, body, AT)).await.unwrap().into_inner();
+        assert_eq!((r.intent, r.language.as_str()), (intent as i32, language), "{body:?}");
+        assert!(r.reply_body.starts_with(reply), "{body:?}: {}", r.reply_body);
+        if let Some(e) = r.event {
+            let extra = e.evidence.unwrap_or_default().extra;
+            assert_eq!(extra.get("reply_language").map(String::as_str), Some(language), "{body:?}");
+        }
+    }
+    // A tenant with no Spanish replies answers in its default language.
+    let app = TestApp::spawn_toml(crate::helpers::TWO_TENANTS).await;
+    let mut c = app.client_with(Some("southside-token")).await;
+    let req = pb::ProcessInboundRequest { to: "+17735550100".into(), ..inbound("b1", PHONE, "BAJA", AT) };
+    let r = c.process_inbound(req).await.unwrap().into_inner();
+    assert_eq!((r.language.as_str(), r.reply_body.as_str()), ("en", "Southside: unsubscribed."));
+}
