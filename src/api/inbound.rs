@@ -82,13 +82,7 @@ async fn process_in(
         }
         None => (todo.reply, None, String::new(), consent),
     };
-    let mut history = app.ledger.contact(&tenant, &from)?;
-    history.note_inbound(received_at);
-    app.ledger.put_contact(&tenant, &from, &history)?;
-    if let Some(replication) = &app.replication {
-        // The conversation window opens on every instance.
-        replication.share_inbound(&tenant, &from, &req.message_id, received_at);
-    }
+    let history = note_inbound(app, &tenant, &from, &req.message_id, received_at)?;
     let resp = pb::ProcessInboundResponse {
         intent: intent as i32,
         matched: class.matched,
@@ -106,6 +100,24 @@ async fn process_in(
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
     Ok(resp)
+}
+
+/// Opens or extends the conversation window, here and (cluster mode) on
+/// every instance; returns the number's history with the text noted.
+fn note_inbound(
+    app: &App,
+    tenant: &TenantId,
+    from: &PhoneNumber,
+    message_id: &str,
+    received_at: jiff::Timestamp,
+) -> Result<crate::domain::ContactHistory, ApiError> {
+    let mut history = app.ledger.contact(tenant, from)?;
+    history.note_inbound(received_at);
+    app.ledger.put_contact(tenant, from, &history)?;
+    if let Some(replication) = &app.replication {
+        replication.share_inbound(tenant, from, message_id, received_at);
+    }
+    Ok(history)
 }
 
 /// The ledger event for an inbound keyword, keyed by the text's message id so
