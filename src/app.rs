@@ -11,7 +11,7 @@ use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::consent::{ConsentError, Ledger, Recorded};
-use crate::domain::{NewEvent, TenantId};
+use crate::domain::{Action, NewEvent, TenantId};
 use crate::error::ApiError;
 use crate::locks::RecipientLocks;
 use crate::metrics::Metrics;
@@ -73,7 +73,9 @@ impl App {
     /// Records a consent event, on this node's ledger or (cluster mode)
     /// through the replicated log, with the `consistency_token` to return.
     pub async fn record(&self, event: NewEvent) -> Result<(Recorded, String), ApiError> {
-        if !event.action.is_revoke() {
+        // Only grants can be refused for room: revocations, wrong-number
+        // reports and review holds only ever stop sends.
+        if matches!(event.action, Action::Grant(_)) {
             self.room_for_grant(&event)?;
         }
         match &self.replication {
@@ -93,7 +95,7 @@ impl App {
     /// its reserve (a full disk would latch the store against every write,
     /// opt-outs too: `consent::disk_reserve`) or the tenant is at its quota
     /// (so one tenant fills neither the disk nor the consent index for the
-    /// others). Revocations never come here: they are always taken.
+    /// others). Revocations and review holds never come here: always taken.
     fn room_for_grant(&self, event: &NewEvent) -> Result<(), ApiError> {
         if let Some(free_bytes) = self.ledger.disk_reserve_reached() {
             return Err(ConsentError::DiskReserve { free_bytes }.into());

@@ -87,7 +87,7 @@ async fn check_in(
             noted = Some((note, decision.discloses));
         }
     }
-    let view = convert::view_to_pb(to, &consent, history.conversation(tp.conversation_window));
+    let view = convert::view_to_pb(to, &consent, history.conversation(tp.conversation_window), tp.review_hold);
     let mut resp = response(&decision, &policy.version, view, &req);
     resp.decision_id = if req.dry_run {
         new_decision_id(now)
@@ -268,6 +268,7 @@ fn reason_code(c: ReasonCode) -> pb::ReasonCode {
         ReasonCode::UnsupportedRegion => P::ReasonUnsupportedRegion,
         ReasonCode::CategoryNotAllowed => P::ReasonCategoryNotAllowed,
         ReasonCode::DisclosureAdded => P::ReasonDisclosureAdded,
+        ReasonCode::ReviewHold => P::ReasonReviewHold,
     }
 }
 

@@ -31,19 +31,24 @@ pub async fn record(
         tracing::debug_span!("record_consent", tenant = %tenant, phone_hash = Empty, action = Empty, duplicate = Empty);
     async {
         let config = app.config_for(&tenant)?;
+        let review_hold = crate::app::tenant_of(&*app.policy_for(&tenant)?, &tenant)?.review_hold;
         let event = new_event(&config, tenant, req, app.clock.now())?;
         app.phone_hash.record(&span, event.phone.as_str());
         span.record("action", tracing::field::debug(event.action));
         let (recorded, token) = app.record(event).await?;
         span.record("duplicate", recorded.duplicate);
-        Ok::<_, ApiError>(response(recorded, token))
+        Ok::<_, ApiError>(response(recorded, token, review_hold))
     }
     .instrument(span.clone())
     .await
 }
 
-fn response(recorded: Recorded, consistency_token: String) -> pb::RecordConsentResponse {
-    let view = convert::view_to_pb(&recorded.event.event.phone, &recorded.consent, None);
+fn response(
+    recorded: Recorded,
+    consistency_token: String,
+    review_hold: jiff::SignedDuration,
+) -> pb::RecordConsentResponse {
+    let view = convert::view_to_pb(&recorded.event.event.phone, &recorded.consent, None, review_hold);
     pb::RecordConsentResponse {
         consistency_token,
         event: Some(convert::event_to_pb(&recorded.event)),
@@ -71,10 +76,17 @@ fn new_event(
     let level = convert::level_from_pb(enum_field(req.level, "level")?);
     let action = match action {
         pb::ConsentAction::Unspecified => return Err(ApiError::invalid("action", "required: GRANT or REVOKE")),
+        pb::ConsentAction::ReviewHold => {
+            return Err(ApiError::invalid("action", "REVIEW_HOLD is recorded by ProcessInbound only"))
+        }
+        pb::ConsentAction::Grant if req.possible_reassignment => {
+            return Err(ApiError::invalid("possible_reassignment", "only a REVOKE reports a reassignment"))
+        }
         pb::ConsentAction::Grant => {
             Action::Grant(level.ok_or_else(|| ApiError::invalid("level", "required for GRANT"))?)
         }
         // A level sent with a revocation says nothing: it is dropped.
+        pb::ConsentAction::Revoke if req.possible_reassignment => Action::WrongNumber,
         pb::ConsentAction::Revoke => Action::Revoke,
     };
     let source = match convert::source_from_pb(enum_field(req.source, "source")?) {
@@ -82,6 +94,9 @@ fn new_event(
         s => s,
     };
     let scope = scope(config, &tenant, req.scope.unwrap_or_default())?;
+    if action == Action::WrongNumber && scope != Scope::default() {
+        return Err(ApiError::invalid("scope", "a possible reassignment covers the whole number: leave it empty"));
+    }
     let occurred_at = convert::instant(req.occurred_at.as_ref(), "occurred_at")?.unwrap_or(now);
     if occurred_at > now + MAX_FUTURE_SKEW {
         return Err(ApiError::invalid("occurred_at", "is more than 24h in the future"));
@@ -98,7 +113,7 @@ fn new_event(
             categories.push(cat);
         }
     }
-    if action == Action::Revoke && !categories.is_empty() {
+    if action.is_revoke() && !categories.is_empty() {
         return Err(ApiError::invalid("categories", "a revocation covers every category; leave it empty"));
     }
     categories.sort();
@@ -163,12 +178,12 @@ fn evidence(e: pb::Evidence) -> Result<Evidence, ApiError> {
 
 pub async fn get(app: &App, tenant: TenantId, req: pb::GetConsentRequest) -> Result<pb::ConsentView, ApiError> {
     let policy = app.policy_for(&tenant)?;
-    let window = crate::app::tenant_of(&policy, &tenant)?.conversation_window;
+    let tp = crate::app::tenant_of(&policy, &tenant)?;
     let phone = phone("phone", &req.phone)?;
     app.read_after(&tenant, &req.consistency_token).await?;
     let consent = app.ledger.consent(&tenant, &phone)?.unwrap_or_default();
     let history = app.ledger.contact(&tenant, &phone)?;
-    Ok(convert::view_to_pb(&phone, &consent, history.conversation(window)))
+    Ok(convert::view_to_pb(&phone, &consent, history.conversation(tp.conversation_window), tp.review_hold))
 }
 
 /// Events a listing reads from the store at a time, between sends.

@@ -4,7 +4,7 @@
 use prost_types::Timestamp as PbTimestamp;
 
 use super::pb;
-use crate::domain::{Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Scope, Source, Status};
+use crate::domain::{Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Marker, Scope, Source, Status};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 
@@ -40,11 +40,13 @@ pub fn enum_field<E: TryFrom<i32>>(value: i32, field: &str) -> Result<E, ApiErro
     E::try_from(value).map_err(|_| ApiError::invalid(field, format!("unknown enum value {value}")))
 }
 
-/// The wire's action and level fields of an event (a revocation: UNSPECIFIED level).
+/// The wire's action and level fields of an event (a revocation: UNSPECIFIED
+/// level; a wrong-number report is a REVOKE with `possible_reassignment`).
 pub fn action_to_pb(a: Action) -> (pb::ConsentAction, pb::ConsentLevel) {
     match a {
         Action::Grant(level) => (pb::ConsentAction::Grant, level_to_pb(Some(level))),
-        Action::Revoke => (pb::ConsentAction::Revoke, pb::ConsentLevel::Unspecified),
+        Action::Revoke | Action::WrongNumber => (pb::ConsentAction::Revoke, pb::ConsentLevel::Unspecified),
+        Action::ReviewHold => (pb::ConsentAction::ReviewHold, pb::ConsentLevel::Unspecified),
     }
 }
 
@@ -146,15 +148,27 @@ pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
         evidence: Some(evidence_to_pb(&e.evidence)),
         categories: e.categories.iter().map(|c| category_to_pb(*c) as i32).collect(),
         inbound_text: e.inbound_text.clone(),
+        possible_reassignment: e.action == Action::WrongNumber,
+    }
+}
+
+fn marker_to_pb(m: &Marker, until: Option<jiff::Timestamp>) -> pb::NumberMarker {
+    pb::NumberMarker {
+        event_id: m.event_id.clone(),
+        since: Some(timestamp(m.since)),
+        until: until.map(timestamp),
+        matched: m.matched.clone(),
     }
 }
 
 /// The consent view of one number. `conversation` is (last inbound, window
-/// open until), when the number ever texted in.
+/// open until), when the number ever texted in; `review_hold` is the
+/// tenant's hold duration.
 pub fn view_to_pb(
     phone: &PhoneNumber,
     consent: &ContactConsent,
     conversation: Option<(jiff::Timestamp, jiff::Timestamp)>,
+    review_hold: jiff::SignedDuration,
 ) -> pb::ConsentView {
     pb::ConsentView {
         phone: phone.as_str().to_string(),
@@ -175,5 +189,7 @@ pub fn view_to_pb(
             .collect(),
         last_inbound_at: conversation.map(|(last, _)| timestamp(last)),
         conversation_open_until: conversation.map(|(_, until)| timestamp(until)),
+        review_hold: consent.review_hold.as_ref().map(|h| marker_to_pb(h, h.since.checked_add(review_hold).ok())),
+        reassignment: consent.reassigned.as_ref().map(|r| marker_to_pb(r, None)),
     }
 }

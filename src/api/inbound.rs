@@ -10,7 +10,7 @@ use super::convert::phone;
 use super::{convert, limits, pb};
 use crate::app::{tenant_of, App};
 use crate::consent::ConsentError;
-use crate::domain::{Evidence, NewEvent, Scope, TenantId};
+use crate::domain::{Evidence, NewEvent, Scope, TenantId, MATCHED_EXTRA_KEY, REPLY_LANGUAGE_EXTRA_KEY};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 use crate::policy::inbound::{repair, Intent};
@@ -67,11 +67,14 @@ async fn process_in(
     let intent = intent_to_pb(class.intent);
     app.metrics.inbound(tenant.as_str(), intent_label(intent));
 
-    let todo = outcome(class.intent, standing, tp, received_at);
+    let replies = tp.replies(class.language.as_deref());
+    let todo = outcome(class.intent, standing, &replies, received_at);
     let (reply, event, token, consent) = match todo.record {
         Some(change) => {
             let detail = format!("inbound SMS {} to {}; matched {:?}", req.message_id, to.as_str(), class.matched);
-            let event = new_event(&tenant, &from, &req.message_id, &body, change, detail);
+            let mut event = new_event(&tenant, &from, &req.message_id, &body, change, detail);
+            event.evidence.extra.insert(MATCHED_EXTRA_KEY.into(), class.matched.clone());
+            event.evidence.extra.insert(REPLY_LANGUAGE_EXTRA_KEY.into(), replies.language.clone());
             let (rec, token) = app.record(event).await?;
             // The event exists but its answer was never stored (a crash between
             // the two): the caller never got the confirmation, so send it now.
@@ -80,29 +83,48 @@ async fn process_in(
         }
         None => (todo.reply, None, String::new(), consent),
     };
-    let mut history = app.ledger.contact(&tenant, &from)?;
-    history.note_inbound(received_at);
-    match app.ledger.put_contact(&tenant, &from, &history) {
-        // Down to the disk's reserve the window stays closed (never more
-        // permissive); the opt-out above is recorded and confirmed.
-        Ok(()) | Err(ConsentError::DiskReserve { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(replication) = &app.replication {
-        // The conversation window opens on every instance.
-        replication.share_inbound(&tenant, &from, &req.message_id, received_at);
-    }
+    let history = note_inbound(app, &tenant, &from, &req.message_id, received_at)?;
     let resp = pb::ProcessInboundResponse {
         intent: intent as i32,
         matched: class.matched,
         reply_body: reply.to_string(),
         event,
         consistency_token: token,
-        consent: Some(convert::view_to_pb(&from, &consent, history.conversation(tp.conversation_window))),
+        consent: Some(convert::view_to_pb(
+            &from,
+            &consent,
+            history.conversation(tp.conversation_window),
+            tp.review_hold,
+        )),
         duplicate: false,
+        language: replies.language.clone(),
     };
     app.ledger.remember_inbound(&tenant, &req.message_id, resp.encode_to_vec())?;
     Ok(resp)
+}
+
+/// Opens or extends the conversation window, here and (cluster mode) on
+/// every instance; returns the number's history with the text noted.
+fn note_inbound(
+    app: &App,
+    tenant: &TenantId,
+    from: &PhoneNumber,
+    message_id: &str,
+    received_at: jiff::Timestamp,
+) -> Result<crate::domain::ContactHistory, ApiError> {
+    let mut history = app.ledger.contact(tenant, from)?;
+    history.note_inbound(received_at);
+    match app.ledger.put_contact(tenant, from, &history) {
+        // Down to the disk's reserve the window stays closed (never more
+        // permissive); the opt-out is recorded and confirmed.
+        Ok(()) | Err(ConsentError::DiskReserve { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(replication) = &app.replication {
+        // The conversation window opens on every instance.
+        replication.share_inbound(tenant, from, message_id, received_at);
+    }
+    Ok(history)
 }
 
 /// The ledger event for an inbound keyword, keyed by the text's message id so
@@ -135,6 +157,8 @@ fn intent_to_pb(intent: Intent) -> pb::InboundIntent {
         Intent::OptIn => pb::InboundIntent::OptIn,
         Intent::Help => pb::InboundIntent::Help,
         Intent::Message => pb::InboundIntent::Message,
+        Intent::WrongNumber => pb::InboundIntent::WrongNumber,
+        Intent::Review => pb::InboundIntent::Review,
     }
 }
 
@@ -145,6 +169,8 @@ fn intent_label(intent: pb::InboundIntent) -> &'static str {
         pb::InboundIntent::OptIn => "opt_in",
         pb::InboundIntent::Help => "help",
         pb::InboundIntent::Message => "message",
+        pb::InboundIntent::WrongNumber => "wrong_number",
+        pb::InboundIntent::Review => "review",
         pb::InboundIntent::Unspecified => "unspecified",
     }
 }

@@ -171,7 +171,7 @@ impl ConsentV1 {
             action: action.into(),
             level: match action {
                 Action::Grant(level) => level.into(),
-                Action::Revoke => LevelV1::Unspecified,
+                Action::Revoke | Action::WrongNumber | Action::ReviewHold => LevelV1::Unspecified,
             },
             scope_campaign_id: scope.campaign_id,
             scope_sender: scope.sender,
@@ -193,6 +193,8 @@ impl ConsentV1 {
             phone: PhoneNumber::parse_e164(&self.phone).map_err(|_| RecordError::Phone)?,
             action: match (self.action, self.level) {
                 (ActionV1::Revoke, _) => Action::Revoke,
+                (ActionV1::WrongNumber, _) => Action::WrongNumber,
+                (ActionV1::ReviewHold, _) => Action::ReviewHold,
                 (ActionV1::Grant, LevelV1::Unspecified) => return Err(RecordError::GrantWithoutLevel),
                 (ActionV1::Grant, level) => Action::Grant(level.into_level()),
             },
@@ -263,11 +265,15 @@ macro_rules! wire_enum {
     };
 }
 
-/// Grant or revoke; a grant's level travels in its own field.
+/// Grant, revoke, wrong number or review hold; a grant's level travels in
+/// its own field. `WrongNumber` and `ReviewHold` were appended: records
+/// written before them keep their indices and decode as before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActionV1 {
     Grant,
     Revoke,
+    WrongNumber,
+    ReviewHold,
 }
 
 impl From<Action> for ActionV1 {
@@ -275,6 +281,8 @@ impl From<Action> for ActionV1 {
         match a {
             Action::Grant(_) => ActionV1::Grant,
             Action::Revoke => ActionV1::Revoke,
+            Action::WrongNumber => ActionV1::WrongNumber,
+            Action::ReviewHold => ActionV1::ReviewHold,
         }
     }
 }

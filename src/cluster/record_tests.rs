@@ -111,3 +111,19 @@ fn debug_output_hides_the_number_and_the_text() {
         assert!(!shown.contains(secret), "{shown} shows {secret}");
     }
 }
+
+#[test]
+fn wrong_number_and_review_hold_events_round_trip_as_appended_actions() {
+    for action in [Action::WrongNumber, Action::ReviewHold] {
+        let event = NewEvent { action, categories: vec![], ..fixture_event() };
+        let record = ReplicatedRecord::ConsentV1(Box::new(ConsentV1::new(&event, ts("2026-03-01T14:05:07Z"), "i")));
+        let ReplicatedRecord::ConsentV1(c) = ReplicatedRecord::decode(&record.encode()).unwrap() else {
+            panic!("not a consent record")
+        };
+        assert_eq!(c.to_event().unwrap().0, event);
+    }
+    // The first two actions keep their wire indices (the V1 fixture above
+    // pins Grant); the new ones come after them.
+    let index = |a: ActionV1| options().serialize(&a).unwrap();
+    assert_eq!([index(ActionV1::Revoke), index(ActionV1::WrongNumber), index(ActionV1::ReviewHold)], [[1], [2], [3]]);
+}

@@ -181,6 +181,13 @@ pub struct TenantConfig {
     pub help_reply: String,
     pub opt_out_reply: String,
     pub opt_in_reply: String,
+    /// BCP 47 tag of the replies above (default "en").
+    #[serde(default = "default_reply_language")]
+    pub reply_language: String,
+    /// Replies in other languages, by BCP 47 tag (`[tenants.<id>.replies.es]`);
+    /// a text missing from one falls back to the default reply.
+    #[serde(default)]
+    pub replies: BTreeMap<String, LanguageReplies>,
     pub policy: PolicyConfig,
     #[serde(default)]
     pub campaigns: Vec<CampaignConfig>,
@@ -202,6 +209,19 @@ fn default_max_ledger_mib() -> u64 {
     1024
 }
 
+fn default_reply_language() -> String {
+    "en".into()
+}
+
+/// One language's replies; each may be left out (the default reply is sent).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageReplies {
+    pub help_reply: Option<String>,
+    pub opt_out_reply: Option<String>,
+    pub opt_in_reply: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
@@ -215,6 +235,15 @@ pub struct PolicyConfig {
     /// Quiet hours also hold for replies inside an open conversation.
     #[serde(default)]
     pub quiet_hours_conversational: bool,
+    /// How long an ambiguous inbound text ("not interested", "how did you get
+    /// my number") holds automated and promotional sends when no agent
+    /// resolves it (compliance-rules §2.9 class B: about 24 hours).
+    #[serde(default = "default_review_hold")]
+    pub review_hold: HumanDuration,
+}
+
+fn default_review_hold() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(24 * 3600))
 }
 
 #[derive(Debug, Clone, Deserialize)]

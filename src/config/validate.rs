@@ -102,6 +102,24 @@ fn check_tenant<'c>(tid: &str, t: &'c TenantConfig, senders: &mut BTreeMap<&'c s
             out.push(format!("`{at}.{key}`: must not be empty"));
         }
     }
+    if !language_tag(&t.reply_language) {
+        out.push(format!(
+            "`{at}.reply_language`: {:?} is not a BCP 47 language tag (e.g. \"en\", \"es-US\")",
+            t.reply_language
+        ));
+    }
+    for (lang, r) in &t.replies {
+        if !language_tag(lang) {
+            out.push(format!("`{at}.replies.{lang}`: not a BCP 47 language tag (e.g. \"es\", \"es-US\")"));
+        }
+        for (key, text) in
+            [("help_reply", &r.help_reply), ("opt_out_reply", &r.opt_out_reply), ("opt_in_reply", &r.opt_in_reply)]
+        {
+            if text.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                out.push(format!("`{at}.replies.{lang}.{key}`: must not be empty (leave it out to send the default)"));
+            }
+        }
+    }
     let p = &t.policy;
     if p.quiet_hours.start >= p.quiet_hours.end {
         out.push(format!("`{at}.policy.quiet_hours`: start must be before end"));
@@ -189,4 +207,14 @@ fn check_connections(s: &super::ServerConfig, out: &mut Vec<String>) {
     if s.keepalive_timeout.0 < second {
         out.push(String::from("`server.keepalive_timeout`: must be at least 1s"));
     }
+}
+
+/// A BCP 47 tag as replies use it: a 2-3 letter language, then subtags of
+/// 1-8 letters or digits ("en", "es-US", "zh-Hant-TW").
+fn language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let lang = parts.next().unwrap_or_default();
+    (2..=3).contains(&lang.len())
+        && lang.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }

@@ -152,3 +152,37 @@ async fn offline_commands_refuse_a_store_a_server_holds() {
     let empty = tempfile::tempdir().unwrap();
     assert!(verify_dir(&empty.path().join("none")).err().unwrap().to_string().contains("no textgate store"));
 }
+
+#[tokio::test]
+async fn wrong_number_and_review_hold_markers_verify_and_rebuild_from_the_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |s: i64| jiff::Timestamp::from_second(s).unwrap();
+    let ledger = Ledger::open(dir.path(), &LedgerOptions::default()).unwrap();
+    let phone = PHONES[0];
+    for e in [
+        NewEvent { occurred_at: at(10), ..event("g", phone, Action::Grant(Level::ExpressWritten)) },
+        NewEvent { occurred_at: at(20), ..event("w", phone, Action::WrongNumber) },
+        NewEvent { occurred_at: at(30), ..event("h", phone, Action::ReviewHold) },
+    ] {
+        ledger.record(e).await.unwrap();
+    }
+    ledger.shutdown().await.unwrap();
+    drop(ledger);
+    let before = states(dir.path());
+    let state = before[0].clone().unwrap();
+    assert_eq!(state.reassigned.as_ref().map(|m| m.event_id.as_str()), Some("w"));
+    assert_eq!(state.review_hold.as_ref().map(|m| m.event_id.as_str()), Some("h"));
+    assert!(verify_dir(dir.path()).unwrap().is_clean());
+
+    // A state that lost its markers is found and rebuilt from the events.
+    with_trees(dir.path(), |t| {
+        let plain = ContactConsent { reassigned: None, review_hold: None, ..state.clone() };
+        t.consent.insert(keys::phone("north", phone), records::encode_consent(&plain)).unwrap();
+    });
+    let r = verify_dir(dir.path()).unwrap();
+    let text: Vec<String> = r.problems.iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|t| t.contains("Reassigned@2") && t.contains("ReviewHold@3")), "{text:#?}");
+    let (_, after) = rebuild_dir(dir.path()).unwrap();
+    assert!(after.is_clean(), "{:?}", after.problems);
+    assert_eq!(states(dir.path()), before);
+}

@@ -18,18 +18,22 @@ use serde::{Deserialize, Serialize};
 
 use super::ConsentError;
 use crate::domain::{
-    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, NewEvent, Scope, ScopeState,
-    SentMessage, Source, Status, TenantId,
+    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, Marker, NewEvent, Scope,
+    ScopeState, SentMessage, Source, Status, TenantId,
 };
 use crate::phone::PhoneNumber;
 
 /// The schema version whose records this module reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// `WrongNumber` and `ReviewHold` were appended to the first layout: a store
+/// written before them never holds their indices, so it stays readable.
 #[derive(Clone, Copy, Serialize, Deserialize)]
 enum ActionV1 {
     Grant,
     Revoke,
+    WrongNumber,
+    ReviewHold,
 }
 
 /// `Unspecified` stands for "no level" (a revocation, or a revoked scope
@@ -61,10 +65,17 @@ enum SourceV1 {
     AgentAttestation,
 }
 
-#[derive(Clone, Copy, Serialize, Deserialize)]
+/// `Reassigned` and `ReviewHold` were appended to the first layout. They mark
+/// a row of `ConsentV1::scopes` that is no scope's consent but the number's
+/// wrong-number report (`ContactConsent::reassigned`) or review hold (with
+/// its matched phrase); such a row's scope is the whole tenant, its level
+/// unspecified and its categories empty. Older stores have no such rows.
+#[derive(Serialize, Deserialize)]
 enum StatusV1 {
     Granted,
     Revoked,
+    Reassigned,
+    ReviewHold(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -153,13 +164,36 @@ pub fn decode_event(bytes: &[u8]) -> Result<ConsentEvent, ConsentError> {
 
 /// A `consent` value.
 pub fn encode_consent(c: &ContactConsent) -> Vec<u8> {
-    encode(&ConsentV1 { scopes: c.scopes.iter().map(scope_state_v1).collect() })
+    let mut scopes: Vec<ScopeStateV1> = c.scopes.iter().map(scope_state_v1).collect();
+    let marker = |m: &Marker, status| ScopeStateV1 {
+        scope: scope_v1(&Scope::default()),
+        status,
+        level: LevelV1::Unspecified,
+        categories: Vec::new(),
+        event_id: m.event_id.clone(),
+        sequence: m.sequence,
+        since: m.since,
+        keyword_revoke: false,
+    };
+    scopes.extend(c.reassigned.as_ref().map(|m| marker(m, StatusV1::Reassigned)));
+    scopes.extend(c.review_hold.as_ref().map(|m| marker(m, StatusV1::ReviewHold(m.matched.clone()))));
+    encode(&ConsentV1 { scopes })
 }
 
 /// Decodes a `consent` value.
 pub fn decode_consent(bytes: &[u8]) -> Result<ContactConsent, ConsentError> {
     let r: ConsentV1 = decode(bytes, "consent state")?;
-    Ok(ContactConsent { scopes: r.scopes.into_iter().map(scope_state).collect() })
+    let mut c = ContactConsent::default();
+    for row in r.scopes {
+        let marker =
+            |matched| Marker { event_id: row.event_id.clone(), sequence: row.sequence, since: row.since, matched };
+        match &row.status {
+            StatusV1::Reassigned => c.reassigned = Some(marker(String::new())),
+            StatusV1::ReviewHold(matched) => c.review_hold = Some(marker(matched.clone())),
+            StatusV1::Granted | StatusV1::Revoked => c.scopes.push(scope_state(row)),
+        }
+    }
+    Ok(c)
 }
 
 /// A `contact` value.
@@ -202,6 +236,8 @@ fn new_event_v1(e: &NewEvent) -> NewEventV1 {
     let (action, level) = match e.action {
         Action::Grant(level) => (ActionV1::Grant, level_v1(Some(level))),
         Action::Revoke => (ActionV1::Revoke, LevelV1::Unspecified),
+        Action::WrongNumber => (ActionV1::WrongNumber, LevelV1::Unspecified),
+        Action::ReviewHold => (ActionV1::ReviewHold, LevelV1::Unspecified),
     };
     NewEventV1 {
         tenant_id: e.tenant_id.as_str().to_string(),
@@ -233,6 +269,8 @@ fn new_event(r: NewEventV1) -> Result<NewEvent, ConsentError> {
             return Err(ConsentError::Corrupt { what: format!("grant {:?} without a level", r.event_id), source: None })
         }
         (ActionV1::Revoke, _) => Action::Revoke,
+        (ActionV1::WrongNumber, _) => Action::WrongNumber,
+        (ActionV1::ReviewHold, _) => Action::ReviewHold,
     };
     let phone = PhoneNumber::parse_e164(&r.phone)
         .map_err(|_| ConsentError::corrupt(format!("event {:?} holds a phone number not in E.164 form", r.event_id)))?;
@@ -280,7 +318,8 @@ fn scope_state(r: ScopeStateV1) -> ScopeState {
         scope: Scope { campaign_id: r.scope.campaign_id, sender: r.scope.sender },
         status: match r.status {
             StatusV1::Granted => Status::Granted,
-            StatusV1::Revoked => Status::Revoked,
+            // Marker rows never reach here (`decode_consent` takes them out).
+            StatusV1::Revoked | StatusV1::Reassigned | StatusV1::ReviewHold(_) => Status::Revoked,
         },
         level: level(r.level),
         categories: r.categories.into_iter().map(category).collect(),

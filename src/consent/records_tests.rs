@@ -97,3 +97,27 @@ fn a_stored_phone_that_is_not_e164_is_corrupt_and_not_echoed() {
     assert!(matches!(err, ConsentError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("E.164") && !err.to_string().contains("555"), "{err}");
 }
+
+#[test]
+fn wrong_number_and_review_hold_markers_round_trip_next_to_first_layout_rows() {
+    let mut c = decode_consent(&bytes(CONSENT_B)).unwrap();
+    let marker = |id: &str, matched: &str| crate::domain::Marker {
+        event_id: id.into(),
+        sequence: 9,
+        since: "2026-11-22T10:00:00Z".parse().unwrap(),
+        matched: matched.into(),
+    };
+    c.reassigned = Some(marker("inbound:w", ""));
+    c.review_hold = Some(marker("inbound:h", "NOT INTERESTED"));
+    let encoded = encode_consent(&c);
+    assert_eq!(decode_consent(&encoded).unwrap(), c);
+    // The scope rows come first, unchanged: the first layout's bytes are a prefix
+    // once the row count is set aside.
+    assert_eq!(encoded[8..bytes(CONSENT_B).len()], bytes(CONSENT_B)[8..]);
+
+    let mut e = decode_event(&bytes(EVENT_KEYWORD_REVOKE)).unwrap();
+    for action in [Action::WrongNumber, Action::ReviewHold] {
+        e.event.action = action;
+        assert_eq!(decode_event(&encode_event(&e)).unwrap(), e);
+    }
+}

@@ -81,7 +81,7 @@ impl Unacked {
                 });
                 inner.consent.insert(key.clone(), durable.unwrap_or_default());
             }
-            if e.action == Action::Revoke {
+            if e.action.is_revoke() {
                 let stored = ConsentEvent { sequence: below, recorded_at: Timestamp::now(), event: e.clone() };
                 inner.consent.get_mut(&key).expect("inserted above").apply(&stored);
             }

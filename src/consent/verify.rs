@@ -271,10 +271,13 @@ fn check_usage(t: &Trees, r: &mut VerifyReport) -> Result<(), ConsentError> {
     Ok(())
 }
 
-/// Which scopes differ, by the events that set them (no numbers).
+/// Which scopes and markers differ, by the events that set them (no numbers).
 fn differ(stored: &ContactConsent, replayed: &ContactConsent) -> String {
     let show = |c: &ContactConsent| {
-        c.scopes.iter().map(|s| format!("{:?}@{}", s.status, s.sequence)).collect::<Vec<_>>().join(",")
+        let scopes = c.scopes.iter().map(|s| format!("{:?}@{}", s.status, s.sequence));
+        let marks = [("Reassigned", &c.reassigned), ("ReviewHold", &c.review_hold)];
+        let marks = marks.into_iter().filter_map(|(k, m)| m.as_ref().map(|m| format!("{k}@{}", m.sequence)));
+        scopes.chain(marks).collect::<Vec<_>>().join(",")
     };
     format!("stored [{}], replayed [{}]", show(stored), show(replayed))
 }

@@ -10,19 +10,38 @@ use jiff::Timestamp;
 use super::tenant::TenantId;
 use crate::phone::PhoneNumber;
 
-/// Grant (at a level) or revoke. A revocation carries no level.
+/// Grant (at a level), revoke, or one of the inbound findings that are not
+/// plain consent. A revocation carries no level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Grant(Level),
     Revoke,
+    /// A revocation that also reports a possible reassignment ("wrong
+    /// number", compliance-rules §2.9 and §7.3): every grant collected
+    /// before it belonged to someone else and is void for good.
+    WrongNumber,
+    /// The person wrote something that may mean "stop" but not clearly
+    /// (compliance-rules §2.9 class B): automated and promotional sends wait
+    /// until an agent records a grant or revocation, or the tenant's
+    /// `review_hold` passes. Changes no consent.
+    ReviewHold,
 }
 
 impl Action {
-    /// Whether this is a revocation.
+    /// Whether this is a revocation (a wrong-number report is one).
     pub fn is_revoke(self) -> bool {
-        self == Action::Revoke
+        matches!(self, Action::Revoke | Action::WrongNumber)
     }
 }
+
+/// The `Evidence::extra` key under which an inbound event keeps the
+/// normalized keyword or phrase that decided its intent (a review hold
+/// shows it in the consent view).
+pub const MATCHED_EXTRA_KEY: &str = "matched";
+
+/// The `Evidence::extra` key under which an inbound event keeps the BCP 47
+/// tag of the language its reply was chosen in.
+pub const REPLY_LANGUAGE_EXTRA_KEY: &str = "reply_language";
 
 /// Strength of consent; ordered so that `a >= b` means "a satisfies b".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

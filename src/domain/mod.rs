@@ -11,6 +11,9 @@ mod state;
 mod tenant;
 
 pub use contact::{ContactHistory, Retention, SentMessage};
-pub use event::{Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source};
-pub use state::{ContactConsent, ScopeState, Status};
+pub use event::{
+    Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source, MATCHED_EXTRA_KEY,
+    REPLY_LANGUAGE_EXTRA_KEY,
+};
+pub use state::{ContactConsent, Marker, ScopeState, Status};
 pub use tenant::TenantId;

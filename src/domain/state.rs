@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 
-use super::event::{Action, Category, ConsentEvent, Level, Scope, Source};
+use super::event::{Action, Category, ConsentEvent, Level, Scope, Source, MATCHED_EXTRA_KEY};
 
 /// Granted or revoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +42,40 @@ impl ScopeState {
     }
 }
 
+/// A ledger event that marks the whole number rather than one scope: a
+/// wrong-number report or a review hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub event_id: String,
+    pub sequence: u64,
+    /// When the person wrote it (the event's `occurred_at`).
+    pub since: Timestamp,
+    /// The normalized phrase that decided it ("" when an agent recorded it).
+    pub matched: String,
+}
+
+impl Marker {
+    fn of(ev: &ConsentEvent) -> Marker {
+        let e = &ev.event;
+        Marker {
+            event_id: e.event_id.clone(),
+            sequence: ev.sequence,
+            since: e.occurred_at,
+            matched: e.evidence.extra.get(MATCHED_EXTRA_KEY).cloned().unwrap_or_default(),
+        }
+    }
+}
+
 /// All scoped consent of one phone number within one tenant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContactConsent {
     pub scopes: Vec<ScopeState>,
+    /// The latest wrong-number report: no grant collected at or before it
+    /// counts, whenever it is recorded.
+    pub reassigned: Option<Marker>,
+    /// An unresolved review hold (its expiry is tenant policy, so the
+    /// decision checks the time).
+    pub review_hold: Option<Marker>,
 }
 
 impl ContactConsent {
@@ -57,15 +87,39 @@ impl ContactConsent {
     /// - GRANT at scope S sets S granted. An opt-in keyword (source KEYWORD)
     ///   first restores the grants inside S that an opt-out revoked, at their
     ///   own level and scope; only when there is none does it grant S at the
-    ///   event's level.
+    ///   event's level. A grant collected at or before a wrong-number report
+    ///   is void, whenever it is recorded.
+    /// - WRONG NUMBER drops every scope collected at or before it (the
+    ///   previous owner's grants and revocations) and revokes the whole
+    ///   tenant; nothing it dropped can be restored.
+    /// - REVIEW HOLD marks the number; a grant or revocation said at or after
+    ///   the held text resolves it.
     pub fn apply(&mut self, ev: &ConsentEvent) {
         let e = &ev.event;
-        let stamp = |s: &mut ScopeState| {
-            s.event_id.clone_from(&e.event_id);
-            s.sequence = ev.sequence;
-            s.since = e.occurred_at;
+        let applied = match e.action {
+            Action::ReviewHold => {
+                self.review_hold = Some(Marker::of(ev));
+                return;
+            }
+            Action::WrongNumber => {
+                self.wrong_number(ev);
+                true
+            }
+            Action::Revoke => {
+                self.revoke(ev);
+                true
+            }
+            Action::Grant(level) => self.grant(ev, level),
         };
-        let entry = |status, level, keyword_revoke| ScopeState {
+        if applied && self.review_hold.as_ref().is_some_and(|h| h.since <= e.occurred_at) {
+            self.review_hold = None;
+        }
+        self.sort();
+    }
+
+    fn entry(ev: &ConsentEvent, status: Status, level: Option<Level>, keyword_revoke: bool) -> ScopeState {
+        let e = &ev.event;
+        ScopeState {
             scope: e.scope.clone(),
             status,
             level,
@@ -74,53 +128,79 @@ impl ContactConsent {
             sequence: ev.sequence,
             since: e.occurred_at,
             keyword_revoke,
-        };
-        match e.action {
-            Action::Revoke => {
-                let keyword = e.source == Source::Keyword;
-                // Scopes already revoked keep the revocation that came first.
-                for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope) && s.status == Status::Granted) {
-                    s.status = Status::Revoked;
-                    s.keyword_revoke = keyword;
-                    stamp(s);
+        }
+    }
+
+    fn stamp(s: &mut ScopeState, ev: &ConsentEvent) {
+        s.event_id.clone_from(&ev.event.event_id);
+        s.sequence = ev.sequence;
+        s.since = ev.event.occurred_at;
+    }
+
+    fn revoke(&mut self, ev: &ConsentEvent) {
+        let e = &ev.event;
+        let keyword = e.source == Source::Keyword;
+        // Scopes already revoked keep the revocation that came first.
+        for s in self.scopes.iter_mut().filter(|s| e.scope.contains(&s.scope) && s.status == Status::Granted) {
+            s.status = Status::Revoked;
+            s.keyword_revoke = keyword;
+            Self::stamp(s, ev);
+        }
+        if !self.scopes.iter().any(|s| s.scope == e.scope) {
+            self.scopes.push(Self::entry(ev, Status::Revoked, None, keyword));
+        }
+    }
+
+    fn wrong_number(&mut self, ev: &ConsentEvent) {
+        let at = ev.event.occurred_at;
+        if self.reassigned.as_ref().is_none_or(|r| r.since < at) {
+            self.reassigned = Some(Marker::of(ev));
+        }
+        // Only what was collected after the report (a report imported late)
+        // belongs to the number's present owner.
+        self.scopes.retain(|s| s.since > at);
+        if !self.scopes.iter().any(|s| s.scope == Scope::default()) {
+            let mut whole = Self::entry(ev, Status::Revoked, None, false);
+            whole.scope = Scope::default();
+            whole.categories.clear();
+            self.scopes.push(whole);
+        }
+    }
+
+    /// Applies a grant; false when it is void (stale or the previous owner's).
+    fn grant(&mut self, ev: &ConsentEvent, level: Level) -> bool {
+        let e = &ev.event;
+        if self.reassigned.as_ref().is_some_and(|r| e.occurred_at <= r.since) {
+            return false;
+        }
+        // A grant dated before a revocation that covers it (a late import
+        // of an old form) does not undo the later opt-out.
+        let stale = self
+            .scopes
+            .iter()
+            .any(|s| s.status == Status::Revoked && s.scope.contains(&e.scope) && s.since > e.occurred_at);
+        if stale && e.source != Source::Keyword {
+            return false;
+        }
+        if e.source == Source::Keyword {
+            // An opt-in keyword lifts only what opt-out keywords revoked.
+            let lifted = |s: &ScopeState| e.scope.contains(&s.scope) && s.status == Status::Revoked && s.keyword_revoke;
+            if self.scopes.iter().any(|s| lifted(s) && s.level.is_some()) {
+                self.scopes.retain(|s| !(lifted(s) && s.level.is_none()));
+                for s in self.scopes.iter_mut().filter(|s| lifted(s)) {
+                    s.status = Status::Granted;
+                    s.keyword_revoke = false;
+                    Self::stamp(s, ev);
                 }
-                if !self.scopes.iter().any(|s| s.scope == e.scope) {
-                    self.scopes.push(entry(Status::Revoked, None, keyword));
-                }
-            }
-            Action::Grant(level) => {
-                // A grant dated before a revocation that covers it (a late import
-                // of an old form) does not undo the later opt-out.
-                let stale = self
-                    .scopes
-                    .iter()
-                    .any(|s| s.status == Status::Revoked && s.scope.contains(&e.scope) && s.since > e.occurred_at);
-                if stale && e.source != Source::Keyword {
-                    return;
-                }
-                if e.source == Source::Keyword {
-                    // An opt-in keyword lifts only what opt-out keywords revoked.
-                    let lifted =
-                        |s: &ScopeState| e.scope.contains(&s.scope) && s.status == Status::Revoked && s.keyword_revoke;
-                    if self.scopes.iter().any(|s| lifted(s) && s.level.is_some()) {
-                        self.scopes.retain(|s| !(lifted(s) && s.level.is_none()));
-                        for s in self.scopes.iter_mut().filter(|s| lifted(s)) {
-                            s.status = Status::Granted;
-                            s.keyword_revoke = false;
-                            stamp(s);
-                        }
-                        self.sort();
-                        return;
-                    }
-                }
-                let new = entry(Status::Granted, Some(level), false);
-                match self.scopes.iter_mut().find(|s| s.scope == e.scope) {
-                    Some(s) => *s = new,
-                    None => self.scopes.push(new),
-                }
+                return true;
             }
         }
-        self.sort();
+        let new = Self::entry(ev, Status::Granted, Some(level), false);
+        match self.scopes.iter_mut().find(|s| s.scope == e.scope) {
+            Some(s) => *s = new,
+            None => self.scopes.push(new),
+        }
+        true
     }
 
     fn sort(&mut self) {
@@ -152,116 +232,5 @@ impl ContactConsent {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Evidence, NewEvent, TenantId};
-
-    fn ev(seq: u64, action: Action, campaign: &str, source: Source) -> ConsentEvent {
-        ConsentEvent {
-            sequence: seq,
-            recorded_at: Timestamp::UNIX_EPOCH,
-            event: NewEvent {
-                tenant_id: TenantId::new("t"),
-                event_id: format!("e{seq}"),
-                phone: crate::phone::PhoneNumber::parse("+13125550199").unwrap(),
-                action,
-                scope: Scope { campaign_id: campaign.into(), sender: String::new() },
-                source,
-                occurred_at: Timestamp::UNIX_EPOCH,
-                evidence: Evidence::default(),
-                categories: vec![],
-                inbound_text: String::new(),
-            },
-        }
-    }
-
-    fn fold(events: &[ConsentEvent]) -> ContactConsent {
-        let mut c = ContactConsent::default();
-        events.iter().for_each(|e| c.apply(e));
-        c
-    }
-
-    #[test]
-    fn revoke_covers_narrower_grants_and_latest_wins() {
-        let c = fold(&[
-            ev(1, Action::Grant(Level::Express), "casework", Source::Verbal),
-            ev(2, Action::Revoke, "", Source::Keyword),
-        ]);
-        let s = c.latest_for_send("casework", "+13125550100").unwrap();
-        assert_eq!((s.status, s.event_id.as_str()), (Status::Revoked, "e2"));
-        assert!(c.fully_revoked());
-
-        // A fresh explicit grant for one campaign lifts the opt-out for it only.
-        let mut c = c;
-        c.apply(&ev(3, Action::Grant(Level::Express), "casework", Source::WebForm));
-        assert!(c.latest_for_send("casework", "x").unwrap().permits(Category::Informational));
-        assert_eq!(c.latest_for_send("fundraising", "x").unwrap().status, Status::Revoked);
-    }
-
-    #[test]
-    fn opt_in_keyword_restores_revoked_grants_at_their_level() {
-        let c = fold(&[
-            ev(1, Action::Grant(Level::ExpressWritten), "fundraising", Source::WebForm),
-            ev(2, Action::Revoke, "", Source::Keyword),
-            ev(3, Action::Grant(Level::Express), "", Source::Keyword),
-        ]);
-        assert_eq!(c.scopes.len(), 1, "{c:?}");
-        let s = c.latest_for_send("fundraising", "x").unwrap();
-        assert_eq!((s.status, s.level, s.event_id.as_str()), (Status::Granted, Some(Level::ExpressWritten), "e3"));
-        assert!(c.latest_for_send("casework", "x").is_none());
-    }
-
-    #[test]
-    fn opt_in_keyword_with_nothing_to_restore_grants_express() {
-        let c = fold(&[
-            ev(1, Action::Revoke, "", Source::Keyword),
-            ev(2, Action::Grant(Level::Express), "", Source::Keyword),
-        ]);
-        let s = c.latest_for_send("casework", "x").unwrap();
-        assert_eq!((s.status, s.level), (Status::Granted, Some(Level::Express)));
-        assert!(!s.permits(Category::Promotional));
-    }
-
-    #[test]
-    fn categories_limit_a_grant() {
-        let mut e = ev(1, Action::Grant(Level::ExpressWritten), "", Source::WebForm);
-        e.event.categories = vec![Category::Informational];
-        let c = fold(&[e]);
-        let s = c.latest_for_send("any", "x").unwrap();
-        assert!(s.permits(Category::Informational));
-        assert!(!s.permits(Category::Promotional));
-    }
-
-    #[test]
-    fn opt_in_keyword_does_not_lift_revocations_made_elsewhere() {
-        let mut r = ev(2, Action::Revoke, "fundraising", Source::Api);
-        r.event.event_id = "agent".into();
-        let c = fold(&[
-            ev(1, Action::Grant(Level::ExpressWritten), "", Source::WebForm),
-            r,
-            ev(3, Action::Revoke, "", Source::Keyword),
-            ev(4, Action::Grant(Level::Express), "", Source::Keyword),
-        ]);
-        assert!(c.opt_out_for_send("casework", "x").is_none(), "{c:?}");
-        assert!(c.opt_out_for_send("fundraising", "x").is_some(), "the agent's revoke stays: {c:?}");
-    }
-
-    #[test]
-    fn a_backdated_grant_does_not_undo_a_later_opt_out() {
-        let mut revoke = ev(1, Action::Revoke, "", Source::Keyword);
-        revoke.event.occurred_at = Timestamp::from_second(1_000).unwrap();
-        let mut old = ev(2, Action::Grant(Level::Express), "", Source::Import);
-        old.event.occurred_at = Timestamp::from_second(10).unwrap();
-        let c = fold(&[revoke, old]);
-        assert!(c.opt_out_for_send("casework", "x").is_some());
-    }
-
-    #[test]
-    fn a_revoke_on_another_dimension_is_not_lifted_by_a_campaign_grant() {
-        let mut r = ev(1, Action::Revoke, "", Source::Api);
-        r.event.scope.sender = "+13125550100".into();
-        let c = fold(&[r, ev(2, Action::Grant(Level::Express), "casework", Source::WebForm)]);
-        assert!(c.opt_out_for_send("casework", "+13125550100").is_some());
-        assert!(c.opt_out_for_send("casework", "+13125550102").is_none());
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

@@ -110,7 +110,8 @@ fn pipeline(i: &Inputs, d: &mut Decision) -> Step {
     let category = steps::category_for(msg, sender.campaign, conversation);
     d.category = Some(category);
     let words = pack.content.words(msg.body);
-    steps::category_allowed(&pack.content, sender.campaign, category, &words)?; // 4
+    steps::category_allowed(&pack.content, sender.campaign, category, &words)?; // 4b
+    steps::review_hold(i.consent, msg, category, tenant.review_hold)?; // 4c
     steps::consent(i.consent, &sender, category, conversation, tenant.conversation_window)?; // 5
     steps::content(&pack.content, tenant, sender.campaign, msg.body, &words)?; // 6
     let states = timing::state_rules(pack, tenant, &i.place.states, category);

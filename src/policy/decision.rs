@@ -30,6 +30,7 @@ pub enum ReasonCode {
     UnsupportedRegion,
     CategoryNotAllowed,
     DisclosureAdded,
+    ReviewHold,
 }
 
 impl Outcome {
@@ -61,6 +62,7 @@ impl ReasonCode {
             ReasonCode::UnsupportedRegion => "unsupported_region",
             ReasonCode::CategoryNotAllowed => "category_not_allowed",
             ReasonCode::DisclosureAdded => "disclosure_added",
+            ReasonCode::ReviewHold => "review_hold",
         }
     }
 }

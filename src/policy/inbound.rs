@@ -1,4 +1,5 @@
-//! Inbound SMS reply classification: opt-out / opt-in / help / ordinary message.
+//! Inbound SMS reply classification: opt-out / opt-in / help / wrong number /
+//! needs review / ordinary message.
 //!
 //! US A2P compliance (CTIA keywords, FCC 24-24 "any reasonable means" revocation)
 //! requires honouring opt-outs sent as hard keywords *and* as plain language, while
@@ -27,6 +28,11 @@ pub enum Intent {
     OptIn,
     /// Asks for program info (CTIA requires a HELP response).
     Help,
+    /// "Wrong number": a revocation that also reports a possible reassignment.
+    WrongNumber,
+    /// May mean "stop" but not clearly ("not interested", "how did you get my
+    /// number"): an agent should look; automated sends wait (review hold).
+    Review,
     /// Ordinary conversation: route to a human or the application.
     Message,
 }
@@ -49,6 +55,9 @@ pub struct Classification {
     pub intent: Intent,
     pub matched: String,
     pub how: MatchKind,
+    /// The language the text is most likely in (a BCP 47 tag from the rule
+    /// pack's `language_words`); None when no listed word is in it.
+    pub language: Option<String>,
 }
 
 /// The rulepack's `[inbound]` section. Entries are normalized with [`normalize`] at load,
@@ -80,6 +89,20 @@ pub struct InboundRules {
     pub negation_rules: Vec<ProximityRule>,
     /// Outbound opt-out instruction patterns ("Reply STOP", "STOP to opt out").
     pub instruction_rules: Vec<ProximityRule>,
+    /// Phrases that report a wrong number wherever they occur ("wrong number").
+    pub wrong_number_phrases: Vec<String>,
+    /// Wrong-number patterns ("this isn't <name>", as the whole message).
+    pub wrong_number_rules: Vec<ProximityRule>,
+    /// Phrases that put the number on review wherever they occur ("not interested").
+    pub review_phrases: Vec<String>,
+    /// Phrases that put the number on review only as the whole message ("enough").
+    pub review_messages: Vec<String>,
+    /// Review patterns.
+    pub review_rules: Vec<ProximityRule>,
+    /// Words that mark a text as written in a language, by BCP 47 tag, so the
+    /// reply can be in it; the language with the most words in the text wins.
+    #[serde(default)]
+    pub language_words: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,11 +119,13 @@ pub struct Classifier {
     keywords: Lexicon<Kw>,
     spaced_min: usize,
     repeat_min: usize,
-    opt_out: Vec<Pattern>,
+    /// Free-text classes in the order they are tried: wrong number, opt-out, review.
+    free_text: [(Intent, Vec<Pattern>); 3],
     negations: Vec<Pattern>,
     instructions: Vec<Pattern>,
     /// Every word an instruction pattern can start with.
     instruction_firsts: FxSet<String>,
+    languages: Vec<(String, FxSet<String>)>,
 }
 
 fn patterns(key: &str, phrases: Option<(&str, &[String])>, rules: &[ProximityRule]) -> Result<Vec<Pattern>, String> {
@@ -140,17 +165,41 @@ impl Classifier {
             }
         }
         let out_phrases = ("inbound.opt_out_phrases", r.opt_out_phrases.as_slice());
+        let wrong_phrases = ("inbound.wrong_number_phrases", r.wrong_number_phrases.as_slice());
+        let review_phrases = ("inbound.review_phrases", r.review_phrases.as_slice());
+        let mut review = patterns("inbound.review_rules", Some(review_phrases), &r.review_rules)?;
+        review.push(Pattern::whole_phrases("inbound.review_messages", &r.review_messages)?);
         let instr_phrases = ("inbound.instruction_phrases", r.instruction_phrases.as_slice());
         let instructions = patterns("inbound.instruction_rules", Some(instr_phrases), &r.instruction_rules)?;
         let instruction_firsts = instructions.iter().flat_map(|p| p.triggers.firsts.iter().cloned()).collect();
+        let mut languages = Vec::new();
+        for (tag, words) in &r.language_words {
+            let mut set = FxSet::default();
+            for (i, w) in words.iter().enumerate() {
+                let n = normalize(w);
+                if n.is_empty() || n.contains(' ') {
+                    return Err(format!("inbound.language_words.{tag}[{i}]: {w:?} must be one word"));
+                }
+                set.insert(n);
+            }
+            languages.push((tag.clone(), set));
+        }
         Ok(Classifier {
             keywords,
             spaced_min: r.spaced_letters_min_run,
             repeat_min: r.repeated_letters_min_run,
-            opt_out: patterns("inbound.opt_out_rules", Some(out_phrases), &r.opt_out_rules)?,
+            free_text: [
+                (
+                    Intent::WrongNumber,
+                    patterns("inbound.wrong_number_rules", Some(wrong_phrases), &r.wrong_number_rules)?,
+                ),
+                (Intent::OptOut, patterns("inbound.opt_out_rules", Some(out_phrases), &r.opt_out_rules)?),
+                (Intent::Review, review),
+            ],
             negations: patterns("inbound.negation_rules", None, &r.negation_rules)?,
             instructions,
             instruction_firsts,
+            languages,
         })
     }
 
@@ -158,13 +207,28 @@ impl Classifier {
     /// matters for conditional opt-in words (YES re-subscribes only an opted-out sender).
     pub fn classify(&self, text: &str, currently_opted_out: bool) -> Classification {
         let norm = normalize(text);
-        let toks = Toks::new(&norm);
+        let mut c = self.intent_of(&norm, currently_opted_out);
+        c.language = self.language_of(&norm);
+        c
+    }
+
+    /// The language with the most of its marker words in `norm` (the first
+    /// listed on a tie); None when there is none.
+    fn language_of(&self, norm: &str) -> Option<String> {
+        let count = |set: &FxSet<String>| norm.split(' ').filter(|w| set.contains(*w)).count();
+        let best = self.languages.iter().map(|(tag, set)| (count(set), tag)).filter(|(n, _)| *n > 0);
+        best.fold(None, |acc: Option<(usize, &String)>, x| if acc.is_some_and(|a| a.0 >= x.0) { acc } else { Some(x) })
+            .map(|(_, tag)| tag.clone())
+    }
+
+    fn intent_of(&self, norm: &str, currently_opted_out: bool) -> Classification {
+        let toks = Toks::new(norm);
         let keyword = self.keyword(&toks, currently_opted_out).or_else(|| {
-            let variant = keyword_variant(&norm, self.spaced_min, self.repeat_min)?;
+            let variant = keyword_variant(norm, self.spaced_min, self.repeat_min)?;
             self.keyword(&Toks::new(&variant), currently_opted_out)
         });
         if let Some((intent, matched)) = keyword {
-            return Classification { intent, matched, how: MatchKind::Keyword };
+            return Classification { intent, matched, how: MatchKind::Keyword, language: None };
         }
         // Every negation match, not only each rule's first: in "my mom keeps
         // texting me lol tell her to stop texting me" the second one negates.
@@ -176,15 +240,18 @@ impl Classifier {
             });
         }
         let free = |s: usize, e: usize| negated.iter().all(|&(ns, ne)| e <= ns || ne <= s);
-        for p in self.opt_out.iter().filter(|p| !p.voided(&toks)) {
-            let whole = |s, e| !p.whole || (self.only_filler(&toks, 0, s) && self.only_filler(&toks, e, toks.len()));
-            if let Some((s, e)) = p.find(&toks, |s, e| free(s, e) && whole(s, e)) {
-                let matched = toks.slice(s, e - s).unwrap_or_default().to_string();
-                return Classification { intent: Intent::OptOut, matched, how: MatchKind::Phrase };
+        for (intent, patterns) in &self.free_text {
+            for p in patterns.iter().filter(|p| !p.voided(&toks)) {
+                let whole =
+                    |s, e| !p.whole || (self.only_filler(&toks, 0, s) && self.only_filler(&toks, e, toks.len()));
+                if let Some((s, e)) = p.find(&toks, |s, e| free(s, e) && whole(s, e)) {
+                    let matched = toks.slice(s, e - s).unwrap_or_default().to_string();
+                    return Classification { intent: *intent, matched, how: MatchKind::Phrase, language: None };
+                }
             }
         }
         let (intent, matched, how) = (Intent::Message, String::new(), MatchKind::None);
-        Classification { intent, matched, how }
+        Classification { intent, matched, how, language: None }
     }
 
     /// Whole-message keyword parse: only keywords and filler words allowed. Opt-out wins

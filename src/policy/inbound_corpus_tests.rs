@@ -4,60 +4,83 @@ use super::tests::{clf, label, CORPUS_TSV};
 use super::*;
 use proptest::prelude::*;
 
-const INTENTS: [Intent; 4] = [Intent::OptOut, Intent::OptIn, Intent::Help, Intent::Message];
+const INTENTS: [Intent; 6] =
+    [Intent::OptOut, Intent::WrongNumber, Intent::Review, Intent::OptIn, Intent::Help, Intent::Message];
+
+/// Floors per class, in the order of `INTENTS`: (precision %, recall %). The
+/// rules were improved after a first blind run over the real-traffic rows
+/// (recall then: opt-out 94.9%, wrong number 92.3%, review 96.6%, opt-in
+/// 96.4%, help 96.9%), so what this corpus measures now (opt-out 100/99.2,
+/// wrong number 100/97.1, review 98.3/100, opt-in and help 100/100, message
+/// 99.1/100) flatters the rules on unseen texts; the floors sit a little
+/// below it so a rule change that loses rows fails here.
+const FLOORS: [(f64, f64); 6] = [(99.0, 98.5), (98.0, 95.0), (96.0, 98.0), (98.0, 98.0), (98.0, 96.0), (98.0, 99.5)];
+
+/// Whether an intent records a revocation.
+fn revokes(i: Intent) -> bool {
+    matches!(i, Intent::OptOut | Intent::WrongNumber)
+}
 
 #[test]
 fn corpus_confusion_matrix() {
     let c = clf();
-    let mut m = [[0usize; 4]; 4]; // m[expected][got]
-    let (mut fcc, mut fcc_hit, mut false_out, mut missed_out) = (0, 0, Vec::new(), Vec::new());
-    let idx = |x: Intent| INTENTS.iter().position(|&y| y == x).unwrap_or(3);
+    let n = INTENTS.len();
+    let mut m = vec![vec![0usize; n]; n]; // m[expected][got]
+    let (mut fcc, mut fcc_hit, mut typed) = (0, 0, 0);
+    let (mut false_out, mut missed_out) = (Vec::new(), Vec::new());
+    let idx = |x: Intent| INTENTS.iter().position(|&y| y == x).expect("every intent has a column");
     for line in CORPUS_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let cols: Vec<&str> = line.splitn(4, '\t').collect();
         assert_eq!(cols.len(), 4, "bad corpus row {line:?}");
         assert!(matches!(cols[1], "0" | "1"), "bad opted_out in {line:?}");
+        let tags: Vec<&str> = cols[2].split(',').collect();
         let (want, got) = (label(cols[0]), c.classify(cols[3], cols[1] == "1"));
         m[idx(want)][idx(got.intent)] += 1;
-        if cols[2].split(',').any(|t| t == "fcc") {
+        typed += usize::from(tags.contains(&"typed"));
+        // The FCC per-se words and the CTIA keyword sets.
+        if tags.iter().any(|t| matches!(*t, "fcc" | "ctia")) {
             fcc += 1;
             fcc_hit += usize::from(got.intent == Intent::OptOut);
         }
-        if want != Intent::OptOut && got.intent == Intent::OptOut {
+        if !revokes(want) && revokes(got.intent) {
             false_out.push(line);
         }
-        let known_miss = cols[2].split(',').any(|t| t == "hard");
-        if want == Intent::OptOut && got.intent != Intent::OptOut && !known_miss {
+        if want == Intent::OptOut && got.intent != Intent::OptOut && !tags.contains(&"hard") {
             missed_out.push(line);
         }
         if want != got.intent {
             println!("MISS want {:?} got {:?} ({:?} {:?}): {line}", want, got.intent, got.how, got.matched);
         }
     }
-    println!("expected \\ got  {:>8} {:>8} {:>8} {:>8}", "OptOut", "OptIn", "Help", "Message");
+    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    print!("{:<14}", "want \\ got");
+    INTENTS.iter().for_each(|i| print!(" {:>11}", format!("{i:?}")));
+    println!();
     for (i, row) in m.iter().enumerate() {
-        println!("{:<15} {:>8} {:>8} {:>8} {:>8}", format!("{:?}", INTENTS[i]), row[0], row[1], row[2], row[3]);
+        print!("{:<14}", format!("{:?}", INTENTS[i]));
+        row.iter().for_each(|x| print!(" {x:>11}"));
+        println!();
     }
     let total: usize = m.iter().flatten().sum();
-    let correct: usize = (0..4).map(|i| m[i][i]).sum();
+    let mut low = Vec::new();
     for (i, it) in INTENTS.iter().enumerate() {
-        let got: usize = (0..4).map(|r| m[r][i]).sum();
+        let got: usize = (0..n).map(|r| m[r][i]).sum();
         let want: usize = m[i].iter().sum();
-        let pct = |a: usize, b: usize| {
-            if b == 0 {
-                100.0
-            } else {
-                100.0 * a as f64 / b as f64
-            }
-        };
-        println!("{it:?}: precision {:.1}% recall {:.1}%", pct(m[i][i], got), pct(m[i][i], want));
+        let (p, r) = (pct(m[i][i], got), pct(m[i][i], want));
+        println!("{it:?}: {want} rows, precision {p:.1}% recall {r:.1}%");
+        if p < FLOORS[i].0 || r < FLOORS[i].1 {
+            low.push(format!("{it:?}: precision {p:.1}% recall {r:.1}%, floors {:?}", FLOORS[i]));
+        }
     }
-    let acc = 100.0 * correct as f64 / total as f64;
-    println!("accuracy {correct}/{total} = {acc:.1}%; fcc recall {fcc_hit}/{fcc}");
-    assert!(total >= 170, "corpus too small: {total}");
-    assert_eq!(fcc_hit, fcc, "every FCC per-se word must opt out");
-    assert!(false_out.is_empty(), "false opt-outs: {false_out:#?}");
+    let correct: usize = (0..n).map(|i| m[i][i]).sum();
+    let acc = pct(correct, total);
+    println!("accuracy {correct}/{total} = {acc:.1}%; keyword recall {fcc_hit}/{fcc}; typed {typed}");
+    assert!(total >= 1000, "corpus too small: {total}");
+    assert!(typed * 3 > total, "fewer than a third of the rows are written as people text: {typed}/{total}");
+    assert_eq!(fcc_hit, fcc, "every FCC per-se word and CTIA keyword must opt out");
+    assert!(false_out.is_empty(), "revocations of texts that are none: {false_out:#?}");
     assert!(missed_out.is_empty(), "opt-outs missed (only rows tagged hard may be): {missed_out:#?}");
-    assert!(acc >= 97.0, "accuracy {acc:.1}% < 97%");
+    assert!(low.is_empty(), "classes below their floors: {low:#?}");
 }
 
 #[test]

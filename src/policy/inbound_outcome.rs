@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::inbound::Intent;
-use super::TenantPolicy;
+use super::Replies;
 use crate::domain::{Action, ContactConsent, Level, Source};
 
 /// Where the number stands with this sender before the text arrived.
@@ -67,23 +67,26 @@ pub struct InboundOutcome<'t> {
 /// The intent -> event / reply table. One confirmation only: a repeated STOP
 /// while fully opted out is recorded as evidence but not confirmed again; a
 /// START records a grant only when there is something to restore or nothing
-/// on record.
-pub fn outcome(
-    intent: Intent,
-    standing: Standing,
-    tenant: &TenantPolicy,
-    received_at: Timestamp,
-) -> InboundOutcome<'_> {
+/// on record. A wrong-number report is always recorded (it voids grants an
+/// opt-in keyword could otherwise restore) and confirmed like an opt-out; an
+/// ambiguous text records a review hold and no reply (an agent answers),
+/// unless nothing could be sent to the number anyway.
+pub fn outcome(intent: Intent, standing: Standing, replies: &Replies, received_at: Timestamp) -> InboundOutcome<'_> {
     let change = |action| Some(ConsentChange { action, source: Source::Keyword, occurred_at: received_at });
     let revoke = change(Action::Revoke);
     let grant = change(Action::Grant(Level::Express));
-    let (opt_out, opt_in, help) = (&*tenant.opt_out_reply, &*tenant.opt_in_reply, &*tenant.help_reply);
+    let (wrong_number, hold) = (change(Action::WrongNumber), change(Action::ReviewHold));
+    let (opt_out, opt_in, help) = (&*replies.opt_out, &*replies.opt_in, &*replies.help);
     let (record, reply, reply_if_recorded_before) = match (intent, standing) {
         (Intent::OptOut, Standing::FullyOptedOut) => (revoke, "", opt_out),
         (Intent::OptOut, _) => (revoke, opt_out, opt_out),
         (Intent::OptIn, Standing::OnRecord) => (None, opt_in, opt_in),
         (Intent::OptIn, _) => (grant, opt_in, opt_in),
         (Intent::Help, _) => (None, help, help),
+        (Intent::WrongNumber, Standing::FullyOptedOut) => (wrong_number, "", opt_out),
+        (Intent::WrongNumber, _) => (wrong_number, opt_out, opt_out),
+        (Intent::Review, Standing::FullyOptedOut) => (None, "", ""),
+        (Intent::Review, _) => (hold, "", ""),
         (Intent::Message, _) => (None, "", ""),
     };
     InboundOutcome { record, reply, reply_if_recorded_before }

@@ -17,8 +17,8 @@ fn each_intent_and_standing_records_and_replies_as_the_table_says() {
     use Intent::*;
     use Standing::*;
     let policy = Policy::compile(&Config::demo(), Arc::new(RulePack::builtin().unwrap())).unwrap();
-    let t = &policy.tenants["northside"];
-    let (stop, start, help) = (t.opt_out_reply.as_str(), t.opt_in_reply.as_str(), t.help_reply.as_str());
+    let t = &policy.tenants["northside"].replies(None);
+    let (stop, start, help) = (t.opt_out.as_str(), t.opt_in.as_str(), t.help.as_str());
     let revoke = Some(Action::Revoke);
     let grant = Some(Action::Grant(Level::Express));
     // (intent, standing, recorded, reply, reply when recorded before)
@@ -34,6 +34,13 @@ fn each_intent_and_standing_records_and_replies_as_the_table_says() {
         (OptIn, FullyOptedOut, grant, start, start),
         (Help, Unknown, None, help, help),
         (Help, FullyOptedOut, None, help, help),
+        (WrongNumber, Unknown, Some(Action::WrongNumber), stop, stop),
+        (WrongNumber, OnRecord, Some(Action::WrongNumber), stop, stop),
+        (WrongNumber, FullyOptedOut, Some(Action::WrongNumber), "", stop),
+        (Review, Unknown, Some(Action::ReviewHold), "", ""),
+        (Review, OnRecord, Some(Action::ReviewHold), "", ""),
+        (Review, OptedOut, Some(Action::ReviewHold), "", ""),
+        (Review, FullyOptedOut, None, "", ""),
         (Message, OnRecord, None, "", ""),
         (Message, FullyOptedOut, None, "", ""),
     ];

@@ -26,6 +26,10 @@ pub struct ProximityRule {
     /// calls). Opt-out rules only.
     #[serde(default)]
     pub unless: Vec<String>,
+    /// The object is any one word, e.g. a name ("this isn't Maria");
+    /// `objects` must then be empty.
+    #[serde(default)]
+    pub any_word_object: bool,
 }
 
 /// Largest `max_gap` accepted; longer gaps stop meaning "the same request".
@@ -122,13 +126,19 @@ pub(super) struct Pattern {
     max_gap: usize,
     pub(super) whole: bool,
     unless: Lexicon<()>,
+    any_object: bool,
 }
 
 impl Pattern {
     pub(super) fn phrases(key: &str, entries: &[String]) -> Result<Self, String> {
         let triggers = Lexicon::build(key, entries, (), false)?;
         let (objects, gap_words) = (None, Lexicon::new());
-        Ok(Pattern { triggers, objects, gap_words, max_gap: 0, whole: false, unless: Lexicon::new() })
+        let unless = Lexicon::new();
+        Ok(Pattern { triggers, objects, gap_words, max_gap: 0, whole: false, unless, any_object: false })
+    }
+    /// A fixed phrase list that matches only as the whole message (filler allowed).
+    pub(super) fn whole_phrases(key: &str, entries: &[String]) -> Result<Self, String> {
+        Ok(Pattern { whole: true, ..Pattern::phrases(key, entries)? })
     }
     pub(super) fn rule(key: &str, r: &ProximityRule) -> Result<Self, String> {
         let key = format!("{key} ({:?})", r.name);
@@ -140,10 +150,13 @@ impl Pattern {
             return Err(format!("{key}.max_gap: {} exceeds {MAX_GAP_LIMIT}", r.max_gap));
         }
         let triggers = Lexicon::build(&format!("{key}.triggers"), &r.triggers, (), true)?;
-        let objects = Some(Lexicon::build(&format!("{key}.objects"), &r.objects, (), true)?);
+        if r.any_word_object && !r.objects.is_empty() {
+            return Err(format!("{key}.objects: must be empty with any_word_object"));
+        }
+        let objects = Some(Lexicon::build(&format!("{key}.objects"), &r.objects, (), !r.any_word_object)?);
         let unless = Lexicon::build(&format!("{key}.unless"), &r.unless, (), false)?;
         let (max_gap, whole) = (r.max_gap, r.whole_message);
-        Ok(Pattern { triggers, objects, gap_words, max_gap, whole, unless })
+        Ok(Pattern { triggers, objects, gap_words, max_gap, whole, unless, any_object: r.any_word_object })
     }
     /// Whether one of the rule's `unless` phrases is in the text.
     pub(super) fn voided(&self, t: &Toks) -> bool {
@@ -171,6 +184,9 @@ impl Pattern {
     }
     fn object_end(&self, objects: &Lexicon<()>, t: &Toks, mut j: usize) -> Option<usize> {
         for _ in 0..=self.max_gap {
+            if self.any_object && j < t.len() {
+                return Some(j + 1);
+            }
             if let Some((m, ())) = objects.at(t, j) {
                 return Some(j + m);
             }

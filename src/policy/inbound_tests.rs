@@ -21,6 +21,8 @@ pub(super) fn label(s: &str) -> Intent {
         "OPT_IN" => Intent::OptIn,
         "HELP" => Intent::Help,
         "MESSAGE" => Intent::Message,
+        "WRONG_NUMBER" => Intent::WrongNumber,
+        "REVIEW" => Intent::Review,
         other => panic!("bad label {other:?}"),
     }
 }
@@ -73,7 +75,6 @@ fn phrase_families() {
             ("please remove my number", false, OptOut, P, "REMOVE MY NUMBER"),
             ("take me off the list", false, OptOut, P, "TAKE ME OFF"),
             ("leave me alone", false, OptOut, P, "LEAVE ME ALONE"),
-            ("wrong number", false, OptOut, P, "WRONG NUMBER"),
             ("no me envíes más mensajes", false, OptOut, P, "NO ME ENVIES"),
             ("revoke my consent", false, OptOut, P, "REVOKE MY CONSENT"),
             ("please don't stop sending reminders", false, Message, none, ""),
@@ -84,6 +85,66 @@ fn phrase_families() {
             ("I can't stop smiling, stop texting me", false, OptOut, P, "STOP TEXTING"),
         ],
     );
+}
+
+/// Wrong-number reports (a revocation that voids earlier grants) and texts
+/// that only might mean "stop" (review), next to ordinary texts with the
+/// same words.
+#[test]
+fn wrong_number_and_review_families() {
+    use {Intent::*, MatchKind::Phrase as P};
+    let none = MatchKind::None;
+    check(
+        &clf(),
+        &[
+            ("wrong number", false, WrongNumber, P, "WRONG NUMBER"),
+            ("You have the wrong person", false, WrongNumber, P, "YOU HAVE THE WRONG"),
+            ("this isn't Maria", false, WrongNumber, P, "THIS ISNT MARIA"),
+            ("sorry, this is not Tom", false, WrongNumber, P, "THIS IS NOT TOM"),
+            ("new number, who is this?", false, WrongNumber, P, "NEW NUMBER WHO"),
+            ("número equivocado", false, WrongNumber, P, "NUMERO EQUIVOCADO"),
+            ("wrong number stop texting me", false, WrongNumber, P, "WRONG NUMBER"),
+            ("wrong person", false, WrongNumber, P, "WRONG PERSON"),
+            ("this isn't right", false, Message, none, ""),
+            ("this is not working", false, Message, none, ""),
+            ("I paid the wrong person, can you help", false, Message, none, ""),
+            ("what's wrong with my order", false, Message, none, ""),
+            ("not interested", false, Review, P, "NOT INTERESTED"),
+            ("Enough!!", false, Review, P, "ENOUGH"),
+            ("how did you get my number?", false, Review, P, "HOW DID YOU GET MY NUMBER"),
+            ("this is spam", false, Review, P, "THIS IS SPAM"),
+            ("who is this, I never signed up", false, Review, P, "I NEVER SIGNED UP"),
+            ("who is this and why are you texting me", false, Review, P, "WHY ARE YOU TEXTING ME"),
+            ("not interested, stop texting me", false, OptOut, P, "STOP TEXTING"),
+            ("that's enough food for the week, thanks", false, Message, none, ""),
+            ("I'll stop by at 3", false, Message, none, ""),
+            ("can I cancel my appointment", false, Message, none, ""),
+            ("what time does it end", false, Message, none, ""),
+            ("your email went to my spam folder", false, Message, none, ""),
+            ("who is this?", false, Message, none, ""),
+        ],
+    );
+}
+
+/// The language a text is written in, for the reply: the rule pack's marker
+/// words decide, the most of them wins, and none means the default.
+#[test]
+fn the_language_of_a_text_is_the_one_with_most_marker_words() {
+    let c = clf();
+    for (text, want) in [
+        ("ALTO", Some("es")),
+        ("STOP por favor", Some("es")),
+        ("número equivocado", Some("es")),
+        ("no me manden mensajes please", Some("es")),
+        ("ayuda", Some("es")),
+        ("ARRÊT merci", Some("fr")),
+        ("STOP", None),
+        ("please stop texting me", None),
+        ("no", None),
+        ("", None),
+    ] {
+        assert_eq!(c.classify(text, false).language.as_deref(), want, "{text:?}");
+    }
 }
 
 /// Revocation wording aimed at something else is no opt-out; the opt-outs
@@ -160,8 +221,13 @@ fn bad_rules_name_the_key() {
     r.opt_out_keywords.clear();
     assert!(Classifier::new(&r).err().unwrap_or_default().contains("inbound.opt_out_keywords"));
     let mut r = rules();
+    let at = r.help_keywords.len();
     r.help_keywords.push("STOP".into());
-    assert!(Classifier::new(&r).err().unwrap_or_default().contains("inbound.help_keywords[3]"));
+    assert!(Classifier::new(&r).err().unwrap_or_default().contains(&format!("inbound.help_keywords[{at}]")));
+    let mut r = rules();
+    r.wrong_number_rules[0].objects.push("MARIA".into());
+    let err = Classifier::new(&r).err().unwrap_or_default();
+    assert!(err.contains("wrong_number_rules[0] (\"not_this_name\").objects: must be empty"), "{err}");
     let mut r = rules();
     r.opt_out_rules[3].max_gap = 99;
     assert!(Classifier::new(&r).err().unwrap_or_default().contains("opt_out_rules[3] (\"remove_me\").max_gap"));
@@ -223,7 +289,7 @@ fn gateway_artifacts_around_opt_outs() {
             ("\u{0091}stop texting me\u{0092}", false, OptOut, P, "STOP TEXTING"),
             ("take me off your list\u{0}", false, OptOut, P, "TAKE ME OFF"),
             ("stop\u{200B} texting\u{200C} me", false, OptOut, P, "STOP TEXTING"),
-            ("ｗｒｏｎｇ ｎｕｍｂｅｒ", false, OptOut, P, "WRONG NUMBER"),
+            ("ｗｒｏｎｇ ｎｕｍｂｅｒ", false, WrongNumber, P, "WRONG NUMBER"),
             ("START\u{0}", true, OptIn, K, "START"),
             ("\u{1b}[0mHELP", false, Help, K, "HELP"),
             ("don\u{0092}t stop", false, Message, MatchKind::None, ""),

@@ -48,6 +48,17 @@ pub struct Campaign {
     pub allowed_content: Vec<String>,
 }
 
+/// One language's replies, the tenant's defaults filled in where the
+/// configuration left one out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replies {
+    /// BCP 47 tag, as configured.
+    pub language: String,
+    pub help: String,
+    pub opt_out: String,
+    pub opt_in: String,
+}
+
 /// One tenant's policy, compiled from its configuration.
 #[derive(Clone, Debug)]
 pub struct TenantPolicy {
@@ -56,9 +67,15 @@ pub struct TenantPolicy {
     pub help_reply: String,
     pub opt_out_reply: String,
     pub opt_in_reply: String,
+    /// The language of the replies above.
+    pub reply_language: String,
+    /// Replies in other languages (`replies.<tag>` in the configuration).
+    pub other_replies: Vec<Replies>,
     pub opt_out_notice: String,
     pub conversation_window: SignedDuration,
     pub disclosure_interval: SignedDuration,
+    /// How long an unresolved review hold lasts.
+    pub review_hold: SignedDuration,
     pub quiet_hours: NamedWindow,
     pub quiet_hours_conversational: bool,
     pub state_rules: bool,
@@ -68,6 +85,20 @@ pub struct TenantPolicy {
 }
 
 impl TenantPolicy {
+    /// The replies in `language` (a BCP 47 tag; its primary language
+    /// subtag is what is compared), else the default ones.
+    pub fn replies(&self, language: Option<&str>) -> Replies {
+        let primary = |tag: &str| tag.split('-').next().unwrap_or_default().to_ascii_lowercase();
+        let want = language.map(primary);
+        let other = self.other_replies.iter().find(|r| want.as_deref() == Some(primary(&r.language).as_str()));
+        other.cloned().unwrap_or_else(|| Replies {
+            language: self.reply_language.clone(),
+            help: self.help_reply.clone(),
+            opt_out: self.opt_out_reply.clone(),
+            opt_in: self.opt_in_reply.clone(),
+        })
+    }
+
     /// The campaign a send from `sender` belongs to (or the named one, when
     /// `campaign_id` is set and registers that sender).
     pub fn campaign_for(&self, sender: &str, campaign_id: &str) -> Option<&Campaign> {
@@ -111,7 +142,19 @@ fn tenant(id: &str, t: &TenantConfig, pack: &RulePack) -> Result<TenantPolicy, S
     let p = &t.policy;
     let mut own_numbers: Vec<String> =
         t.campaigns.iter().flat_map(|c| c.senders.iter().map(|s| s.0.as_str().to_string())).collect();
-    own_numbers.extend(pack.content.phones(&t.help_reply).into_iter().map(|p| p.e164));
+    let other_replies: Vec<Replies> = t
+        .replies
+        .iter()
+        .map(|(language, r)| Replies {
+            language: language.clone(),
+            help: r.help_reply.clone().unwrap_or_else(|| t.help_reply.clone()),
+            opt_out: r.opt_out_reply.clone().unwrap_or_else(|| t.opt_out_reply.clone()),
+            opt_in: r.opt_in_reply.clone().unwrap_or_else(|| t.opt_in_reply.clone()),
+        })
+        .collect();
+    for help in std::iter::once(&t.help_reply).chain(other_replies.iter().map(|r| &r.help)) {
+        own_numbers.extend(pack.content.phones(help).into_iter().map(|p| p.e164));
+    }
     let mut campaigns = Vec::new();
     for (i, c) in t.campaigns.iter().enumerate() {
         for (j, cat) in c.allowed_content.iter().enumerate() {
@@ -138,9 +181,12 @@ fn tenant(id: &str, t: &TenantConfig, pack: &RulePack) -> Result<TenantPolicy, S
         help_reply: t.help_reply.clone(),
         opt_out_reply: t.opt_out_reply.clone(),
         opt_in_reply: t.opt_in_reply.clone(),
+        reply_language: t.reply_language.clone(),
+        other_replies,
         opt_out_notice: p.opt_out_notice.clone(),
         conversation_window: duration(p.conversation_window.0),
         disclosure_interval: duration(p.disclosure_interval.0),
+        review_hold: duration(p.review_hold.0),
         quiet_hours: NamedWindow { rule_id: "quiet_hours.tenant".into(), window: WeeklyWindow::every_day(window) },
         quiet_hours_conversational: p.quiet_hours_conversational,
         state_rules: p.state_rules,

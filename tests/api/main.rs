@@ -13,6 +13,7 @@ mod ghz;
 mod helpers;
 mod history;
 mod inbound;
+mod inbound_holds;
 mod jaeger;
 mod ledger_ops;
 mod metrics;

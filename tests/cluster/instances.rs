@@ -65,7 +65,7 @@ impl Instance {
     }
 
     /// SIGKILL, wipe the data directory, start again on the same config.
-    fn kill_and_wipe(&mut self) {
+    pub fn kill_and_wipe(&mut self) {
         self.server.take().expect("running").kill();
         std::fs::remove_dir_all(&self.data).expect("wipe");
         self.server = Some(Server::start_configured(&self.config, &self.data));

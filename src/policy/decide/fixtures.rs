@@ -41,7 +41,12 @@ pub type Event = (u64, Action, &'static str);
 pub fn consent_of(events: &[Event]) -> ContactConsent {
     let mut c = ContactConsent::default();
     for &(seq, action, campaign) in events {
-        let id = format!("{}-{seq}", if action.is_revoke() { "revoke" } else { "grant" });
+        let kind = match action {
+            Action::Grant(_) => "grant",
+            Action::Revoke | Action::WrongNumber => "revoke",
+            Action::ReviewHold => "hold",
+        };
+        let id = format!("{kind}-{seq}");
         c.apply(&ConsentEvent {
             sequence: seq,
             recorded_at: Timestamp::UNIX_EPOCH,

@@ -88,15 +88,50 @@ pub(super) fn sender<'a>(tenant: &'a TenantPolicy, msg: &Message<'a>) -> Step<Se
     Err(deny(ReasonCode::SenderNotRegistered, "sender.registered", why))
 }
 
-/// Step 3: the person's latest word for this campaign and sender is not a revocation.
+/// Step 3: the person's latest word for this campaign and sender is not a
+/// revocation. A wrong-number report is one, and says so: the consent given
+/// before it was someone else's.
 pub(super) fn opt_out(consent: &ContactConsent, sender: &Sender) -> Step {
     let Some(s) = consent.opt_out_for_send(&sender.campaign.id, sender.number) else { return Ok(()) };
-    let r = Reason::new(
-        ReasonCode::OptedOut,
-        "consent.opted_out",
-        format!("the recipient opted out on {}", s.since.strftime("%Y-%m-%d %H:%M UTC")),
-    );
+    let when = s.since.strftime("%Y-%m-%d %H:%M UTC");
+    let r = if consent.reassigned.as_ref().is_some_and(|m| m.event_id == s.event_id) {
+        Reason::new(
+            ReasonCode::OptedOut,
+            "inbound.wrong_number",
+            format!(
+                "the number was reported as a wrong number on {when} (possible reassignment); consent given before then is void"
+            ),
+        )
+    } else {
+        Reason::new(ReasonCode::OptedOut, "consent.opted_out", format!("the recipient opted out on {when}"))
+    };
     Err(Stop::Deny(vec![r.citing(&s.event_id)]))
+}
+
+/// Step 4c: an unresolved review hold (an ambiguous inbound text) stops every
+/// send but a person's conversational reply, until `hold_for` after the text.
+pub(super) fn review_hold(
+    consent: &ContactConsent,
+    msg: &Message,
+    category: Category,
+    hold_for: SignedDuration,
+) -> Step {
+    let Some(h) = &consent.review_hold else { return Ok(()) };
+    let until = h.since.checked_add(hold_for).unwrap_or(Timestamp::MAX);
+    let held = h.since <= msg.send_at && msg.send_at < until;
+    if !held || (msg.origin == Origin::Person && category == Category::Conversational) {
+        return Ok(());
+    }
+    let r = Reason::new(
+        ReasonCode::ReviewHold,
+        "inbound.review_hold",
+        format!(
+            "the recipient's text of {} awaits an agent's review; until one records a grant or revocation, or {}, only a person's reply in the conversation may be sent",
+            h.since.strftime("%Y-%m-%d %H:%M UTC"),
+            until.strftime("%Y-%m-%d %H:%M UTC"),
+        ),
+    );
+    Err(Stop::Deny(vec![r.citing(&h.event_id)]))
 }
 
 /// Whether the recipient texted within the tenant's conversation window.

@@ -117,6 +117,7 @@ fn step_3_the_latest_revocation_for_the_campaign_stops_and_is_cited() {
         (&[(1, Revoke, ""), (2, Grant(Level::Express), "")], ""),
         (&[(1, Revoke, "casework")], "revoke-1"),
         (&[(1, Revoke, "fundraising")], ""),
+        (&[(1, Grant(Level::Express), ""), (2, Action::ReviewHold, "")], ""),
     ];
     for (events, cited) in rows {
         let result = opt_out(&consent_of(events), &casework);
@@ -127,6 +128,65 @@ fn step_3_the_latest_revocation_for_the_campaign_stops_and_is_cited() {
         let expected = if cited.is_empty() { ("", "") } else { ("consent.opted_out", *cited) };
         assert_eq!(got, expected, "{events:?}");
     }
+}
+
+#[test]
+fn step_3_a_wrong_number_report_stops_and_says_so() {
+    use Action::{Grant, WrongNumber};
+    let casework = Sender { number: CASEWORK, campaign: campaign("casework") };
+    // All at one instant: a grant as old as the report is the previous owner's.
+    let rows: &[&[Event]] = &[
+        &[(1, Grant(Level::ExpressWritten), ""), (2, WrongNumber, "")],
+        &[(1, WrongNumber, ""), (2, Grant(Level::Express), "casework")],
+    ];
+    for events in rows {
+        let c = consent_of(events);
+        let Err(Stop::Deny(r)) = opt_out(&c, &casework) else { panic!("{events:?}: not denied") };
+        let cited = c.reassigned.as_ref().map(|m| m.event_id.as_str());
+        assert_eq!((r[0].rule_id.as_str(), Some(r[0].consent_event_id.as_str())), ("inbound.wrong_number", cited));
+        assert!(
+            r[0].message.contains("wrong number on 1970-01-01 00:00 UTC (possible reassignment)"),
+            "{}",
+            r[0].message
+        );
+    }
+}
+
+#[test]
+fn step_4c_a_review_hold_stops_all_but_a_persons_reply_until_it_expires() {
+    let to = PhoneNumber::parse("+13125550199").unwrap();
+    let hold = crate::domain::Marker {
+        event_id: "inbound:m1".into(),
+        sequence: 3,
+        since: ts("2026-06-02T15:00:00Z"),
+        matched: "NOT INTERESTED".into(),
+    };
+    let held = ContactConsent { review_hold: Some(hold), ..ContactConsent::default() };
+    let day = SignedDuration::from_hours(24);
+    use Category::{Conversational as Conv, Informational as Info, Promotional as Promo};
+    // (origin, category, send_at, held)
+    let rows = [
+        (Origin::Person, Conv, "2026-06-02T15:10:00Z", false),
+        (Origin::Person, Info, "2026-06-02T15:10:00Z", true),
+        (Origin::Person, Promo, "2026-06-02T15:10:00Z", true),
+        (Origin::Automated, Info, "2026-06-02T15:10:00Z", true),
+        (Origin::Unspecified, Info, "2026-06-02T15:10:00Z", true),
+        (Origin::Automated, Info, "2026-06-02T14:59:59Z", false),
+        (Origin::Automated, Info, "2026-06-03T14:59:59Z", true),
+        (Origin::Automated, Info, "2026-06-03T15:00:00Z", false),
+    ];
+    for (origin, category, at, expected) in rows {
+        let msg = Message { origin, ..message(CASEWORK, &to, "hi", at) };
+        let got = review_hold(&held, &msg, category, day);
+        let ids = match &got {
+            Err(Stop::Deny(r)) => vec![(r[0].code, r[0].rule_id.as_str(), r[0].consent_event_id.as_str())],
+            _ => vec![],
+        };
+        let want = if expected { vec![(ReasonCode::ReviewHold, "inbound.review_hold", "inbound:m1")] } else { vec![] };
+        assert_eq!(ids, want, "{origin:?} {category:?} {at}");
+    }
+    assert!(review_hold(&ContactConsent::default(), &message(CASEWORK, &to, "hi", "2026-06-02T15:10:00Z"), Info, day)
+        .is_ok());
 }
 
 #[test]
