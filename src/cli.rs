@@ -23,16 +23,17 @@ pub struct Cli {
 pub enum Command {
     /// Run the gRPC service (the built-in demo tenant when no --config is given).
     Serve {
-        #[arg(long)]
+        /// The TOML configuration (absent: the built-in demo tenant, loopback only).
+        #[arg(long, env = "TEXTGATE_CONFIG")]
         config: Option<PathBuf>,
-        /// Override `server.listen`.
-        #[arg(long)]
+        /// Override `server.listen` (gRPC address).
+        #[arg(long, env = "TEXTGATE_LISTEN")]
         listen: Option<std::net::SocketAddr>,
-        /// Override `server.data_dir`.
-        #[arg(long)]
+        /// Override `server.data_dir` (the consent store's directory).
+        #[arg(long, env = "TEXTGATE_DATA_DIR")]
         data_dir: Option<PathBuf>,
         /// Override `server.admin_listen` (HTTP /metrics, /healthz, /readyz).
-        #[arg(long)]
+        #[arg(long, env = "TEXTGATE_ADMIN_LISTEN")]
         admin_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file and print what is wrong with it.
@@ -55,20 +56,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
         }
         Command::CheckConfig { file } => {
             crate::telemetry::init(cli.log_json, log_filter.as_deref());
-            match Config::load(&file) {
-                Ok(c) => match judge_exposure(&c, &file.display().to_string()) {
-                    Ok(warnings) => {
-                        warnings.iter().for_each(|w| eprintln!("{}: warning: {w}", file.display()));
-                        eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
-                        ExitCode::SUCCESS
-                    }
-                    Err(code) => code,
-                },
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::from(2)
-                }
-            }
+            check_config(&file)
         }
         Command::HashToken => hash_token(std::io::stdin().lock()),
         Command::GenToken => {
@@ -77,47 +65,90 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve { config, listen, data_dir, admin_listen } => {
-            let config_path_arg = config.clone();
-            let loaded = match &config {
-                Some(path) => Config::load(path),
-                None => Ok(Config::demo()),
-            };
-            let mut config = match loaded {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            };
-            config.telemetry = match config.telemetry.clone().with_env(&otel_env()) {
-                Ok(t) => t,
-                Err(e) => {
-                    let origin = config_path_arg.as_ref().map_or("<built-in demo>".into(), |p| p.display().to_string());
-                    eprintln!("{origin}: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let telemetry = match crate::telemetry::install(&config.telemetry, cli.log_json, log_filter.as_deref()) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            };
-            config.server.listen = listen.unwrap_or(config.server.listen);
-            config.server.data_dir = data_dir.unwrap_or(config.server.data_dir);
-            config.server.admin_listen = admin_listen.or(config.server.admin_listen);
-            let origin = config_path_arg.as_ref().map_or("<built-in demo>".into(), |p| p.display().to_string());
-            match judge_exposure(&config, &origin) {
-                Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!(config = %origin, "{w}")),
-                Err(code) => return code,
-            }
-            let code = serve_until_signal(config, config_path_arg).await;
-            // After the ledger is flushed: export the spans of the last calls.
-            telemetry.shutdown().await;
-            code
+            let overrides = Overrides { listen, data_dir, admin_listen };
+            serve_command(config, overrides, cli.log_json, log_filter).await
         }
     }
+}
+
+/// `textgate check-config FILE`: the file's problems, or ok and its warnings.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(c) => match judge_exposure(&c, &file.display().to_string()) {
+            Ok(warnings) => {
+                warnings.iter().for_each(|w| eprintln!("{}: warning: {w}", file.display()));
+                eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The `serve` options that replace configured `[server]` values.
+struct Overrides {
+    listen: Option<std::net::SocketAddr>,
+    data_dir: Option<PathBuf>,
+    admin_listen: Option<std::net::SocketAddr>,
+}
+
+/// `textgate serve`: loads and judges the configuration, installs telemetry,
+/// serves until a signal, then flushes the last spans.
+async fn serve_command(path: Option<PathBuf>, o: Overrides, log_json: bool, log_filter: Option<String>) -> ExitCode {
+    let origin = path.as_ref().map_or("<built-in demo>".into(), |p| p.display().to_string());
+    let loaded = match &path {
+        Some(path) => Config::load(path),
+        None => Ok(Config::demo()),
+    };
+    let mut config = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    config.telemetry = match config.telemetry.clone().with_env(&otel_env()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{origin}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = match crate::telemetry::install(&config.telemetry, log_json, log_filter.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    config.server.listen = o.listen.unwrap_or(config.server.listen);
+    config.server.data_dir = o.data_dir.unwrap_or(config.server.data_dir);
+    config.server.admin_listen = o.admin_listen.or(config.server.admin_listen);
+    match judge_exposure(&config, &origin) {
+        Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!(config = %origin, "{w}")),
+        Err(code) => return code,
+    }
+    tracing::info!(
+        config = %origin,
+        policy_version = %config.version,
+        tenants = config.tenants.len(),
+        require_token = config.auth.require_token,
+        "configuration loaded"
+    );
+    if path.is_none() {
+        tracing::warn!(
+            "no --config: serving the built-in demo (tenant northside, calls without a token act for it); \
+             for trying textgate, not for real traffic"
+        );
+    }
+    let code = serve_until_signal(config, path).await;
+    // After the ledger is flushed: export the spans of the last calls.
+    telemetry.shutdown().await;
+    code
 }
 
 /// What `config` risks where it listens ([`crate::config::exposure`]):

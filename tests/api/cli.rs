@@ -76,3 +76,27 @@ fn hash_token_prints_the_configurable_digest() {
     assert_eq!(short.status.code(), Some(2));
     assert!(short.stdout.is_empty());
 }
+
+/// `serve` takes its config path and addresses from the environment too
+/// (TEXTGATE_CONFIG, TEXTGATE_LISTEN, TEXTGATE_DATA_DIR, TEXTGATE_ADMIN_LISTEN).
+#[test]
+fn serve_reads_its_settings_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.toml");
+    let out = textgate().arg("serve").env("TEXTGATE_CONFIG", &missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("absent.toml") && err.contains("cannot read"), "{err}");
+
+    // An address beyond loopback (one this machine does not have): the demo is refused there.
+    let data = dir.path().join("data");
+    let out = textgate()
+        .arg("serve")
+        .env("TEXTGATE_LISTEN", "192.0.2.1:50051")
+        .env("TEXTGATE_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to serve on 192.0.2.1:50051"), "{err}");
+}
