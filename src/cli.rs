@@ -1,4 +1,5 @@
-//! The `textgate` command line: `serve`, `check-config`, `hash-token`, and the
+//! The `textgate` command line: `serve`, `check-config`, `hash-token`,
+//! `body-digest`, and the
 //! ledger commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
@@ -39,6 +40,15 @@ pub enum Command {
     CheckConfig { file: PathBuf },
     /// Read a bearer token on stdin; print the `sha256:<hex>` form `[auth] tokens` accepts.
     HashToken,
+    /// Read a message body on stdin (all of it, byte for byte); print the digest
+    /// the tenant's decision records hold for it (`hmac-sha256:<hex>`, under
+    /// the key in the data directory's `server.key`), to check a candidate body.
+    BodyDigest {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
     #[command(flatten)]
     Ledger(crate::ops::LedgerCommand),
 }
@@ -64,6 +74,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             }
         }
         Command::HashToken => hash_token(std::io::stdin().lock()),
+        Command::BodyDigest { data_dir, tenant } => body_digest(&data_dir, &tenant, std::io::stdin().lock()),
         Command::Serve { config, listen, data_dir, admin_listen } => {
             let config_path_arg = config.clone();
             let loaded = match &config {
@@ -139,6 +150,25 @@ fn hash_token(mut input: impl std::io::BufRead) -> ExitCode {
         return ExitCode::from(2);
     }
     println!("{}", crate::api::auth::hash_token(token));
+    ExitCode::SUCCESS
+}
+
+/// `textgate body-digest`: all of `input`, digested as the decision log
+/// digests a body of `tenant`. The body itself is never printed.
+fn body_digest(data_dir: &std::path::Path, tenant: &str, mut input: impl std::io::Read) -> ExitCode {
+    let key = match crate::consent::server_key::ServerKey::load(data_dir) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("body-digest: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut body = String::new();
+    if let Err(e) = input.read_to_string(&mut body) {
+        eprintln!("body-digest: cannot read the body (UTF-8) from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    println!("{}", key.body_digest(tenant, &body));
     ExitCode::SUCCESS
 }
 

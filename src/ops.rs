@@ -116,6 +116,14 @@ fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool,
         LedgerCommand::Restore { from, data_dir, force } => {
             let (summary, report) = restore(&from, &data_dir, force).map_err(|e| e.to_string())?;
             println!("restored: {} -> {} {summary}", from.display(), data_dir.display());
+            let key = crate::consent::server_key::KEY_FILE;
+            if !data_dir.join(key).exists() {
+                eprintln!(
+                    "note: copy the original store's {key} into {} before serving from it: the decision ids it \
+                     handed out and its body digests are keyed by it (backups do not carry it)",
+                    data_dir.display()
+                );
+            }
             Ok(print_verify(&report))
         }
     }

@@ -9,7 +9,9 @@ use tracing::Instrument;
 
 use super::activity::ActivityTrees;
 use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY, FACTS_KEY};
+use super::decision_log::IdSeal;
 use super::index::{ConsentIndex, Lookup};
+use super::server_key::ServerKey;
 use super::trees::Trees;
 use super::unacked::Unacked;
 use super::{keys, offline, records, ConsentError};
@@ -78,6 +80,10 @@ pub struct Ledger {
     faults: Arc<std::sync::atomic::AtomicU32>,
     /// Set when a batch failed to reach the disk; readers skip what it left.
     unacked: Arc<Unacked>,
+    /// The store's secret (`server.key`): keys body digests.
+    key: ServerKey,
+    /// Makes decision ids opaque, under a key derived from `key`.
+    pub(super) ids: IdSeal,
 }
 
 impl Ledger {
@@ -86,12 +92,14 @@ impl Ledger {
         let db = offline::open_dir(dir, opts.cache_bytes)?;
         let log = std::fs::File::open(dir.join("db"))
             .map_err(|e| ConsentError::io(format!("opening {}", dir.join("db").display()), e))?;
-        Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })
+        let key = ServerKey::load_or_create(dir)?;
+        Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() }, key)
     }
 
     /// A throwaway store for tests.
     pub fn temporary(opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        Self::with_db(sled::Config::new().temporary(true).open()?, None, opts, Durable::default())
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::with_db(db, None, opts, Durable::default(), ServerKey::random())
     }
 
     fn with_db(
@@ -99,6 +107,7 @@ impl Ledger {
         dir: Option<&Path>,
         opts: &LedgerOptions,
         durable: Durable,
+        key: ServerKey,
     ) -> Result<Ledger, ConsentError> {
         offline::check_complete(&db)?;
         let trees = Trees::open(&db)?;
@@ -138,6 +147,8 @@ impl Ledger {
             loader: Mutex::new(Some(loader)),
             faults,
             unacked,
+            ids: IdSeal::new(&key.derive("textgate decision id v1", "")),
+            key,
         })
     }
 
@@ -374,17 +385,27 @@ impl Ledger {
     }
 
     /// Appends an encoded decision record, decided at `at`; returns the
-    /// decision's id (time-ordered, and naming where the record is).
+    /// decision's id (time-ordered, and naming where the record is only to
+    /// this store: see `decision_log::opaque`).
     pub fn log_decision(&self, tenant: &TenantId, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
-        self.activity.decision_log.append(tenant.as_str(), at.as_microsecond(), record)
+        Ok(self.ids.seal(&self.activity.decision_log.append(tenant.as_str(), at.as_microsecond(), record)?))
     }
 
-    /// An encoded decision record, if it was logged.
+    /// An encoded decision record, if it was logged (under an id this store
+    /// handed out, sealed or of the older clear form).
     pub fn decision(&self, tenant: &TenantId, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        if let Some(record) = self.activity.decision_log.get(tenant.as_str(), decision_id)? {
+        let opened = self.ids.open(decision_id);
+        let own = opened.as_deref().unwrap_or(decision_id);
+        if let Some(record) = self.activity.decision_log.get(tenant.as_str(), own)? {
             return Ok(Some(record));
         }
         Ok(self.activity.decisions.get(keys::idempotency(tenant.as_str(), decision_id))?.map(|v| v.to_vec()))
+    }
+
+    /// How a message body is kept in the tenant's decision records: its
+    /// HMAC-SHA256 under the tenant's body key (see [`ServerKey`]).
+    pub fn body_digest(&self, tenant: &TenantId, body: &str) -> String {
+        self.key.body_digest(tenant.as_str(), body)
     }
 
     /// The stored answer to an inbound message id, if it was processed.

@@ -13,6 +13,7 @@ mod ledger;
 mod offline;
 pub mod rebuild;
 pub mod records;
+pub mod server_key;
 mod trees;
 mod unacked;
 pub mod verify;
