@@ -64,6 +64,9 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             crate::telemetry::init(cli.log_json, log_filter.as_deref());
             match Config::load(&file) {
                 Ok(c) => {
+                    for w in c.warnings() {
+                        eprintln!("{}: warning: {w}", file.display());
+                    }
                     eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
                     ExitCode::SUCCESS
                 }

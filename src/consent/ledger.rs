@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::activity::ActivityTrees;
+use super::backup_key::BackupKey;
 use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY, FACTS_KEY};
 use super::decision_log::IdSeal;
 use super::index::{ConsentIndex, Lookup};
@@ -33,6 +34,8 @@ pub struct LedgerOptions {
     pub decision_log_retention: Option<std::time::Duration>,
     /// Memory for every number's consent (0: read sled always).
     pub consent_index_bytes: usize,
+    /// Authenticates the backups this ledger writes (None: a plain checksum).
+    pub backup_key: Option<BackupKey>,
 }
 
 impl Default for LedgerOptions {
@@ -44,6 +47,7 @@ impl Default for LedgerOptions {
             observer: None,
             decision_log_retention: None,
             consent_index_bytes: (DEFAULT_CONSENT_INDEX_MIB as usize) << 20,
+            backup_key: None,
         }
     }
 }
@@ -61,6 +65,7 @@ impl std::fmt::Debug for LedgerOptions {
             .field("observer", &self.observer.is_some())
             .field("decision_log_retention", &self.decision_log_retention)
             .field("consent_index_bytes", &self.consent_index_bytes)
+            .field("backup_key", &self.backup_key)
             .finish()
     }
 }
@@ -84,6 +89,8 @@ pub struct Ledger {
     key: ServerKey,
     /// Makes decision ids opaque, under a key derived from `key`.
     pub(super) ids: IdSeal,
+    /// Authenticates backups (see `backup_key`).
+    pub(super) backup_key: Option<BackupKey>,
 }
 
 impl Ledger {
@@ -148,6 +155,7 @@ impl Ledger {
             faults,
             unacked,
             ids: IdSeal::new(&key.derive("textgate decision id v1", "")),
+            backup_key: opts.backup_key.clone(),
             key,
         })
     }

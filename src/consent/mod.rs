@@ -5,6 +5,7 @@
 
 mod activity;
 pub mod backup;
+pub mod backup_key;
 mod committer;
 mod decision_log;
 mod index;
