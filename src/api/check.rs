@@ -91,10 +91,8 @@ async fn check_in(
     resp.decision_id = if req.dry_run {
         new_decision_id(now)
     } else {
-        // Stored without its id, which names where it is stored (GetDecision
-        // puts it back), and with bodies as their keyed digest (HMAC-SHA256
-        // under the tenant's body key). The answer is lent to the record and
-        // taken back, not cloned.
+        // Stored without its id (GetDecision puts it back), bodies as their
+        // keyed digest. The answer is lent to the record, not cloned.
         let hashed = app.ledger.body_digest(&tenant, &resp.body);
         let body = std::mem::replace(&mut resp.body, hashed);
         let mut record = pb::DecisionRecord {

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod backup_key;
 mod committer;
 mod decision_log;
+mod decision_records;
 mod index;
 mod keys;
 mod ledger;
