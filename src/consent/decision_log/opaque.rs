@@ -52,7 +52,8 @@ impl IdSeal {
 
     /// The id to hand out for the log's own id `id`.
     pub(in crate::consent) fn seal(&self, id: &str) -> String {
-        let (Some((seg, off)), Ok(micros)) = (locate(id), u64::from_str_radix(&id[2..16], 16)) else {
+        let micros = id.get(2..16).and_then(|h| u64::from_str_radix(h, 16).ok());
+        let (Some((seg, off)), Some(micros)) = (locate(id), micros) else {
             return id.to_string();
         };
         let x = u128::from(seg) << OFFSET_BITS | u128::from(off);
