@@ -54,17 +54,19 @@ impl ServerKey {
         if path.exists() {
             return Self::load(dir);
         }
+        // Written aside and renamed, so a crash never leaves a partial key.
         let key = Self::random();
-        let mut file = std::fs::OpenOptions::new()
+        let partial = dir.join(format!("{KEY_FILE}.partial"));
+        let written = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
-            .open(&path)
-            .map_err(|e| ConsentError::io(format!("creating {}", path.display()), e))?;
-        file.write_all(format!("{}\n", hex::encode(key.0)).as_bytes())
-            .and_then(|()| file.sync_all())
-            .and_then(|()| std::fs::File::open(dir)?.sync_all())
-            .map_err(|e| ConsentError::io(format!("writing {}", path.display()), e))?;
+            .open(&partial)
+            .and_then(|mut f| f.write_all(format!("{}\n", hex::encode(key.0)).as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .and_then(|()| std::fs::File::open(dir)?.sync_all());
+        written.map_err(|e| ConsentError::io(format!("creating {}", path.display()), e))?;
         Ok(key)
     }
 
