@@ -29,7 +29,7 @@ use std::path::Path;
 
 use tokio::sync::oneshot;
 
-use super::backup_key::{Hasher, Seal, Trust};
+use super::backup_key::{bad, open_input, Hasher, Seal, Trust, MAGIC};
 use super::committer::Job;
 use super::ledger::Ledger;
 use super::offline::{self, Operation};
@@ -37,12 +37,6 @@ use super::trees::Trees;
 use super::verify::{verify, VerifyReport};
 use super::{keys, rebuild, ConsentError};
 
-const MAGIC: &[u8] = b"textgate-backup 2\n";
-/// Files of the first format: no seal byte, SHA-256 at the end.
-const MAGIC_V1: &[u8] = b"textgate-backup 1\n";
-/// Largest key or value a backup may hold (a corrupt length fails fast); the
-/// largest records (decision frames) are at most 1 MiB.
-const MAX_ITEM: u32 = 16 * 1024 * 1024;
 /// The trees a backup holds, and so the only ones restore writes.
 const COPIED: &[&str] = &["contact", "decisions", "events", "inbound"];
 /// Entries imported per sled batch.
@@ -82,10 +76,6 @@ impl std::fmt::Display for BackupSummary {
 
 fn io_err(e: io::Error) -> ConsentError {
     ConsentError::io("backup file", e)
-}
-
-fn bad(what: impl Into<String>) -> ConsentError {
-    ConsentError::corrupt(format!("not a complete textgate backup: {}", what.into()))
 }
 
 /// Writes the format, hashing everything it writes.
@@ -184,78 +174,6 @@ enum Item<'a> {
     Entry(&'a [u8], &'a [u8]),
 }
 
-/// A backup being read: what it has left, and the digest so far.
-struct Input<R> {
-    r: R,
-    left: u64,
-    hash: Hasher,
-}
-
-impl<R: Read> Input<R> {
-    /// Reads exactly `n` bytes and hashes them; `n` is checked against what
-    /// the file has left before anything is allocated.
-    fn take(&mut self, n: usize) -> Result<Vec<u8>, ConsentError> {
-        if n as u64 > self.left {
-            return Err(bad(format!("a length of {n} bytes where {} are left", self.left)));
-        }
-        let mut buf = vec![0; n];
-        self.r.read_exact(&mut buf).map_err(|_| bad("it ends early"))?;
-        self.left -= n as u64;
-        self.hash.update(&buf);
-        Ok(buf)
-    }
-
-    /// Reads a length-prefixed key or value.
-    fn item(&mut self) -> Result<Vec<u8>, ConsentError> {
-        let len = u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes"));
-        if len > MAX_ITEM {
-            return Err(bad(format!("an item of {len} bytes")));
-        }
-        self.take(len as usize)
-    }
-}
-
-/// Reads the magic line and seal byte of a file of `len` bytes; the digest
-/// to check it with, per `trust`.
-fn open_input<R: Read>(mut r: R, len: u64, trust: Trust<'_>) -> Result<(Input<R>, BackupSummary), ConsentError> {
-    let mut magic = vec![0; MAGIC.len()];
-    r.read_exact(&mut magic).map_err(|_| bad("it ends early"))?;
-    let mut head = magic.clone();
-    let seal = if magic == MAGIC {
-        let mut b = [0u8; 1];
-        r.read_exact(&mut b).map_err(|_| bad("it ends early"))?;
-        head.push(b[0]);
-        Seal::from_byte(b[0]).ok_or_else(|| bad("an unknown seal"))?
-    } else if magic == MAGIC_V1 {
-        Seal::Unkeyed
-    } else {
-        return Err(bad("wrong magic line"));
-    };
-    let key = match (seal, trust.key) {
-        (Seal::Keyed, Some(key)) => Some(key),
-        (Seal::Keyed, None) if trust.structure_only => None,
-        (Seal::Keyed, None) => {
-            return Err(ConsentError::Unavailable(
-                "the backup is authenticated with a backup key: give it (`--key-file` or `ledger.backup_key_file`)"
-                    .into(),
-            ))
-        }
-        (Seal::Unkeyed, _) if trust.unauthenticated || trust.structure_only => None,
-        (Seal::Unkeyed, _) => {
-            return Err(ConsentError::Unavailable(
-                "the backup is not authenticated (written without a backup key, or by an older version): anyone \
-                 who could edit it could have fixed its checksum; pass --unauthenticated to restore it anyway"
-                    .into(),
-            ))
-        }
-    };
-    let mut hash = Hasher::new(key);
-    hash.update(&head);
-    let left = len.saturating_sub(head.len() as u64);
-    let unchecked = seal == Seal::Keyed && key.is_none();
-    Ok((Input { r, left, hash }, BackupSummary { seal, unchecked, ..BackupSummary::default() }))
-}
-
 /// Reads a backup of `len` bytes, handing each item to `sink`, and checks
 /// its end and digest as `trust` says. An error from `sink` stops the read.
 fn read(
@@ -264,7 +182,8 @@ fn read(
     trust: Trust<'_>,
     mut sink: impl FnMut(Item<'_>) -> Result<(), ConsentError>,
 ) -> Result<BackupSummary, ConsentError> {
-    let (mut r, mut s) = open_input(BufReader::with_capacity(1 << 16, input), len, trust)?;
+    let (mut r, seal, unchecked) = open_input(BufReader::with_capacity(1 << 16, input), len, trust)?;
+    let mut s = BackupSummary { seal, unchecked, ..BackupSummary::default() };
     let mut in_events = false;
     let mut tenant: Option<String> = None;
     loop {

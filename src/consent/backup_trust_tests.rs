@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::consent::backup_key::MAGIC_V1;
 
 /// `bytes` with its last 32 bytes replaced by the plain SHA-256 of the rest,
 /// as anyone editing a file can do.
