@@ -17,6 +17,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::consent::backup::restore;
+use crate::consent::backup_key::{BackupKey, Trust};
 use crate::consent::rebuild::rebuild_dir;
 use crate::consent::verify::{verify_dir, Problem, VerifyReport};
 use crate::consent::verify_log::LogReport;
@@ -53,6 +54,11 @@ pub enum LedgerCommand {
         /// The backup file to create (it must not exist).
         #[arg(long)]
         to: PathBuf,
+        /// File holding the backup key (`ledger.backup_key_file`): a backup
+        /// from --data-dir is authenticated with it; one from --admin is
+        /// checked with it (the server authenticates with its own).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
     /// Restore a backup file into a data directory (server stopped), then verify.
     Restore {
@@ -63,6 +69,14 @@ pub enum LedgerCommand {
         /// Replace the contents of a non-empty data directory.
         #[arg(long)]
         force: bool,
+        /// File holding the backup key the backup was written with.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Restore a backup that carries only a plain checksum (written
+        /// without a backup key, or by an older version), which proves
+        /// nobody edited it only as far as the file's custody does.
+        #[arg(long)]
+        unauthenticated: bool,
     },
 }
 
@@ -102,28 +116,46 @@ fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool,
             println!("rebuilt: events={} phones={}", rebuilt.events, rebuilt.phones);
             Ok(print_verify(&report))
         }
-        LedgerCommand::Backup { admin: Some(admin), token_file, to, .. } => {
+        LedgerCommand::Backup { admin: Some(admin), token_file, to, key_file, .. } => {
             let token = read_token(token_file.as_deref().ok_or("--admin needs --token-file")?)?;
-            let summary = crate::snapshot::fetch(admin, &token, &to)?;
+            let key = backup_key(key_file.as_deref())?;
+            let summary = crate::snapshot::fetch(admin, &token, &to, key.as_ref())?;
             println!("backup: {} {summary}", to.display());
             Ok(true)
         }
-        LedgerCommand::Backup { admin: None, data_dir, to, .. } => {
+        LedgerCommand::Backup { admin: None, data_dir, to, key_file, .. } => {
             let dir = data_dir.ok_or("--admin or --data-dir is required")?;
-            let ledger = Ledger::open(&dir, &LedgerOptions::default()).map_err(|e| e.to_string())?;
-            let written = crate::snapshot::write_checked(&to, |file| {
+            let backup_key = backup_key(key_file.as_deref())?;
+            let opts = LedgerOptions { backup_key: backup_key.clone(), ..LedgerOptions::default() };
+            let ledger = Ledger::open(&dir, &opts).map_err(|e| e.to_string())?;
+            let written = crate::snapshot::write_checked(&to, backup_key.as_ref(), |file| {
                 ledger.write_backup(BufWriter::with_capacity(1 << 16, file)).map(drop).map_err(|e| e.to_string())
             });
             rt.block_on(ledger.shutdown()).map_err(|e| e.to_string())?;
             println!("backup: {} {}", to.display(), written?);
             Ok(true)
         }
-        LedgerCommand::Restore { from, data_dir, force } => {
-            let (summary, report) = restore(&from, &data_dir, force).map_err(|e| e.to_string())?;
+        LedgerCommand::Restore { from, data_dir, force, key_file, unauthenticated } => {
+            let key = backup_key(key_file.as_deref())?;
+            let trust = Trust { key: key.as_ref(), unauthenticated, structure_only: false };
+            let (summary, report) = restore(&from, &data_dir, force, trust).map_err(|e| e.to_string())?;
             println!("restored: {} -> {} {summary}", from.display(), data_dir.display());
+            let key = crate::consent::server_key::KEY_FILE;
+            if !data_dir.join(key).exists() {
+                eprintln!(
+                    "note: copy the original store's {key} into {} before serving from it: the decision ids it \
+                     handed out and its body digests are keyed by it (backups do not carry it)",
+                    data_dir.display()
+                );
+            }
             Ok(print_verify(&report))
         }
     }
+}
+
+/// The backup key in `path`, if one is given.
+fn backup_key(path: Option<&std::path::Path>) -> Result<Option<BackupKey>, String> {
+    path.map(BackupKey::from_file).transpose().map_err(|e| e.to_string())
 }
 
 /// Prints the comparison with the consent stream; true when clean.

@@ -20,6 +20,7 @@ use crate::app::App;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Durability};
 use crate::connections::{AdminListener, Bounds, Incoming};
+use crate::consent::backup_key::BackupKey;
 use crate::consent::{CommitObserver, ConsentError, Ledger, LedgerOptions};
 use crate::metrics::Metrics;
 use crate::observe::{Admission, ObserveLayer};
@@ -192,7 +193,8 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::DataDir { dir: dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn CommitObserver> = Arc::clone(&metrics) as _;
-    let ledger_opts = LedgerOptions { observer: Some(observer), ..ledger_options(&opts.config) };
+    let backup_key = opts.config.ledger.backup_key_file.as_deref().map(BackupKey::from_file).transpose()?;
+    let ledger_opts = LedgerOptions { observer: Some(observer), backup_key, ..ledger_options(&opts.config) };
     let ledger = Arc::new(Ledger::open(&dir, &ledger_opts)?);
     let pack = Arc::new(RulePack::builtin().map_err(ServeError::Policy)?);
     let cluster = opts.config.cluster.clone();

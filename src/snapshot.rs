@@ -21,6 +21,14 @@ use tokio::sync::mpsc;
 use tokio::sync::Semaphore;
 
 use crate::consent::backup::{check_file, BackupSummary};
+use crate::consent::backup_key::{BackupKey, Trust};
+
+/// How a file just written is checked: whole and well-formed, and its HMAC
+/// too when the key is at hand (a client of the admin endpoint may not hold
+/// it; the summary then says the HMAC was not checked).
+fn written(key: Option<&BackupKey>) -> Trust<'_> {
+    Trust { key, unauthenticated: true, structure_only: true }
+}
 use crate::consent::Ledger;
 
 /// Bytes per chunk sent to the client.
@@ -97,9 +105,9 @@ impl Write for ChannelWriter {
 
 /// Asks the server whose admin endpoint is `admin` for a backup, as the
 /// operator whose bearer token is `token`, and stores it in `to` (which must
-/// not exist). Blocking.
-pub fn fetch(admin: SocketAddr, token: &str, to: &Path) -> Result<BackupSummary, String> {
-    write_checked(to, |file| {
+/// not exist), checking it under `key` when there is one. Blocking.
+pub fn fetch(admin: SocketAddr, token: &str, to: &Path, key: Option<&BackupKey>) -> Result<BackupSummary, String> {
+    write_checked(to, key, |file| {
         let mut conn = TcpStream::connect_timeout(&admin, Duration::from_secs(10))
             .map_err(|e| format!("cannot reach the admin endpoint {admin}: {e}"))?;
         conn.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| e.to_string())?;
@@ -129,6 +137,7 @@ pub fn fetch(admin: SocketAddr, token: &str, to: &Path) -> Result<BackupSummary,
 /// end and only then renames it to `to`: a file named `to` is always whole.
 pub fn write_checked(
     to: &Path,
+    key: Option<&BackupKey>,
     fill: impl FnOnce(&mut std::fs::File) -> Result<(), String>,
 ) -> Result<BackupSummary, String> {
     if to.exists() {
@@ -144,7 +153,7 @@ pub fn write_checked(
         .map_err(|e| format!("{}: {e}", partial.display()))?;
     let result = fill(&mut file)
         .and_then(|()| file.sync_all().map_err(|e| e.to_string()))
-        .and_then(|()| check_file(&partial).map_err(|e| e.to_string()));
+        .and_then(|()| check_file(&partial, written(key)).map_err(|e| e.to_string()));
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -188,11 +197,13 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("b.tgb");
-        let summary = write_checked(&file, |f| f.write_all(&body).map_err(|e| e.to_string())).unwrap();
+        let summary = write_checked(&file, None, |f| f.write_all(&body).map_err(|e| e.to_string())).unwrap();
         assert_eq!(summary.events, 0);
-        assert!(write_checked(&file, |_| Ok(())).unwrap_err().contains("exists"), "never overwrites");
+        assert!(write_checked(&file, None, |_| Ok(())).unwrap_err().contains("exists"), "never overwrites");
         let broken = dir.path().join("broken.tgb");
-        assert!(write_checked(&broken, |f| f.write_all(&body[..body.len() - 3]).map_err(|e| e.to_string())).is_err());
+        assert!(
+            write_checked(&broken, None, |f| f.write_all(&body[..body.len() - 3]).map_err(|e| e.to_string())).is_err()
+        );
         assert!(!broken.exists() && !dir.path().join("broken.tgb.partial").exists(), "a failed copy leaves nothing");
         ledger.shutdown().await.unwrap();
     }

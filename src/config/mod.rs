@@ -128,6 +128,11 @@ pub struct LedgerConfig {
     /// down to it, only opt-outs are written (0: no reserve).
     #[serde(default = "default_reserved_disk_mib")]
     pub reserved_disk_mib: u64,
+    /// File holding the key (at least 32 bytes) that authenticates backups
+    /// (HMAC-SHA256). Absent: backups carry a plain checksum, which anyone
+    /// who can edit them can fix, and `restore` wants `--unauthenticated`.
+    #[serde(default)]
+    pub backup_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for LedgerConfig {
@@ -139,6 +144,7 @@ impl Default for LedgerConfig {
             decision_log_retention: default_decision_log_retention(),
             consent_index_mib: default_index_mib(),
             reserved_disk_mib: default_reserved_disk_mib(),
+            backup_key_file: None,
         }
     }
 }
@@ -331,15 +337,42 @@ impl Config {
             tls.read().map_err(|message| ConfigError { origin: origin.clone(), message })?;
         }
         if let Some(cluster) = &config.cluster {
-            cluster.check_files().map_err(|message| ConfigError { origin, message })?;
+            cluster.check_files().map_err(|message| ConfigError { origin: origin.clone(), message })?;
+        }
+        if let Some(path) = &config.ledger.backup_key_file {
+            check_backup_key(path).map_err(|message| ConfigError { origin, message })?;
         }
         Ok(config)
+    }
+
+    /// What is allowed but unwise in this configuration, one line each
+    /// (`check-config` prints them).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.ledger.backup_key_file.is_none() {
+            out.push(
+                "`ledger.backup_key_file` is not set: backups carry a plain checksum that anyone who can edit them \
+                 can fix, and restore accepts them only with --unauthenticated"
+                    .to_string(),
+            );
+        }
+        out
     }
 
     /// The built-in demo configuration (the example file).
     pub fn demo() -> Config {
         Config::parse(DEMO_TOML, "<built-in demo>").expect("the built-in demo config is valid")
     }
+}
+
+/// The backup key file can be read and holds a long enough key.
+fn check_backup_key(path: &Path) -> Result<(), String> {
+    let key =
+        std::fs::read(path).map_err(|e| format!("`ledger.backup_key_file`: cannot read {}: {e}", path.display()))?;
+    if key.trim_ascii().len() < 32 {
+        return Err(format!("`ledger.backup_key_file`: {} holds fewer than 32 bytes of key", path.display()));
+    }
+    Ok(())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -11,19 +11,25 @@
 //! stored only after its event was acknowledged, so every answer in the copy
 //! has its event too. Derived trees are not copied; `restore` rebuilds them.
 //!
-//! File format (big-endian): the magic line, then tree sections
-//! `'T' u16 name_len name` each followed by entries
+//! File format (big-endian): the magic line, the seal byte (`K`: HMAC-SHA256
+//! under the backup key; `U`: plain SHA-256, see [`super::backup_key`]), then
+//! tree sections `'T' u16 name_len name` each followed by entries
 //! `'E' u32 key_len key u32 value_len value`, then `'Z' u64 entries u64
-//! events` and the SHA-256 of every byte before it. A truncated or altered
-//! file fails the check and is never restored.
+//! events` and the HMAC (or SHA-256) of every byte before it. A truncated or
+//! altered file fails the check and is never restored. Version 1 files (no
+//! seal byte, SHA-256) are read as unauthenticated.
+//!
+//! Restore is bounded before it allocates: a length is refused when it is
+//! over [`MAX_ITEM`] or over what the file has left, and only the trees a
+//! backup writes are accepted.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
+use super::backup_key::{bad, open_input, Hasher, Seal, Trust, MAGIC};
 use super::committer::Job;
 use super::ledger::Ledger;
 use super::offline::{self, Operation};
@@ -31,12 +37,8 @@ use super::trees::Trees;
 use super::verify::{verify, VerifyReport};
 use super::{keys, rebuild, ConsentError};
 
-const MAGIC: &[u8] = b"textgate-backup 1\n";
-/// Trees a backup never copies: the ledger's derived trees (rebuilt on
-/// restore), `meta` (per store) and sled's unnamed default tree.
-const NOT_COPIED: &[&str] = &["events", "idempotency", "by_phone", "consent", "meta", "__sled__default"];
-/// Largest key or value a backup may hold (a corrupt length fails fast).
-const MAX_ITEM: u32 = 64 * 1024 * 1024;
+/// The trees a backup holds, and so the only ones restore writes.
+const COPIED: &[&str] = &["contact", "decisions", "events", "inbound"];
 /// Entries imported per sled batch.
 const CHUNK: usize = 4096;
 
@@ -48,11 +50,27 @@ pub struct BackupSummary {
     pub events: u64,
     /// Every entry, events included.
     pub entries: u64,
+    /// How the file's end was made.
+    pub seal: Seal,
+    /// A keyed file read without its key: structure and counts checked,
+    /// not the HMAC.
+    pub unchecked: bool,
 }
 
 impl std::fmt::Display for BackupSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "tenants={} events={} entries={}", self.tenants, self.events, self.entries)
+        write!(
+            f,
+            "tenants={} events={} entries={} seal={}",
+            self.tenants,
+            self.events,
+            self.entries,
+            self.seal.name()
+        )?;
+        if self.unchecked {
+            f.write_str(" (not checked: no backup key given)")?;
+        }
+        Ok(())
     }
 }
 
@@ -60,14 +78,10 @@ fn io_err(e: io::Error) -> ConsentError {
     ConsentError::io("backup file", e)
 }
 
-fn bad(what: impl Into<String>) -> ConsentError {
-    ConsentError::corrupt(format!("not a complete textgate backup: {}", what.into()))
-}
-
 /// Writes the format, hashing everything it writes.
 struct Writer<W: Write> {
     out: W,
-    hash: Sha256,
+    hash: Hasher,
     summary: BackupSummary,
 }
 
@@ -108,12 +122,20 @@ impl Ledger {
     /// Writes a consistent backup to `out` while the ledger keeps serving.
     /// Blocking: call it from a blocking thread.
     pub fn write_backup(&self, out: impl Write) -> Result<BackupSummary, ConsentError> {
-        let mut w = Writer { out, hash: Sha256::new(), summary: BackupSummary::default() };
+        let key = self.backup_key.as_ref();
+        let seal = if key.is_some() { Seal::Keyed } else { Seal::Unkeyed };
+        if key.is_none() {
+            tracing::warn!("backup written without a backup key: anyone who can edit it can fix its checksum");
+        }
+        let summary = BackupSummary { seal, ..BackupSummary::default() };
+        let mut w = Writer { out, hash: Hasher::new(key), summary };
         w.put(MAGIC)?;
+        w.put(&[seal.byte()])?;
         self.activity.flush();
         let mut names = self.db.tree_names();
         names.sort();
-        for name in names.iter().filter(|n| !NOT_COPIED.iter().any(|c| c.as_bytes() == n.as_ref())) {
+        let copied = |n: &sled::IVec| COPIED.iter().any(|c| c.as_bytes() == n.as_ref() && *c != "events");
+        for name in names.iter().filter(|n| copied(n)) {
             w.tree(name)?;
             for kv in self.db.open_tree(name)?.iter() {
                 let (k, v) = kv?;
@@ -152,47 +174,31 @@ enum Item<'a> {
     Entry(&'a [u8], &'a [u8]),
 }
 
-/// Reads exactly `n` bytes and hashes them.
-fn take(r: &mut impl Read, n: usize, hash: &mut Sha256) -> Result<Vec<u8>, ConsentError> {
-    let mut buf = vec![0; n];
-    r.read_exact(&mut buf).map_err(|_| bad("it ends early"))?;
-    hash.update(&buf);
-    Ok(buf)
-}
-
-/// Reads a length-prefixed key or value.
-fn item(r: &mut impl Read, hash: &mut Sha256) -> Result<Vec<u8>, ConsentError> {
-    let len = u32::from_be_bytes(take(r, 4, hash)?.try_into().expect("4 bytes"));
-    if len > MAX_ITEM {
-        return Err(bad(format!("an item of {len} bytes")));
-    }
-    take(r, len as usize, hash)
-}
-
-/// Reads a backup, handing each item to `sink`, and checks its end and
-/// checksum. An error from `sink` stops the read.
+/// Reads a backup of `len` bytes, handing each item to `sink`, and checks
+/// its end and digest as `trust` says. An error from `sink` stops the read.
 fn read(
     input: impl Read,
+    len: u64,
+    trust: Trust<'_>,
     mut sink: impl FnMut(Item<'_>) -> Result<(), ConsentError>,
 ) -> Result<BackupSummary, ConsentError> {
-    let r = &mut BufReader::with_capacity(1 << 16, input);
-    let mut hash = Sha256::new();
-    if take(r, MAGIC.len(), &mut hash)? != MAGIC {
-        return Err(bad("wrong magic line"));
-    }
-    let mut s = BackupSummary::default();
+    let (mut r, seal, unchecked) = open_input(BufReader::with_capacity(1 << 16, input), len, trust)?;
+    let mut s = BackupSummary { seal, unchecked, ..BackupSummary::default() };
     let mut in_events = false;
     let mut tenant: Option<String> = None;
     loop {
-        match take(r, 1, &mut hash)?[0] {
+        match r.take(1)?[0] {
             b'T' => {
-                let len = u16::from_be_bytes(take(r, 2, &mut hash)?.try_into().expect("2 bytes"));
-                let name = take(r, len.into(), &mut hash)?;
+                let len = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes"));
+                let name = r.take(len.into())?;
+                if !COPIED.iter().any(|c| c.as_bytes() == name) {
+                    return Err(bad(format!("a tree no backup holds ({:?})", String::from_utf8_lossy(&name))));
+                }
                 in_events = name == b"events";
                 sink(Item::Tree(&name))?;
             }
             b'E' => {
-                let (k, v) = (item(r, &mut hash)?, item(r, &mut hash)?);
+                let (k, v) = (r.item()?, r.item()?);
                 s.entries += 1;
                 if in_events {
                     s.events += 1;
@@ -205,17 +211,19 @@ fn read(
                 sink(Item::Entry(&k, &v))?;
             }
             b'Z' => {
-                let counts = take(r, 16, &mut hash)?;
-                let digest = hash.finalize();
+                let counts = r.take(16)?;
                 let mut stored = [0u8; 32];
-                r.read_exact(&mut stored).map_err(|_| bad("it ends early"))?;
-                if stored[..] != digest[..] {
-                    return Err(bad("checksum mismatch"));
+                r.r.read_exact(&mut stored).map_err(|_| bad("it ends early"))?;
+                if !r.hash.matches(&stored) && !s.unchecked {
+                    return Err(bad(match s.seal {
+                        Seal::Keyed => "its HMAC does not match: altered, or written under another backup key",
+                        Seal::Unkeyed => "checksum mismatch",
+                    }));
                 }
                 if counts != [s.entries.to_be_bytes(), s.events.to_be_bytes()].concat() {
                     return Err(bad("entry counts differ"));
                 }
-                if r.read(&mut [0u8; 1]).map_err(io_err)? != 0 {
+                if r.r.read(&mut [0u8; 1]).map_err(io_err)? != 0 {
                     return Err(bad("bytes after its end"));
                 }
                 return Ok(s);
@@ -225,9 +233,17 @@ fn read(
     }
 }
 
-/// Checks a backup file end to end (magic, every record, checksum).
-pub fn check_file(path: &Path) -> Result<BackupSummary, ConsentError> {
-    read(File::open(path).map_err(io_err)?, |_| Ok(()))
+/// Checks a backup file end to end (magic, every record, digest), as
+/// `trust` says.
+pub fn check_file(path: &Path, trust: Trust<'_>) -> Result<BackupSummary, ConsentError> {
+    let (file, len) = open_file(path)?;
+    read(file, len, trust, |_| Ok(()))
+}
+
+fn open_file(path: &Path) -> Result<(File, u64), ConsentError> {
+    let file = File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    Ok((file, len))
 }
 
 /// Restores the backup `from` into the store `dir` (created if absent; a
@@ -235,8 +251,14 @@ pub fn check_file(path: &Path) -> Result<BackupSummary, ConsentError> {
 /// rebuilds the derived trees and verifies the result. The file is checked
 /// completely before anything is written; a crash part-way leaves a store
 /// that refuses to serve until `restore` is run again.
-pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, VerifyReport), ConsentError> {
-    let summary = check_file(from)?;
+pub fn restore(
+    from: &Path,
+    dir: &Path,
+    force: bool,
+    trust: Trust<'_>,
+) -> Result<(BackupSummary, VerifyReport), ConsentError> {
+    let trust = Trust { structure_only: false, ..trust };
+    let summary = check_file(from, trust)?;
     let occupied = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
     if occupied && !force {
         return Err(ConsentError::Unavailable(format!(
@@ -269,7 +291,8 @@ pub fn restore(from: &Path, dir: &Path, force: bool) -> Result<(BackupSummary, V
         }
         Ok(())
     };
-    read(File::open(from).map_err(io_err)?, |item| match item {
+    let (file, len) = open_file(from)?;
+    read(file, len, trust, |item| match item {
         Item::Tree(name) => {
             flush(&mut tree)?;
             in_decisions = name == b"decisions";

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::consent::backup_key::BackupKey;
 use crate::consent::rebuild::rebuild_dir;
 use crate::consent::LedgerOptions;
 use crate::domain::ContactHistory;
@@ -13,13 +14,26 @@ fn event(tenant: &str, id: &str, phone: &str, action: Action) -> NewEvent {
     NewEvent::for_test(tenant, id, phone, action)
 }
 
+fn key() -> BackupKey {
+    BackupKey::new(b"0123456789abcdef0123456789abcdef-test").unwrap()
+}
+
+/// Restores and checks trusting the test key only.
+fn keyed(k: &BackupKey) -> Trust<'_> {
+    Trust { key: Some(k), ..Trust::default() }
+}
+
 /// The decision every backed-up ledger logs, and its id's instant.
 const DECISION: &[u8] = b"a decision record";
 
 /// A ledger in `dir` with events of two tenants, a contact history, an
 /// inbound answer and a logged decision; returns the backup bytes.
 async fn backed_up(dir: &Path) -> Vec<u8> {
-    let ledger = Arc::new(Ledger::open(dir, &LedgerOptions::default()).unwrap());
+    backed_up_with(dir, Some(key())).await
+}
+
+async fn backed_up_with(dir: &Path, backup_key: Option<BackupKey>) -> Vec<u8> {
+    let ledger = Arc::new(Ledger::open(dir, &LedgerOptions { backup_key, ..LedgerOptions::default() }).unwrap());
     for i in 0..20 {
         let action = if i % 3 == 2 { Action::Revoke } else { Action::Grant(Level::Express) };
         ledger.record(event("north", &format!("n{i}"), &format!("+1312555010{}", i % 4), action)).await.unwrap();
@@ -54,11 +68,15 @@ async fn a_restored_backup_verifies_and_holds_the_same_ledger() {
     let file = save(files.path(), &backed_up(src.path()).await);
     let target = dst.path().join("restored");
 
-    let (summary, report) = restore(&file, &target, false).unwrap();
+    let (summary, report) = restore(&file, &target, false, keyed(&key())).unwrap();
     assert_eq!((summary.tenants, summary.events), (2, 21));
     assert!(report.is_clean(), "{:?}", report.problems);
     assert_eq!((report.events, report.phones), (21, 5));
 
+    // The ids handed out are sealed under the store's key, which a backup
+    // does not carry: it is kept beside the backups and copied back.
+    let key = crate::consent::server_key::KEY_FILE;
+    std::fs::copy(src.path().join(key), target.join(key)).unwrap();
     let (a, b) = (
         Ledger::open(src.path(), &LedgerOptions::default()).unwrap(),
         Ledger::open(&target, &LedgerOptions::default()).unwrap(),
@@ -101,11 +119,11 @@ async fn a_damaged_or_truncated_backup_is_refused_before_anything_is_written() {
     for (name, damaged) in [("flipped", flipped), ("truncated", bytes[..bytes.len() - 1].to_vec())] {
         let file = save(files.path(), &damaged);
         let target = files.path().join(name);
-        let e = restore(&file, &target, false).expect_err(name);
+        let e = restore(&file, &target, false, keyed(&key())).expect_err(name);
         assert!(e.to_string().contains("not a complete textgate backup"), "{name}: {e}");
         assert!(!target.exists(), "{name}: nothing written");
     }
-    assert!(check_file(&save(files.path(), &bytes)).is_ok());
+    assert!(check_file(&save(files.path(), &bytes), keyed(&key())).is_ok());
 }
 
 #[tokio::test]
@@ -118,9 +136,9 @@ async fn restore_needs_force_to_replace_a_store_and_then_replaces_it() {
     ledger.shutdown().await.unwrap();
     drop(ledger);
 
-    let e = restore(&file, other.path(), false).expect_err("refused");
+    let e = restore(&file, other.path(), false, keyed(&key())).expect_err("refused");
     assert!(e.to_string().contains("--force"), "{e}");
-    let (_, report) = restore(&file, other.path(), true).unwrap();
+    let (_, report) = restore(&file, other.path(), true, keyed(&key())).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     let l = Ledger::open(other.path(), &LedgerOptions::default()).unwrap();
     assert_eq!(
@@ -148,7 +166,10 @@ async fn an_interrupted_restore_must_be_run_again() {
         .contains("textgate restore"));
     let e = rebuild_dir(dst.path()).expect_err("rebuild cannot finish a restore");
     assert!(e.to_string().contains("restore"), "{e}");
-    let (_, report) = restore(&file, dst.path(), true).unwrap();
+    let (_, report) = restore(&file, dst.path(), true, keyed(&key())).unwrap();
     assert!(report.is_clean() && report.events == 21, "{report}");
     Ledger::open(dst.path(), &LedgerOptions::default()).unwrap().shutdown().await.unwrap();
 }
+
+#[path = "backup_trust_tests.rs"]
+mod trust;

@@ -8,9 +8,12 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::activity::ActivityTrees;
+use super::backup_key::BackupKey;
 use super::committer::{CommitObserver, Committer, Durable, Job, Origin, Recorded, APPLIED_KEY, FACTS_KEY};
+use super::decision_log::IdSeal;
 use super::disk_reserve::DiskReserve;
 use super::index::{ConsentIndex, Lookup};
+use super::server_key::ServerKey;
 use super::trees::Trees;
 use super::unacked::Unacked;
 use super::{keys, offline, records, ConsentError};
@@ -35,6 +38,8 @@ pub struct LedgerOptions {
     /// Free disk kept for revocations: below it, nothing else is written
     /// (0: none; see `disk_reserve`).
     pub reserved_disk_bytes: u64,
+    /// Authenticates the backups this ledger writes (None: a plain checksum).
+    pub backup_key: Option<BackupKey>,
 }
 
 impl Default for LedgerOptions {
@@ -47,6 +52,7 @@ impl Default for LedgerOptions {
             decision_log_retention: None,
             consent_index_bytes: (DEFAULT_CONSENT_INDEX_MIB as usize) << 20,
             reserved_disk_bytes: 0,
+            backup_key: None,
         }
     }
 }
@@ -65,6 +71,7 @@ impl std::fmt::Debug for LedgerOptions {
             .field("decision_log_retention", &self.decision_log_retention)
             .field("consent_index_bytes", &self.consent_index_bytes)
             .field("reserved_disk_bytes", &self.reserved_disk_bytes)
+            .field("backup_key", &self.backup_key)
             .finish()
     }
 }
@@ -88,6 +95,12 @@ pub struct Ledger {
     reserve: Option<DiskReserve>,
     /// The data directory (None for a temporary store).
     dir: Option<std::path::PathBuf>,
+    /// The store's secret (`server.key`): keys body digests.
+    pub(super) key: ServerKey,
+    /// Makes decision ids opaque, under a key derived from `key`.
+    pub(super) ids: IdSeal,
+    /// Authenticates backups (see `backup_key`).
+    pub(super) backup_key: Option<BackupKey>,
 }
 
 impl Ledger {
@@ -96,7 +109,8 @@ impl Ledger {
         let db = offline::open_dir(dir, opts.cache_bytes)?;
         let log = std::fs::File::open(dir.join("db"))
             .map_err(|e| ConsentError::io(format!("opening {}", dir.join("db").display()), e))?;
-        let mut ledger = Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() })?;
+        let key = ServerKey::load_or_create(dir)?;
+        let mut ledger = Self::with_db(db, Some(dir), opts, Durable { log: Some(log), ..Durable::default() }, key)?;
         ledger.reserve = (opts.reserved_disk_bytes > 0).then(|| DiskReserve::new(dir.into(), opts.reserved_disk_bytes));
         ledger.dir = Some(dir.into());
         Ok(ledger)
@@ -118,13 +132,14 @@ impl Ledger {
         self.reserve.as_ref().and_then(DiskReserve::reached)
     }
 
-    fn outside_reserve(&self) -> Result<(), ConsentError> {
+    pub(super) fn outside_reserve(&self) -> Result<(), ConsentError> {
         self.disk_reserve_reached().map_or(Ok(()), |free_bytes| Err(ConsentError::DiskReserve { free_bytes }))
     }
 
     /// A throwaway store for tests.
     pub fn temporary(opts: &LedgerOptions) -> Result<Ledger, ConsentError> {
-        Self::with_db(sled::Config::new().temporary(true).open()?, None, opts, Durable::default())
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::with_db(db, None, opts, Durable::default(), ServerKey::random())
     }
 
     fn with_db(
@@ -132,6 +147,7 @@ impl Ledger {
         dir: Option<&Path>,
         opts: &LedgerOptions,
         durable: Durable,
+        key: ServerKey,
     ) -> Result<Ledger, ConsentError> {
         offline::check_complete(&db)?;
         let trees = Trees::open(&db)?;
@@ -174,6 +190,9 @@ impl Ledger {
             unacked,
             reserve: None,
             dir: None,
+            ids: IdSeal::new(&key.derive("textgate decision id v1", "")),
+            backup_key: opts.backup_key.clone(),
+            key,
         })
     }
 
@@ -416,21 +435,6 @@ impl Ledger {
     ) -> Result<(), ConsentError> {
         self.outside_reserve()?;
         self.activity.contact.put(keys::phone(tenant.as_str(), phone.as_str()), records::encode_contact(history))
-    }
-
-    /// Appends an encoded decision record, decided at `at`; returns the
-    /// decision's id (time-ordered, and naming where the record is).
-    pub fn log_decision(&self, tenant: &TenantId, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
-        self.outside_reserve()?;
-        self.activity.decision_log.append(tenant.as_str(), at.as_microsecond(), record)
-    }
-
-    /// An encoded decision record, if it was logged.
-    pub fn decision(&self, tenant: &TenantId, decision_id: &str) -> Result<Option<Vec<u8>>, ConsentError> {
-        if let Some(record) = self.activity.decision_log.get(tenant.as_str(), decision_id)? {
-            return Ok(Some(record));
-        }
-        Ok(self.activity.decisions.get(keys::idempotency(tenant.as_str(), decision_id))?.map(|v| v.to_vec()))
     }
 
     /// The stored answer to an inbound message id, if it was processed.

@@ -5,8 +5,10 @@
 
 mod activity;
 pub mod backup;
+pub mod backup_key;
 mod committer;
 mod decision_log;
+mod decision_records;
 mod disk_reserve;
 mod index;
 mod keys;
@@ -14,6 +16,7 @@ mod ledger;
 mod offline;
 pub mod rebuild;
 pub mod records;
+pub mod server_key;
 mod trees;
 mod unacked;
 pub mod usage;

@@ -53,7 +53,7 @@ pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> 
         |e: &sled::Error| matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"));
     let mut tries = 0;
     loop {
-        match sled::Config::new().path(dir).cache_capacity(cache_bytes).open() {
+        match open_caught(dir, cache_bytes)? {
             Ok(db) => return Ok(db),
             Err(e) if locked(&e) && tries < 20 => {
                 tries += 1;
@@ -68,6 +68,54 @@ pub fn open_dir(dir: &Path, cache_bytes: u64) -> Result<sled::Db, ConsentError> 
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Opens with sled, turning a panic inside sled into an error that says what
+/// to do. sled 0.34 panics ("tried to serialize Uninitialized") instead of
+/// answering when its files lost writes it had made (a disk that dropped
+/// acknowledged writes, a partial copy); its panic message is kept off
+/// stderr, where it would read like a textgate bug.
+fn open_caught(dir: &Path, cache_bytes: u64) -> Result<sled::Result<sled::Db>, ConsentError> {
+    let opened = quiet_panics(|| sled::Config::new().path(dir).cache_capacity(cache_bytes).open());
+    opened.map_err(|why| {
+        ConsentError::Unavailable(format!(
+            "{}: the store is damaged and cannot be opened (sled: {why}); its files lost data that was written \
+             to them, as when a disk drops acknowledged writes. Recover: keep this directory for inspection, \
+             then `textgate restore --from BACKUP --data-dir NEW_DIR` from the latest backup and serve from \
+             NEW_DIR; in cluster mode, serve from an empty directory instead and the instance rebuilds \
+             from the consent stream",
+            dir.display()
+        ))
+    })
+}
+
+thread_local! {
+    /// Set while this thread runs `quiet_panics`.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, returning its panic's message instead of unwinding; the panic is
+/// not printed. Panics on other threads print as before.
+fn quiet_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into())
+    })
 }
 
 /// Fails when a rebuild or restore was interrupted, naming what to run.

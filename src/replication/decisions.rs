@@ -2,9 +2,11 @@
 //! (the decision log stays local: it is large and only audits read it); an
 //! instance that does not hold one asks the others over NATS request-reply,
 //! and the one that holds it answers. A decision id names its time (in
-//! microseconds), segment and offset in one instance's log, so two instances
-//! could in principle mint the same id within the same microsecond; the
-//! tenant is part of the question, and the first answer wins.
+//! microseconds) and, sealed under the minting instance's key, the segment
+//! and offset in its log: only that instance opens it to a record (the others
+//! open it to a place that holds no frame of that id). Two instances could
+//! in principle mint the same id within the same microsecond; the tenant is
+//! part of the question, and the first answer wins.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -59,7 +59,7 @@ pub enum ReplicationError {
 
 /// A `consistency_token`: a consent-stream position (`"N"`, from
 /// RecordConsent and ProcessInbound), and for a CheckMessage's send the
-/// decision whose send fact a read waits for (`"N.d-…"`). A single node
+/// decision whose send fact a read waits for (`"N.d1-…"`). A single node
 /// hands out plain event sequences, which parse as positions it has applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token<'a> {
@@ -70,7 +70,8 @@ pub struct Token<'a> {
 impl<'a> Token<'a> {
     pub fn parse(text: &'a str) -> Option<Token<'a>> {
         let (position, decision) = match text.split_once('.') {
-            Some((p, d)) if d.starts_with("d-") && d.len() <= 64 => (p, Some(d)),
+            // Decision ids: sealed (`d1-`), or of the older clear form (`d-`).
+            Some((p, d)) if (d.starts_with("d1-") || d.starts_with("d-")) && d.len() <= 64 => (p, Some(d)),
             Some(_) => return None,
             None => (text, None),
         };
@@ -310,5 +311,23 @@ async fn watch_lag(replication: std::sync::Weak<Replication>) {
             }
         }
         r.metrics.positions(r.applied(), r.lag());
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::Token;
+
+    #[test]
+    fn tokens_name_a_position_and_perhaps_a_decision_of_either_id_form() {
+        let sealed = "d1-0005f1e2d3c4b5a69f8e7d6c5b4a392817";
+        let clear = "d-0005f1e2d3c4b50000000000000000a0";
+        assert_eq!(Token::parse("42"), Some(Token { position: 42, decision: None }));
+        for id in [sealed, clear] {
+            assert_eq!(Token::parse(&format!("7.{id}")), Some(Token { position: 7, decision: Some(id) }));
+        }
+        for bad in ["", "x", "7.", "7.e-1", &format!("7.d1-{}", "0".repeat(62)), "-1.d1-00"] {
+            assert_eq!(Token::parse(bad), None, "{bad:?}");
+        }
     }
 }

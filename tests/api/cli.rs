@@ -8,7 +8,22 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
     let good = dir.path().join("good.toml");
     std::fs::write(&good, textgate::config::DEMO_TOML).unwrap();
     let out = textgate().arg("check-config").arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: `ledger.backup_key_file` is not set"), "backups without a key are warned of: {err}");
+
+    // A backup key file: read at load, too short a key is an error.
+    let key = dir.path().join("backup.key");
+    let keyed = dir.path().join("keyed.toml");
+    std::fs::write(&keyed, format!("{}\n[ledger]\nbackup_key_file = {:?}\n", textgate::config::DEMO_TOML, key))
+        .unwrap();
+    for (contents, code, want) in [("short", 2, "fewer than 32 bytes"), ("k".repeat(32).as_str(), 0, "ok")] {
+        std::fs::write(&key, contents).unwrap();
+        let out = textgate().arg("check-config").arg(&keyed).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(err.contains(want) && !err.contains("warning: `ledger.backup_key_file`"), "{err}");
+    }
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(

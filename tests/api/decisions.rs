@@ -123,14 +123,64 @@ async fn decisions_are_logged_and_dry_runs_are_not() {
     let get = |id: &str| pb::GetDecisionRequest { decision_id: id.into(), ..Default::default() };
     let rec = c.get_decision(get(&real.decision_id)).await.unwrap().into_inner();
     let req = rec.request.unwrap();
-    assert_eq!(req.body.len(), 64, "the body is stored as its SHA-256 only");
-    assert_ne!(req.body, "Hello");
+    let keyed = |d: &str| d.strip_prefix("hmac-sha256:").is_some_and(|h| h.len() == 64);
+    assert!(keyed(&req.body), "the body is stored as its keyed digest only: {}", req.body);
+    use sha2::Digest as _;
+    let plain = hex::encode(sha2::Sha256::digest(b"Hello"));
+    assert!(!req.body.contains(&plain), "not the plain SHA-256, which hashing every short body reverses");
     let logged = rec.response.unwrap();
     assert_eq!(logged.reasons, real.reasons);
-    use sha2::Digest as _;
-    assert_eq!(logged.body, hex::encode(sha2::Sha256::digest(real.body.as_bytes())), "the answer's body, as SHA-256");
+    // An auditor holding the store's key checks candidate bodies.
+    let data = app.data_dir();
+    assert_eq!(req.body, body_digest(&data, "northside", "Hello"), "the request's body");
+    assert_ne!(req.body, body_digest(&data, "northside", "Hello!"), "another body");
+    assert_eq!(logged.body, body_digest(&data, "northside", &real.body), "the answer's body");
     assert!(real.body.ends_with("Reply STOP to opt out."), "the caller gets the body itself: {}", real.body);
     assert_eq!(c.get_decision(get(&dry.decision_id)).await.unwrap_err().code(), Code::NotFound);
+}
+
+/// `textgate body-digest` of `body` for `tenant`, from the store's key.
+fn body_digest(data_dir: &std::path::Path, tenant: &str, body: &str) -> String {
+    use std::io::Write as _;
+    let mut child = crate::process::textgate()
+        .args(["body-digest", "--tenant", tenant, "--data-dir"])
+        .arg(data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "body-digest exits 0");
+    String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+}
+
+/// An id says when, never where: the part after the instant of consecutive
+/// decisions is not the log's growing offset, so no caller can count the
+/// decisions logged between its own (any tenant's) or see a restart.
+#[tokio::test]
+async fn decision_ids_do_not_show_the_logs_offsets() {
+    let app = TestApp::spawn().await;
+    let mut c = app.client().await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            decide(&mut c, pb::CheckMessageRequest { client_ref: format!("o{i}"), ..msg("3125550197", "Hi") })
+                .await
+                .decision_id,
+        );
+    }
+    assert!(ids.iter().all(|id| id.starts_with("d1-") && id.len() == 35), "{ids:?}");
+    let tails: Vec<u128> = ids.iter().map(|id| u128::from_str_radix(&id[17..], 16).unwrap()).collect();
+    let rising = tails.windows(2).filter(|w| w[0] < w[1]).count();
+    assert!(rising < tails.len() - 1, "the locator parts rise one by one, like offsets: {ids:?}");
+    let gaps: std::collections::HashSet<u128> = tails.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    assert!(gaps.len() > 10, "equal records, equal gaps: offsets in the clear: {ids:?}");
+    let mut tampered = ids[3].clone();
+    let flip = if tampered.as_bytes()[25] == b'a' { "b" } else { "a" };
+    tampered.replace_range(25..26, flip);
+    let get = pb::GetDecisionRequest { decision_id: tampered, ..Default::default() };
+    assert_eq!(c.get_decision(get).await.unwrap_err().code(), Code::NotFound, "a tampered id");
 }
 
 #[tokio::test]

@@ -89,7 +89,12 @@ async fn verify_finds_damaged_indexes_and_rebuild_repairs_them() {
 /// began, and is exactly a prefix of the live ledger (a consistent cut).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_online_backup_under_concurrent_writes_restores_consistently() {
-    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("backup.key");
+    std::fs::write(&key, "a backup key of at least thirty-two bytes\n").unwrap();
+    let mut config = textgate::config::Config::demo();
+    config.ledger.backup_key_file = Some(key.clone());
+    let app = TestApp::spawn_with(config, dir).await;
     let (acks, mut acked) = tokio::sync::mpsc::unbounded_channel::<String>();
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -117,7 +122,8 @@ async fn an_online_backup_under_concurrent_writes_restores_consistently() {
     tokio::time::timeout(Duration::from_secs(120), grown).await.expect("1500 writes within 2 minutes");
     let files = tempfile::tempdir().unwrap();
     let file = files.path().join("ledger.tgb");
-    let args = crate::helpers::online_backup_args(app.admin, &file);
+    let mut args = crate::helpers::online_backup_args(app.admin, &file);
+    args.extend(["--key-file".into(), key.clone().into()]);
     let (code, out, err) = tokio::task::spawn_blocking(move || run(args)).await.unwrap();
     stop.store(true, Ordering::SeqCst);
     for w in writers {
@@ -129,13 +135,19 @@ async fn an_online_backup_under_concurrent_writes_restores_consistently() {
         during += 1;
     }
     assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("seal=hmac-sha256") && !out.contains("not checked"), "authenticated and checked: {out}");
     eprintln!("{out}acknowledged before the backup: {}, while and after it ran: {during}", before.len());
 
     let restored = files.path().join("restored");
-    let (code, out, err) = run([os("restore"), os("--from"), file.as_os_str(), os("--data-dir"), restored.as_os_str()]);
+    let restore = [os("restore"), os("--from"), file.as_os_str(), os("--data-dir"), restored.as_os_str()];
+    let (code, _, err) = run(restore);
+    assert_eq!(code, Some(1), "not without the key");
+    assert!(err.contains("--key-file"), "{err}");
+    let with_key = [&restore[..], &[os("--key-file"), key.as_os_str()]].concat();
+    let (code, out, err) = run(&with_key);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("problems=0"), "{out}");
-    let (code, _, err) = run([os("restore"), os("--from"), file.as_os_str(), os("--data-dir"), restored.as_os_str()]);
+    let (code, _, err) = run(&with_key);
     assert_eq!(code, Some(1));
     assert!(err.contains("--force"), "a non-empty target needs --force: {err}");
 
@@ -176,7 +188,12 @@ async fn an_offline_backup_of_a_stopped_store_restores() {
     assert_eq!(code, Some(1), "an existing backup file is never overwritten");
     assert!(err.contains("exists"), "{err}");
     let target = dir.path().join("restored");
-    let (code, out, err) = run([os("restore"), os("--from"), file.as_os_str(), os("--data-dir"), target.as_os_str()]);
+    assert!(out.contains("seal=unauthenticated"), "no key: said in the summary: {out}");
+    let restore = [os("restore"), os("--from"), file.as_os_str(), os("--data-dir"), target.as_os_str()];
+    let (code, _, err) = run(restore);
+    assert_eq!(code, Some(1), "a backup without a key is restored only when asked");
+    assert!(err.contains("--unauthenticated"), "{err}");
+    let (code, out, err) = run([&restore[..], &[os("--unauthenticated")]].concat());
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(mode(&target), 0o700, "the restored store");
     let server = Server::start(&target);

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod consent;
 mod crash;
+mod damaged_store;
 mod decisions;
 mod disk;
 mod exhaustion;

@@ -168,7 +168,16 @@ async fn metrics_count_real_traffic_in_the_text_format() {
 async fn healthz_and_readyz_follow_the_lifecycle() {
     let mut app = TestApp::spawn().await;
     assert_eq!(http_get(app.admin, "/healthz").await.0, 200);
-    assert_eq!(http_get(app.admin, "/readyz").await.0, 200);
+    // The server task marks itself ready once it runs; spawn may return first.
+    let mut ready = 0;
+    for _ in 0..200 {
+        ready = http_get(app.admin, "/readyz").await.0;
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready, 200, "ready once serving");
 
     // Hold a stream open so the server stays in its shutdown grace period.
     let mut c = app.client().await;

@@ -2,6 +2,7 @@
 //! own instead of a sled tree, so a decision costs the request one memory
 //! append and the disk one sequential write per batch.
 //!
+//! Callers see these ids sealed (`opaque`); the log itself deals in its own.
 //! A decision's id says where it is: `d-` then 32 hex digits, the decision
 //! instant (14, microseconds since the epoch, so ids sort by time), the
 //! segment (8) and the byte offset in it (10). Looking one up reads one frame
@@ -31,8 +32,10 @@ use std::time::{Duration, Instant};
 use super::ConsentError;
 
 mod files;
+mod opaque;
 
 pub(super) use files::{scan, Restorer};
+pub(super) use opaque::IdSeal;
 
 use files::{
     decision_id, decode, encode_into, io_err, locate, segment_path, segments, Chunk, Files, HEADER, ID_LEN, MAX_FRAME,

@@ -1,0 +1,134 @@
+//! The store's secret: 32 random bytes in `server.key` in the data
+//! directory, created (mode 0600) the first time a store is opened and read
+//! on every later open, so what it keys survives restarts.
+//!
+//! Two keys are derived from it, each for one purpose:
+//! - a per-tenant key for the digest of message bodies in the decision log
+//!   ([`ServerKey::body_digest`]): HMAC-SHA256, so a short body (a six-digit
+//!   code) cannot be found by hashing every candidate, yet an auditor holding
+//!   the key (`textgate body-digest`) can check a candidate body;
+//! - the key that makes decision ids opaque (see `decision_log::opaque`).
+//!
+//! Backups do not carry it (a backup holding the key would let whoever holds
+//! the backup test candidate bodies); keep `server.key` with the backups, and
+//! copy it into a restored data directory so old ids and digests still work.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::ConsentError;
+
+/// The key file inside a store's directory.
+pub const KEY_FILE: &str = "server.key";
+/// Marks a body digest made with the tenant's key; a digest without it (64
+/// bare hex digits) is the plain SHA-256 of decisions logged before.
+pub const BODY_DIGEST_PREFIX: &str = "hmac-sha256:";
+
+/// The store's secret. Its `Debug` shows no key.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(<hidden>)")
+    }
+}
+
+fn key_err(path: &Path, what: &str) -> ConsentError {
+    ConsentError::Unavailable(format!("{}: {what}", path.display()))
+}
+
+impl ServerKey {
+    /// A key for a throwaway store.
+    pub fn random() -> ServerKey {
+        ServerKey(rand::random())
+    }
+
+    /// The key of the store in `dir`, created when the store has none yet.
+    pub fn load_or_create(dir: &Path) -> Result<ServerKey, ConsentError> {
+        let path = dir.join(KEY_FILE);
+        if path.exists() {
+            return Self::load(dir);
+        }
+        // Written aside and renamed, so a crash never leaves a partial key.
+        let key = Self::random();
+        let partial = dir.join(format!("{KEY_FILE}.partial"));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .and_then(|mut f| f.write_all(format!("{}\n", hex::encode(key.0)).as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .and_then(|()| std::fs::File::open(dir)?.sync_all());
+        written.map_err(|e| ConsentError::io(format!("creating {}", path.display()), e))?;
+        Ok(key)
+    }
+
+    /// The key of the store in `dir`; an error when it has none.
+    pub fn load(dir: &Path) -> Result<ServerKey, ConsentError> {
+        let path = dir.join(KEY_FILE);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| ConsentError::io(format!("reading {}", path.display()), e))?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut key)
+            .map_err(|_| key_err(&path, "not a textgate key (64 hex digits); restore it from where it is kept"))?;
+        Ok(ServerKey(key))
+    }
+
+    /// A key for one purpose (and tenant), derived from this one.
+    pub(super) fn derive(&self, purpose: &str, tenant: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(tenant.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// `hmac-sha256:` and 64 hex digits: HMAC-SHA256 of `body` under the
+    /// tenant's body key.
+    pub fn body_digest(&self, tenant: &str, body: &str) -> String {
+        let key = self.derive("textgate body digest v1", tenant);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        mac.update(body.as_bytes());
+        format!("{BODY_DIGEST_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_key_is_created_once_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ServerKey::load(dir.path()).is_err(), "no key before the first open");
+        let made = ServerKey::load_or_create(dir.path()).unwrap();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = ServerKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(made.body_digest("t", "123456"), again.body_digest("t", "123456"), "the same key after a reopen");
+        std::fs::write(dir.path().join(KEY_FILE), "not hex").unwrap();
+        let err = ServerKey::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a textgate key"), "{err}");
+    }
+
+    #[test]
+    fn body_digests_are_keyed_per_tenant_and_not_the_plain_sha256() {
+        use sha2::Digest as _;
+        let key = ServerKey([7; 32]);
+        let d = key.body_digest("northside", "123456");
+        assert!(d.starts_with(BODY_DIGEST_PREFIX) && d.len() == BODY_DIGEST_PREFIX.len() + 64, "{d}");
+        assert!(!d.contains(&hex::encode(Sha256::digest(b"123456"))), "not the unkeyed digest");
+        assert_ne!(d, key.body_digest("southside", "123456"), "each tenant has its own key");
+        assert_ne!(d, ServerKey([8; 32]).body_digest("northside", "123456"), "each store has its own key");
+        assert_ne!(d, key.body_digest("northside", "123457"));
+        assert!(!format!("{key:?}").contains("07"), "Debug hides the key");
+    }
+}
