@@ -1,4 +1,5 @@
-//! The `textgate` command line: `serve`, `check-config`, `hash-token`, `gen-token`, and the
+//! The `textgate` command line: `serve`, `check-config`, `hash-token`, `gen-token`,
+//! `body-digest`, and the
 //! ledger commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
@@ -43,6 +44,15 @@ pub enum Command {
     /// Make a new random bearer token: prints the token (for the client), then
     /// its `sha256:<hex>` form (for `[auth] tokens` or `auth.tokens_file`).
     GenToken,
+    /// Read a message body on stdin (all of it, byte for byte); print the digest
+    /// the tenant's decision records hold for it (`hmac-sha256:<hex>`, under
+    /// the key in the data directory's `server.key`), to check a candidate body.
+    BodyDigest {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
     #[command(flatten)]
     Ledger(crate::ops::LedgerCommand),
 }
@@ -64,6 +74,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             println!("{token}\n{}", crate::api::auth::hash_token(&token));
             ExitCode::SUCCESS
         }
+        Command::BodyDigest { data_dir, tenant } => body_digest(&data_dir, &tenant, std::io::stdin().lock()),
         Command::Serve { config, listen, data_dir, admin_listen } => {
             let overrides = Overrides { listen, data_dir, admin_listen };
             serve_command(config, overrides, cli.log_json, log_filter).await
@@ -76,8 +87,9 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     match Config::load(file) {
         Ok(c) => match judge_exposure(&c, &file.display().to_string()) {
             Ok(warnings) => {
-                warnings.iter().for_each(|w| eprintln!("{}: warning: {w}", file.display()));
-                eprintln!("{}: ok ({} tenants)", file.display(), c.tenants.len());
+                let file = file.display();
+                c.warnings().iter().chain(&warnings).for_each(|w| eprintln!("{file}: warning: {w}"));
+                eprintln!("{file}: ok ({} tenants)", c.tenants.len());
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -129,7 +141,9 @@ async fn serve_command(path: Option<PathBuf>, o: Overrides, log_json: bool, log_
     config.server.data_dir = o.data_dir.unwrap_or(config.server.data_dir);
     config.server.admin_listen = o.admin_listen.or(config.server.admin_listen);
     match judge_exposure(&config, &origin) {
-        Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!(config = %origin, "{w}")),
+        // The built-in demo's tokens are public by design: the demo warning below says so.
+        Ok(warnings) if path.is_some() => warnings.iter().for_each(|w| tracing::warn!(config = %origin, "{w}")),
+        Ok(_) => {}
         Err(code) => return code,
     }
     tracing::info!(
@@ -201,6 +215,25 @@ fn hash_token(mut input: impl std::io::BufRead) -> ExitCode {
         return ExitCode::from(2);
     }
     println!("{}", crate::api::auth::hash_token(token));
+    ExitCode::SUCCESS
+}
+
+/// `textgate body-digest`: all of `input`, digested as the decision log
+/// digests a body of `tenant`. The body itself is never printed.
+fn body_digest(data_dir: &std::path::Path, tenant: &str, mut input: impl std::io::Read) -> ExitCode {
+    let key = match crate::consent::server_key::ServerKey::load(data_dir) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("body-digest: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut body = String::new();
+    if let Err(e) = input.read_to_string(&mut body) {
+        eprintln!("body-digest: cannot read the body (UTF-8) from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    println!("{}", key.body_digest(tenant, &body));
     ExitCode::SUCCESS
 }
 
