@@ -60,6 +60,7 @@ pub struct Metrics {
     flush_duration: Histogram,
     policy_info: IntGaugeVec,
     reloads: IntCounterVec,
+    reload_failing: IntGauge,
     inbound: IntCounterVec,
 }
 
@@ -168,6 +169,10 @@ impl Metrics {
             ),
             policy_info: gauge("textgate_policy_info", "1 for the policy version in force.", &["version"]),
             reloads: counter("textgate_policy_reloads_total", "Policy reloads by result (ok, error).", &["result"]),
+            reload_failing: plain_gauge(
+                "textgate_policy_reload_failing",
+                "1 while the config file on disk fails to load (the last reload failed; the previous policy serves); 0 after a good one.",
+            ),
             inbound: counter("textgate_inbound_total", "Inbound messages by classified intent.", &["tenant", "intent"]),
             registry,
         };
@@ -208,6 +213,7 @@ impl Metrics {
     /// Counts a reload attempt.
     pub fn reload(&self, ok: bool) {
         self.reloads.with_label_values(&[if ok { "ok" } else { "error" }]).inc();
+        self.reload_failing.set(i64::from(!ok));
     }
 
     /// Reload failures so far.
@@ -393,6 +399,7 @@ mod tests {
             "textgate_ledger_flush_duration_seconds_count 1",
             r#"textgate_policy_info{version="abc123"} 1"#,
             r#"textgate_policy_reloads_total{result="error"} 1"#,
+            "textgate_policy_reload_failing 1",
             r#"textgate_requests_shed_total{method="CheckMessage"} 1"#,
             r#"textgate_rpc_errors_total{code="INVALID_ARGUMENT",method="CheckMessage"} 1"#,
             r#"textgate_rpc_in_flight{method="CheckMessage"} 0"#,

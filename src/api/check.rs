@@ -73,7 +73,11 @@ async fn check_in(
     let decision = stage.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
     telemetry::record_decision(&stage, &decision);
     telemetry::record_decision(span, &decision);
-    app.metrics.decision(tenant.as_str(), decision.outcome, decision.reasons.first().map(|r| r.code));
+    if !req.dry_run {
+        // A dry run decides nothing that is sent: counting it would skew the
+        // deny ratio the alerts watch (a UI previewing many drafts).
+        app.metrics.decision(tenant.as_str(), decision.outcome, decision.reasons.first().map(|r| r.code));
+    }
     drop(stage);
     let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
