@@ -24,6 +24,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     ResourceExhausted(String),
+    /// Refused for load (a method's or a caller's places all taken): a
+    /// retry after a pause can succeed.
+    #[error("{0}")]
+    Overloaded(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -39,13 +43,13 @@ impl ApiError {
     /// Load shedding: `limit` calls of `method` are in flight already.
     /// One caller holds its whole share of the server.
     pub fn over_share(limit: u32) -> Self {
-        ApiError::ResourceExhausted(format!(
+        ApiError::Overloaded(format!(
             "server overloaded for this caller: {limit} of its calls in flight (server.max_in_flight_per_client); retry with backoff"
         ))
     }
 
     pub fn overloaded(method: &str, limit: i64) -> Self {
-        ApiError::ResourceExhausted(format!("server overloaded: {limit} {method} calls in flight; retry with backoff"))
+        ApiError::Overloaded(format!("server overloaded: {limit} {method} calls in flight; retry with backoff"))
     }
 }
 
@@ -149,23 +153,40 @@ pub fn refused_request(status: &Status, limit_bytes: usize) -> Option<Status> {
     oversized_request(status, limit_bytes).or_else(|| undecodable_request(status))
 }
 
+/// The `domain` of every `google.rpc.ErrorInfo` textgate sends.
+pub const ERROR_DOMAIN: &str = "textgate";
+
+/// How long a client should wait before retrying an UNAVAILABLE or an
+/// overloaded call (`google.rpc.RetryInfo`).
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl From<ApiError> for Status {
+    /// The code and message, plus the richer-error details: `ErrorInfo`
+    /// (a stable reason and the domain) on every status, `BadRequest` naming
+    /// the field on INVALID_ARGUMENT, `RetryInfo` where a retry can succeed.
     fn from(e: ApiError) -> Status {
-        match e {
+        let info = |reason: &str| ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+        let (code, message, mut details) = match e {
             ApiError::InvalidArgument { field, reason } => {
-                let details = ErrorDetails::with_bad_request_violation(field.clone(), reason.clone());
-                Status::with_error_details(Code::InvalidArgument, format!("{field}: {reason}"), details)
+                let mut d = ErrorDetails::with_bad_request_violation(field.clone(), reason.clone());
+                d.set_error_info("INVALID_FIELD", ERROR_DOMAIN, [("field".to_string(), field.clone())]);
+                (Code::InvalidArgument, format!("{field}: {reason}"), d)
             }
-            ApiError::Unauthenticated(m) => Status::unauthenticated(m),
-            ApiError::PermissionDenied(m) => Status::permission_denied(m),
-            ApiError::NotFound(m) => Status::not_found(m),
-            ApiError::Unavailable(m) => Status::unavailable(m),
-            ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            ApiError::Unauthenticated(m) => (Code::Unauthenticated, m.to_string(), info("CREDENTIAL_REFUSED")),
+            ApiError::PermissionDenied(m) => (Code::PermissionDenied, m, info("TENANT_FORBIDDEN")),
+            ApiError::NotFound(m) => (Code::NotFound, m, info("NOT_FOUND")),
+            ApiError::Unavailable(m) => (Code::Unavailable, m, info("STORE_UNAVAILABLE")),
+            ApiError::ResourceExhausted(m) => (Code::ResourceExhausted, m, info("LIMIT_REACHED")),
+            ApiError::Overloaded(m) => (Code::ResourceExhausted, m, info("OVERLOADED")),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                Status::internal("internal error")
+                (Code::Internal, String::from("internal error"), info("INTERNAL"))
             }
+        };
+        if matches!(code, Code::Unavailable) || details.error_info().is_some_and(|i| i.reason == "OVERLOADED") {
+            details.set_retry_info(Some(RETRY_AFTER));
         }
+        Status::with_error_details(code, message, details)
     }
 }
 

@@ -214,6 +214,8 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     }
     let (app, admin) = (Arc::new(app), Arc::new(admin));
 
+    // Reflection also describes google.rpc (ErrorInfo, BadRequest, RetryInfo),
+    // so a client like grpcurl can decode the error details.
     // Health and reflection answer without a token: they decode only what
     // their small requests need, so nobody can make them buffer megabytes.
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -222,11 +224,13 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?
         .max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?
         .max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
     let api =

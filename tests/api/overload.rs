@@ -30,7 +30,14 @@ async fn a_flood_is_shed_quickly_and_loses_no_acknowledged_write() {
                 tokio::spawn(async move {
                     let started = Instant::now();
                     let r = c.record_consent(grant(&id, &format!("+1312555{:04}", i), ConsentLevel::Express)).await;
-                    (id, r.map(|_| ()).map_err(|s| s.code()), started.elapsed())
+                    // A shed call says when to retry (google.rpc.RetryInfo).
+                    let r = r.map(|_| ()).map_err(|s| {
+                        use tonic_types::StatusExt;
+                        let retry = s.get_details_retry_info().and_then(|r| r.retry_delay);
+                        assert!(s.code() != Code::ResourceExhausted || retry.is_some(), "no RetryInfo: {s:?}");
+                        s.code()
+                    });
+                    (id, r, started.elapsed())
                 })
             })
             .collect();

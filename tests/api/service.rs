@@ -71,3 +71,31 @@ async fn sequential_calls_are_not_held_back_by_nagle() {
     }
     assert!(slow < 10, "{slow} of 40 sequential calls took 30 ms or more");
 }
+
+/// Errors carry the richer-error details (`google.rpc.ErrorInfo` with a
+/// stable reason and the domain, `BadRequest` naming the field), and
+/// reflection describes those types, so a generic client can decode them.
+#[tokio::test]
+async fn errors_carry_error_info_that_reflection_describes() {
+    use tonic_types::StatusExt;
+    let app = TestApp::spawn_toml(TWO_TENANTS).await;
+    let mut c = app.client_with(Some("northside-token")).await;
+    let bad = textgate::api::pb::GetConsentRequest { phone: "12".into(), ..Default::default() };
+    let err = c.get_consent(bad.clone()).await.unwrap_err();
+    let info = err.get_details_error_info().expect("ErrorInfo");
+    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("INVALID_FIELD", "textgate"), "{info:?}");
+    assert_eq!(info.metadata.get("field").map(String::as_str), Some("phone"));
+    assert!(err.get_details_bad_request().is_some(), "BadRequest too");
+    let err = app.client_with(None).await.get_consent(bad).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert_eq!(err.get_details_error_info().expect("ErrorInfo").reason, "CREDENTIAL_REFUSED");
+
+    let mut refl = ServerReflectionClient::new(app.channel().await);
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol("google.rpc.ErrorInfo".into())),
+    };
+    let mut responses = refl.server_reflection_info(tokio_stream::iter(vec![ask])).await.unwrap().into_inner();
+    let answer = responses.next().await.unwrap().unwrap().message_response;
+    assert!(matches!(answer, Some(MessageResponse::FileDescriptorResponse(_))), "{answer:?}");
+}
