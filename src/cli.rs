@@ -195,8 +195,8 @@ async fn serve_until_signal(config: Config, config_path: Option<PathBuf>) -> Exi
     match serve(listener, opts, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Once: the log goes to stderr already.
             tracing::error!(error = %e, "textgate failed");
-            eprintln!("textgate: {e}");
             ExitCode::from(1)
         }
     }

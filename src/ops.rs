@@ -44,7 +44,7 @@ pub enum LedgerCommand {
     /// (--admin 127.0.0.1:9464 --token-file F) or from a stopped store (--data-dir).
     Backup {
         #[arg(long, required_unless_present = "data_dir", conflicts_with = "data_dir", requires = "token_file")]
-        admin: Option<SocketAddr>,
+        admin: Option<String>,
         /// A file holding a bearer token that may act for every tenant ("*"):
         /// the admin endpoint serves backups to operators only.
         #[arg(long)]
@@ -117,6 +117,7 @@ fn run_blocking(cmd: LedgerCommand, rt: &tokio::runtime::Handle) -> Result<bool,
             Ok(print_verify(&report))
         }
         LedgerCommand::Backup { admin: Some(admin), token_file, to, key_file, .. } => {
+            let admin = admin_address(&admin)?;
             let token = read_token(token_file.as_deref().ok_or("--admin needs --token-file")?)?;
             let key = backup_key(key_file.as_deref())?;
             let summary = crate::snapshot::fetch(admin, &token, &to, key.as_ref())?;
@@ -179,6 +180,15 @@ fn print_problems(listed: &[Problem], count: u64) {
     if count > listed.len() as u64 {
         println!("problem: … and {} more", count - listed.len() as u64);
     }
+}
+
+/// `--admin`'s HOST:PORT (`127.0.0.1:9464`, `[::1]:9464`, `localhost:9464`)
+/// as an address: IPv4 first when a name has both (`admin_listen`
+/// defaults to 127.0.0.1).
+fn admin_address(admin: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let found = admin.to_socket_addrs().map_err(|e| format!("--admin {admin}: {e} (want HOST:PORT)"))?;
+    found.min_by_key(SocketAddr::is_ipv6).ok_or_else(|| format!("--admin {admin}: resolves to no address"))
 }
 
 /// The bearer token on the first line of `file`.

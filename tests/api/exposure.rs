@@ -174,5 +174,12 @@ async fn online_backups_need_an_operator_token() {
     let (code, _, err) = tokio::task::spawn_blocking(move || run(args)).await.unwrap();
     assert_eq!(code, Some(0), "{err}");
     assert!(to.exists());
+    // The endpoint may be named as localhost too.
+    let by_name = dir.path().join("by-name.tgb");
+    let mut args = crate::helpers::online_backup_args(app.admin, &by_name);
+    args[2] = format!("localhost:{}", app.admin.port()).into();
+    let (code, _, err) = tokio::task::spawn_blocking(move || run(args)).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(by_name.exists());
     app.stop().await;
 }
