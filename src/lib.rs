@@ -25,7 +25,7 @@
 //!   JetStream (`Log`, `Replay`, versioned replicated records).
 //! - `replication`: cluster mode: publishes consent writes to the log and
 //!   applies the consent stream to the ledger in order.
-//! - `metrics`: Prometheus series; [`telemetry`]: logs, spans per call and
+//! - `metrics`: Prometheus series (`process_stats`: the process's own); [`telemetry`]: logs, spans per call and
 //!   stage, OTLP trace export; `snapshot`: online backups.
 //! - `error`: the one mapping from crate errors to gRPC statuses.
 //! - `locks`: per-recipient locks (handlers and the cluster's fact applier).
@@ -67,6 +67,7 @@ mod locks;
 mod metrics;
 mod observe;
 mod ops;
+mod process_stats;
 mod reload;
 mod server;
 mod share;

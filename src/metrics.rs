@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::policy::{Outcome, ReasonCode};
@@ -56,12 +57,64 @@ pub struct Metrics {
     writable: IntGauge,
     tenant_numbers: IntGaugeVec,
     tenant_ledger_bytes: IntGaugeVec,
+    process: ProcessGauges,
     commit_batch: Histogram,
     flush_duration: Histogram,
     policy_info: IntGaugeVec,
     reloads: IntCounterVec,
     reload_failing: IntGauge,
     inbound: IntCounterVec,
+}
+
+/// The standard `process_*` series, set from `/proc/self` at each scrape.
+struct ProcessGauges {
+    cpu_seconds: Gauge,
+    resident_bytes: IntGauge,
+    open_fds: IntGauge,
+    max_fds: IntGauge,
+    start_time_seconds: Gauge,
+}
+
+impl ProcessGauges {
+    fn register(registry: &Registry) -> ProcessGauges {
+        let float = |name: &str, help: &str| {
+            let g = Gauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let int = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let build =
+            IntGaugeVec::new(opts("textgate_build_info", "1, labelled with the build's version."), &["version"])
+                .expect("valid metric");
+        registry.register(Box::new(build.clone())).expect("unique metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        ProcessGauges {
+            cpu_seconds: float("process_cpu_seconds_total", "User and system CPU time spent, in seconds."),
+            resident_bytes: int("process_resident_memory_bytes", "Resident memory size in bytes."),
+            open_fds: int("process_open_fds", "Open file descriptors."),
+            max_fds: int("process_max_fds", "The open-file limit (soft)."),
+            start_time_seconds: float("process_start_time_seconds", "Start time of the process, Unix seconds."),
+        }
+    }
+
+    fn set(&self, p: crate::process_stats::ProcessStats) {
+        for (v, g) in
+            [(p.resident_bytes, &self.resident_bytes), (p.open_fds, &self.open_fds), (p.max_fds, &self.max_fds)]
+        {
+            if let Some(v) = v {
+                g.set(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
+        for (v, g) in [(p.cpu_seconds, &self.cpu_seconds), (p.start_time_seconds, &self.start_time_seconds)] {
+            if let Some(v) = v {
+                g.set(v);
+            }
+        }
+    }
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -147,6 +200,7 @@ impl Metrics {
                 "textgate_ledger_writable",
                 "1 while consent writes are accepted; 0 once one failed to reach the disk (restart textgate).",
             ),
+            process: ProcessGauges::register(&registry),
             tenant_numbers: gauge(
                 "textgate_tenant_numbers",
                 "Numbers with a consent state, per tenant (its quota: tenants.<id>.max_numbers).",
@@ -262,6 +316,7 @@ impl Metrics {
                 self.tenant_ledger_bytes.with_label_values(&[tenant]).set(bytes);
             }
         }
+        self.process.set(crate::process_stats::ProcessStats::read());
         let mut out = Vec::with_capacity(16 * 1024);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!(error = %e, "encoding metrics failed");
@@ -400,6 +455,9 @@ mod tests {
             r#"textgate_policy_info{version="abc123"} 1"#,
             r#"textgate_policy_reloads_total{result="error"} 1"#,
             "textgate_policy_reload_failing 1",
+            r#"textgate_build_info{version=""#,
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
             r#"textgate_requests_shed_total{method="CheckMessage"} 1"#,
             r#"textgate_rpc_errors_total{code="INVALID_ARGUMENT",method="CheckMessage"} 1"#,
             r#"textgate_rpc_in_flight{method="CheckMessage"} 0"#,
