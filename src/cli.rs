@@ -38,7 +38,10 @@ pub enum Command {
         admin_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file and print what is wrong with it.
-    CheckConfig { file: PathBuf },
+    CheckConfig {
+        /// The TOML file to check (exit 0 and "ok" on stdout; 3 with every problem on stderr).
+        file: PathBuf,
+    },
     /// Read a bearer token on stdin; print the `sha256:<hex>` form `[auth] tokens` accepts.
     HashToken,
     /// Make a new random bearer token: prints the token (for the client), then
@@ -48,14 +51,21 @@ pub enum Command {
     /// the tenant's decision records hold for it (`hmac-sha256:<hex>`, under
     /// the key in the data directory's `server.key`), to check a candidate body.
     BodyDigest {
+        /// The data directory whose `server.key` keys the digests.
         #[arg(long)]
         data_dir: PathBuf,
+        /// The tenant whose decision records to match.
         #[arg(long)]
         tenant: String,
     },
     #[command(flatten)]
     Ledger(crate::ops::LedgerCommand),
 }
+
+/// Exit status of `check-config` and `serve` when the configuration is
+/// invalid or refused where it would listen. Usage errors exit 2 (clap's),
+/// a failure while running exits 1.
+pub const EXIT_CONFIG: u8 = 3;
 
 /// Runs a parsed command line; `log_filter` is usually `RUST_LOG`.
 pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
@@ -89,14 +99,14 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             Ok(warnings) => {
                 let file = file.display();
                 c.warnings().iter().chain(&warnings).for_each(|w| eprintln!("{file}: warning: {w}"));
-                eprintln!("{file}: ok ({} tenants)", c.tenants.len());
+                println!("{file}: ok ({} tenants)", c.tenants.len());
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(2)
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }
@@ -120,21 +130,21 @@ async fn serve_command(path: Option<PathBuf>, o: Overrides, log_json: bool, log_
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     config.telemetry = match config.telemetry.clone().with_env(&otel_env()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{origin}: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let telemetry = match crate::telemetry::install(&config.telemetry, log_json, log_filter.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     config.server.listen = o.listen.unwrap_or(config.server.listen);
@@ -166,7 +176,7 @@ async fn serve_command(path: Option<PathBuf>, o: Overrides, log_json: bool, log_
 }
 
 /// What `config` risks where it listens ([`crate::config::exposure`]):
-/// the warnings, or (refusals printed) exit 2.
+/// the warnings, or (refusals printed) [`EXIT_CONFIG`].
 fn judge_exposure(config: &Config, origin: &str) -> Result<Vec<String>, ExitCode> {
     let verdict = crate::config::exposure::assess(config);
     if verdict.refusals.is_empty() {
@@ -176,7 +186,7 @@ fn judge_exposure(config: &Config, origin: &str) -> Result<Vec<String>, ExitCode
     for r in &verdict.refusals {
         eprintln!("{origin}: refusing to serve on {addr}, beyond loopback: {r}");
     }
-    Err(ExitCode::from(2))
+    Err(ExitCode::from(EXIT_CONFIG))
 }
 
 async fn serve_until_signal(config: Config, config_path: Option<PathBuf>) -> ExitCode {

@@ -28,6 +28,7 @@ pub enum LedgerCommand {
     /// Check the consent ledger and everything derived from it (server stopped);
     /// with a --config that has `[cluster]`, also against the consent stream.
     Verify {
+        /// The stopped store's data directory.
         #[arg(long)]
         data_dir: PathBuf,
         /// The instance's configuration: in cluster mode the store is also
@@ -37,18 +38,21 @@ pub enum LedgerCommand {
     },
     /// Rebuild the indexes and consent states from the ledger (server stopped).
     Rebuild {
+        /// The stopped store's data directory.
         #[arg(long)]
         data_dir: PathBuf,
     },
     /// Write a consistent backup file, from a running server's admin endpoint
     /// (--admin 127.0.0.1:9464 --token-file F) or from a stopped store (--data-dir).
     Backup {
+        /// A running server's admin endpoint, HOST:PORT (127.0.0.1:9464, localhost:9464).
         #[arg(long, required_unless_present = "data_dir", conflicts_with = "data_dir", requires = "token_file")]
         admin: Option<String>,
         /// A file holding a bearer token that may act for every tenant ("*"):
         /// the admin endpoint serves backups to operators only.
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// A stopped store's data directory (instead of --admin).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// The backup file to create (it must not exist).
@@ -62,8 +66,10 @@ pub enum LedgerCommand {
     },
     /// Restore a backup file into a data directory (server stopped), then verify.
     Restore {
+        /// The backup file to restore.
         #[arg(long)]
         from: PathBuf,
+        /// The data directory to restore into (empty, or replaced with --force).
         #[arg(long)]
         data_dir: PathBuf,
         /// Replace the contents of a non-empty data directory.

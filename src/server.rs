@@ -98,6 +98,29 @@ pub fn ledger_options(config: &Config) -> LedgerOptions {
     }
 }
 
+/// Server reflection, v1 and v1alpha: the policy service, health, and the
+/// google.rpc types (ErrorInfo, BadRequest, RetryInfo), so a client like
+/// grpcurl can decode the error details.
+fn reflection_services() -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    ServeError,
+> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = builder().build_v1()?.max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
+    let v1alpha = builder().build_v1alpha()?.max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
+    Ok((v1, v1alpha))
+}
+
 /// gRPC health mirrors `/healthz`: once the ledger latched (a write failed
 /// to reach the disk; only a restart clears it) the server's overall status
 /// (service "") turns NOT_SERVING, so a gRPC liveness probe restarts it too.
@@ -214,25 +237,12 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
     }
     let (app, admin) = (Arc::new(app), Arc::new(admin));
 
-    // Reflection also describes google.rpc (ErrorInfo, BadRequest, RetryInfo),
-    // so a client like grpcurl can decode the error details.
     // Health and reflection answer without a token: they decode only what
     // their small requests need, so nobody can make them buffer megabytes.
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_service = health_service.max_decoding_message_size(limits::MAX_HEALTH_BYTES);
     health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?
-        .max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
-    let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?
-        .max_decoding_message_size(limits::MAX_REFLECTION_BYTES);
+    let (reflection, reflection_alpha) = reflection_services()?;
     let api =
         PolicyServiceServer::new(PolicyApi::new(Arc::clone(&app))).max_decoding_message_size(limits::MAX_MESSAGE_BYTES);
     let api = tonic::service::interceptor::InterceptedService::new(api, Authenticator { table: Arc::clone(&app.auth) });

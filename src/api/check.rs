@@ -73,11 +73,7 @@ async fn check_in(
     let decision = stage.in_scope(|| decide(&policy, tp, &msg, &consent, &history));
     telemetry::record_decision(&stage, &decision);
     telemetry::record_decision(span, &decision);
-    if !req.dry_run {
-        // A dry run decides nothing that is sent: counting it would skew the
-        // deny ratio the alerts watch (a UI previewing many drafts).
-        app.metrics.decision(tenant.as_str(), decision.outcome, decision.reasons.first().map(|r| r.code));
-    }
+    count(app, &tenant, &decision, req.dry_run);
     drop(stage);
     let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
@@ -122,6 +118,15 @@ async fn check_in(
     let decision_id = &resp.decision_id;
     tracing::debug!(decision_id = %decision_id, "decided");
     Ok(resp)
+}
+
+/// Counts a decision in `textgate_decisions_total`, unless it is a dry run:
+/// that decides nothing that is sent, and counting it would skew the deny
+/// ratio the alerts watch (a UI previewing many drafts).
+fn count(app: &App, tenant: &TenantId, decision: &Decision, dry_run: bool) {
+    if !dry_run {
+        app.metrics.decision(tenant.as_str(), decision.outcome, decision.reasons.first().map(|r| r.code));
+    }
 }
 
 /// Contact history and the decision log are not consent: when the store

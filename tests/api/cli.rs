@@ -11,16 +11,21 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("warning: `ledger.backup_key_file` is not set"), "backups without a key are warned of: {err}");
+    let verdict = String::from_utf8_lossy(&out.stdout);
+    assert!(verdict.contains("good.toml: ok (1 tenants)"), "the verdict goes to stdout: {verdict:?}");
+    // A usage error is clap's exit 2, distinct from a bad config's 3.
+    assert_eq!(textgate().arg("check-config").output().unwrap().status.code(), Some(2));
 
     // A backup key file: read at load, too short a key is an error.
     let key = dir.path().join("backup.key");
     let keyed = dir.path().join("keyed.toml");
     std::fs::write(&keyed, format!("{}\n[ledger]\nbackup_key_file = {:?}\n", textgate::config::DEMO_TOML, key))
         .unwrap();
-    for (contents, code, want) in [("short", 2, "fewer than 32 bytes"), ("k".repeat(32).as_str(), 0, "ok")] {
+    // The verdict: "ok" on stdout, problems on stderr; exit 3 for a bad config.
+    for (contents, code, want) in [("short", 3, "fewer than 32 bytes"), ("k".repeat(32).as_str(), 0, "ok")] {
         std::fs::write(&key, contents).unwrap();
         let out = textgate().arg("check-config").arg(&keyed).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(code), "{err}");
         assert!(err.contains(want) && !err.contains("warning: `ledger.backup_key_file`"), "{err}");
     }
@@ -32,7 +37,7 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
     )
     .unwrap();
     let out = textgate().arg("check-config").arg(&bad).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:") && err.contains("disclosure_intervl"), "{err}");
 }
@@ -99,7 +104,7 @@ fn serve_reads_its_settings_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("absent.toml");
     let out = textgate().arg("serve").env("TEXTGATE_CONFIG", &missing).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("absent.toml") && err.contains("cannot read"), "{err}");
 
@@ -111,7 +116,7 @@ fn serve_reads_its_settings_from_the_environment() {
         .env("TEXTGATE_DATA_DIR", &data)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to serve on 192.0.2.1:50051"), "{err}");
 }

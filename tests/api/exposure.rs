@@ -57,7 +57,7 @@ fn serve_refuses_the_demo_beyond_loopback_and_says_why() {
     let data = dir.path().join("data");
     let data_arg = data.display().to_string();
     let (code, _, err) = run(["serve", "--listen", EXPOSED, "--data-dir", &data_arg]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(3), "{err}");
     for why in
         ["refusing to serve on 192.0.2.1:50051", "public demo token", "`auth.require_token` is false", "`server.tls`"]
     {
@@ -82,13 +82,13 @@ fn check_config_judges_the_file_where_it_listens() {
     // The same file with a short token in the secret: refused, naming the tenant.
     std::fs::write(&tokens, "\"northside-staff-1\" = \"northside\"\n").unwrap();
     let (code, _, err) = run(["check-config".as_ref(), good.as_os_str()]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("tenant \"northside\" is guessable") && !err.contains("northside-staff-1"), "{err}");
 
     // A tokens file that is not `token = tenant` is named, its lines never shown.
     std::fs::write(&tokens, "this line is a secret\n").unwrap();
     let (code, _, err) = run(["check-config".as_ref(), good.as_os_str()]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("tokens.toml:1") && !err.contains("secret"), "{err}");
 
     // The demo itself, on loopback: fine, with a warning about its tokens.

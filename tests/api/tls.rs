@@ -141,6 +141,6 @@ fn check_config_names_the_tls_key_of_a_missing_file() {
     let out =
         std::process::Command::new(env!("CARGO_BIN_EXE_textgate")).arg("check-config").arg(&path).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("tls.toml") && err.contains("`server.tls.cert_file`") && err.contains("nope.pem"), "{err}");
 }

@@ -229,6 +229,6 @@ fn serve_rejects_a_bad_endpoint_from_the_environment() {
     };
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(2), "{err}");
+    assert_eq!(status.code(), Some(3), "{err}");
     assert!(err.contains("`telemetry.otlp_endpoint`") && err.contains("OTEL_"), "{err}");
 }
