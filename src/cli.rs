@@ -260,6 +260,7 @@ fn otel_env() -> OtelEnv {
     OtelEnv {
         otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok(),
         service_name: std::env::var("OTEL_SERVICE_NAME").ok(),
+        otlp_protocol: std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").ok(),
     }
 }
 

@@ -62,6 +62,9 @@ pub struct OtelEnv {
     pub otlp_endpoint: Option<String>,
     /// `OTEL_SERVICE_NAME`
     pub service_name: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`: only `grpc` is spoken; anything else
+    /// is refused rather than silently sent over gRPC.
+    pub otlp_protocol: Option<String>,
 }
 
 /// The service name when neither the file nor the environment gives one.
@@ -80,6 +83,12 @@ impl TelemetryConfig {
         }
         if self.service_name.is_none() {
             self.service_name = set(&env.service_name);
+        }
+        if let Some(protocol) = set(&env.otlp_protocol).filter(|p| p.trim() != "grpc") {
+            return Err(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?}: textgate exports OTLP over gRPC only; unset it or set it \
+                 to \"grpc\" (and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's gRPC port, usually 4317)"
+            ));
         }
         self.check().map_err(|e| format!("{e} (after applying OTEL_* environment variables)"))?;
         Ok(self)
@@ -185,8 +194,11 @@ mod tests {
 
     #[test]
     fn environment_fills_only_what_the_file_leaves_unset() {
-        let env =
-            OtelEnv { otlp_endpoint: Some("http://jaeger:4317".into()), service_name: Some("textgate-env".into()) };
+        let env = OtelEnv {
+            otlp_endpoint: Some("http://jaeger:4317".into()),
+            service_name: Some("textgate-env".into()),
+            otlp_protocol: None,
+        };
         let cases: &[(&str, Option<&str>, &str)] = &[
             ("", Some("http://jaeger:4317"), "textgate-env"),
             ("otlp_endpoint = \"http://127.0.0.1:4317\"", Some("http://127.0.0.1:4317"), "textgate-env"),
@@ -197,11 +209,19 @@ mod tests {
             assert_eq!(c.otlp_endpoint.as_deref(), *endpoint, "{text}");
             assert_eq!(c.service_name(), *name, "{text}");
         }
-        let blank = OtelEnv { otlp_endpoint: Some(" ".into()), service_name: Some(String::new()) };
+        let blank = OtelEnv { otlp_endpoint: Some(" ".into()), service_name: Some(String::new()), otlp_protocol: None };
         let c = TelemetryConfig::default().with_env(&blank).unwrap();
         assert_eq!((c.otlp_endpoint.as_deref(), c.service_name()), (None, "textgate"));
-        let bad = OtelEnv { otlp_endpoint: Some("jaeger:4317".into()), service_name: None };
+        let bad = OtelEnv { otlp_endpoint: Some("jaeger:4317".into()), ..OtelEnv::default() };
         let err = TelemetryConfig::default().with_env(&bad).unwrap_err();
         assert!(err.contains("telemetry.otlp_endpoint") && err.contains("OTEL_"), "{err}");
+        for (protocol, ok) in [("grpc", true), ("", true), ("http/protobuf", false), ("http/json", false)] {
+            let env = OtelEnv { otlp_protocol: Some(protocol.into()), ..OtelEnv::default() };
+            let got = TelemetryConfig::default().with_env(&env);
+            assert_eq!(got.is_ok(), ok, "{protocol}: {got:?}");
+            if let Err(e) = got {
+                assert!(e.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && e.contains("gRPC only"), "{e}");
+            }
+        }
     }
 }
