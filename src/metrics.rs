@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::policy::{Outcome, ReasonCode};
@@ -68,7 +68,8 @@ pub struct Metrics {
 
 /// The standard `process_*` series, set from `/proc/self` at each scrape.
 struct ProcessGauges {
-    cpu_seconds: Gauge,
+    /// A counter (promtool wants `_total` to be one), moved to each reading.
+    cpu_seconds: Counter,
     resident_bytes: IntGauge,
     open_fds: IntGauge,
     max_fds: IntGauge,
@@ -92,8 +93,11 @@ impl ProcessGauges {
                 .expect("valid metric");
         registry.register(Box::new(build.clone())).expect("unique metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let cpu_seconds =
+            Counter::new("process_cpu_seconds_total", "User and system CPU time spent, in seconds.").expect("valid");
+        registry.register(Box::new(cpu_seconds.clone())).expect("unique metric");
         ProcessGauges {
-            cpu_seconds: float("process_cpu_seconds_total", "User and system CPU time spent, in seconds."),
+            cpu_seconds,
             resident_bytes: int("process_resident_memory_bytes", "Resident memory size in bytes."),
             open_fds: int("process_open_fds", "Open file descriptors."),
             max_fds: int("process_max_fds", "The open-file limit (soft)."),
@@ -109,10 +113,12 @@ impl ProcessGauges {
                 g.set(i64::try_from(v).unwrap_or(i64::MAX));
             }
         }
-        for (v, g) in [(p.cpu_seconds, &self.cpu_seconds), (p.start_time_seconds, &self.start_time_seconds)] {
-            if let Some(v) = v {
-                g.set(v);
-            }
+        if let Some(v) = p.cpu_seconds {
+            // CPU time only grows; a reading behind the counter adds nothing.
+            self.cpu_seconds.inc_by((v - self.cpu_seconds.get()).max(0.0));
+        }
+        if let Some(v) = p.start_time_seconds {
+            self.start_time_seconds.set(v);
         }
     }
 }
