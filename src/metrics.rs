@@ -9,8 +9,7 @@
 use std::time::{Duration, Instant};
 
 use prometheus::{
-    Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::policy::{Outcome, ReasonCode};
@@ -57,70 +56,13 @@ pub struct Metrics {
     writable: IntGauge,
     tenant_numbers: IntGaugeVec,
     tenant_ledger_bytes: IntGaugeVec,
-    process: ProcessGauges,
+    process: crate::process_stats::ProcessGauges,
     commit_batch: Histogram,
     flush_duration: Histogram,
     policy_info: IntGaugeVec,
     reloads: IntCounterVec,
     reload_failing: IntGauge,
     inbound: IntCounterVec,
-}
-
-/// The standard `process_*` series, set from `/proc/self` at each scrape.
-struct ProcessGauges {
-    /// A counter (promtool wants `_total` to be one), moved to each reading.
-    cpu_seconds: Counter,
-    resident_bytes: IntGauge,
-    open_fds: IntGauge,
-    max_fds: IntGauge,
-    start_time_seconds: Gauge,
-}
-
-impl ProcessGauges {
-    fn register(registry: &Registry) -> ProcessGauges {
-        let float = |name: &str, help: &str| {
-            let g = Gauge::new(name, help).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("unique metric");
-            g
-        };
-        let int = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("unique metric");
-            g
-        };
-        let build =
-            IntGaugeVec::new(opts("textgate_build_info", "1, labelled with the build's version."), &["version"])
-                .expect("valid metric");
-        registry.register(Box::new(build.clone())).expect("unique metric");
-        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-        let cpu_seconds =
-            Counter::new("process_cpu_seconds_total", "User and system CPU time spent, in seconds.").expect("valid");
-        registry.register(Box::new(cpu_seconds.clone())).expect("unique metric");
-        ProcessGauges {
-            cpu_seconds,
-            resident_bytes: int("process_resident_memory_bytes", "Resident memory size in bytes."),
-            open_fds: int("process_open_fds", "Open file descriptors."),
-            max_fds: int("process_max_fds", "The open-file limit (soft)."),
-            start_time_seconds: float("process_start_time_seconds", "Start time of the process, Unix seconds."),
-        }
-    }
-
-    fn set(&self, p: crate::process_stats::ProcessStats) {
-        for (v, g) in
-            [(p.resident_bytes, &self.resident_bytes), (p.open_fds, &self.open_fds), (p.max_fds, &self.max_fds)]
-        {
-            if let Some(v) = v {
-                g.set(i64::try_from(v).unwrap_or(i64::MAX));
-            }
-        }
-        if let Some(v) = p.cpu_seconds {
-            // CPU time only grows; a reading behind the counter adds nothing.
-            self.cpu_seconds.inc_by((v - self.cpu_seconds.get()).max(0.0));
-        }
-        if let Some(v) = p.start_time_seconds {
-            self.start_time_seconds.set(v);
-        }
-    }
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -206,7 +148,7 @@ impl Metrics {
                 "textgate_ledger_writable",
                 "1 while consent writes are accepted; 0 once one failed to reach the disk (restart textgate).",
             ),
-            process: ProcessGauges::register(&registry),
+            process: crate::process_stats::ProcessGauges::register(&registry),
             tenant_numbers: gauge(
                 "textgate_tenant_numbers",
                 "Numbers with a consent state, per tenant (its quota: tenants.<id>.max_numbers).",
@@ -421,82 +363,5 @@ pub fn code_name(code: tonic::Code) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_every_documented_family() {
-        let m = Metrics::new();
-        m.decision("t", Outcome::Deny, Some(ReasonCode::OptedOut));
-        m.inbound("t", "opt_out");
-        m.ledger_event("t");
-        m.commit(3, Duration::from_micros(150));
-        m.policy_installed("abc123");
-        m.reload(false);
-        m.shed("CheckMessage");
-        let rpc = m.rpc("CheckMessage");
-        rpc.start().finish(tonic::Code::InvalidArgument);
-        let usage = vec![("t".to_string(), crate::consent::usage::Usage { numbers: 2, event_bytes: 900 })];
-        let store = StoreGauges {
-            bytes: 4096,
-            index_numbers: 3,
-            index_serving: true,
-            tenants: usage,
-            disk_free: Some(5 << 30),
-            decision_log_bytes: 700,
-            writable: false,
-        };
-        let text = m.render(Some(store));
-        for needle in [
-            r#"textgate_decisions_total{outcome="deny",reason="opted_out",tenant="t"} 1"#,
-            r#"textgate_inbound_total{intent="opt_out",tenant="t"} 1"#,
-            r#"textgate_ledger_events_total{tenant="t"} 1"#,
-            r#"textgate_tenant_numbers{tenant="t"} 2"#,
-            "textgate_store_disk_free_bytes 5368709120",
-            "textgate_decision_log_bytes 700",
-            "textgate_ledger_writable 0",
-            r#"textgate_tenant_ledger_bytes{tenant="t"} 900"#,
-            "textgate_ledger_commit_batch_size_count 1",
-            "textgate_ledger_flush_duration_seconds_count 1",
-            r#"textgate_policy_info{version="abc123"} 1"#,
-            r#"textgate_policy_reloads_total{result="error"} 1"#,
-            "textgate_policy_reload_failing 1",
-            r#"textgate_build_info{version=""#,
-            "process_resident_memory_bytes ",
-            "process_open_fds ",
-            r#"textgate_requests_shed_total{method="CheckMessage"} 1"#,
-            r#"textgate_rpc_errors_total{code="INVALID_ARGUMENT",method="CheckMessage"} 1"#,
-            r#"textgate_rpc_in_flight{method="CheckMessage"} 0"#,
-            r#"textgate_rpc_duration_seconds_count{method="CheckMessage"} 1"#,
-            "textgate_ledger_size_bytes 4096",
-            "textgate_consent_index_numbers 3",
-            "textgate_consent_index_serving 1",
-        ] {
-            assert!(text.contains(needle), "missing {needle} in\n{text}");
-        }
-        assert_eq!(m.reload_failures(), 1);
-    }
-
-    #[test]
-    fn a_dropped_call_counts_as_cancelled_once() {
-        let m = Metrics::new();
-        let rpc = m.rpc("RecordConsent");
-        drop(rpc.start());
-        let mut t = rpc.start();
-        t.finish(tonic::Code::Ok);
-        drop(t);
-        let text = m.render(None);
-        assert!(text.contains(r#"textgate_rpc_errors_total{code="CANCELLED",method="RecordConsent"} 1"#), "{text}");
-        assert!(text.contains(r#"textgate_rpc_duration_seconds_count{method="RecordConsent"} 2"#), "{text}");
-        assert_eq!(rpc.in_flight(), 0);
-    }
-
-    #[test]
-    fn only_the_installed_policy_version_is_1() {
-        let m = Metrics::new();
-        m.policy_installed("v1");
-        m.policy_installed("v2");
-        let text = m.render(None);
-        assert!(text.contains(r#"textgate_policy_info{version="v2"} 1"#) && !text.contains("\"v1\""), "{text}");
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;

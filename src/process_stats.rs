@@ -2,7 +2,9 @@
 //! standard `process_*` series (CPU seconds, resident memory, open and
 //! allowed file descriptors, start time), so a dashboard shows what the
 //! server costs and how close it is to its descriptor limit. Linux only;
-//! elsewhere every reading is absent.
+//! elsewhere every reading is absent. [`ProcessGauges`] exports them.
+
+use prometheus::{Counter, Gauge, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// One reading of the process.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -60,6 +62,63 @@ fn max_open_files() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The standard `process_*` series, set from `/proc/self` at each scrape.
+pub struct ProcessGauges {
+    /// A counter (promtool wants `_total` to be one), moved to each reading.
+    cpu_seconds: Counter,
+    resident_bytes: IntGauge,
+    open_fds: IntGauge,
+    max_fds: IntGauge,
+    start_time_seconds: Gauge,
+}
+
+impl ProcessGauges {
+    pub fn register(registry: &Registry) -> ProcessGauges {
+        let float = |name: &str, help: &str| {
+            let g = Gauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let int = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let build =
+            IntGaugeVec::new(Opts::new("textgate_build_info", "1, labelled with the build's version."), &["version"])
+                .expect("valid metric");
+        registry.register(Box::new(build.clone())).expect("unique metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let cpu_seconds =
+            Counter::new("process_cpu_seconds_total", "User and system CPU time spent, in seconds.").expect("valid");
+        registry.register(Box::new(cpu_seconds.clone())).expect("unique metric");
+        ProcessGauges {
+            cpu_seconds,
+            resident_bytes: int("process_resident_memory_bytes", "Resident memory size in bytes."),
+            open_fds: int("process_open_fds", "Open file descriptors."),
+            max_fds: int("process_max_fds", "The open-file limit (soft)."),
+            start_time_seconds: float("process_start_time_seconds", "Start time of the process, Unix seconds."),
+        }
+    }
+
+    pub fn set(&self, p: ProcessStats) {
+        for (v, g) in
+            [(p.resident_bytes, &self.resident_bytes), (p.open_fds, &self.open_fds), (p.max_fds, &self.max_fds)]
+        {
+            if let Some(v) = v {
+                g.set(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
+        if let Some(v) = p.cpu_seconds {
+            // CPU time only grows; a reading behind the counter adds nothing.
+            self.cpu_seconds.inc_by((v - self.cpu_seconds.get()).max(0.0));
+        }
+        if let Some(v) = p.start_time_seconds {
+            self.start_time_seconds.set(v);
+        }
+    }
 }
 
 #[cfg(test)]

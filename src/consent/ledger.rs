@@ -92,9 +92,9 @@ pub struct Ledger {
     /// Set when a batch failed to reach the disk; readers skip what it left.
     unacked: Arc<Unacked>,
     /// The free space kept for revocations (a store on disk with a reserve).
-    reserve: Option<DiskReserve>,
+    pub(super) reserve: Option<DiskReserve>,
     /// The data directory (None for a temporary store).
-    dir: Option<std::path::PathBuf>,
+    pub(super) dir: Option<std::path::PathBuf>,
     /// The store's secret (`server.key`): keys body digests.
     pub(super) key: ServerKey,
     /// Makes decision ids opaque, under a key derived from `key`.
@@ -114,26 +114,6 @@ impl Ledger {
         ledger.reserve = (opts.reserved_disk_bytes > 0).then(|| DiskReserve::new(dir.into(), opts.reserved_disk_bytes));
         ledger.dir = Some(dir.into());
         Ok(ledger)
-    }
-
-    /// What `tenant` holds in the store, for its quotas.
-    pub fn usage(&self, tenant: &TenantId) -> Result<super::usage::Usage, ConsentError> {
-        super::usage::get(&self.trees, tenant.as_str())
-    }
-
-    /// Every tenant's usage, for the metrics.
-    pub fn all_usage(&self) -> Result<std::collections::BTreeMap<String, super::usage::Usage>, ConsentError> {
-        super::usage::all(&self.trees)
-    }
-
-    /// The free bytes when the store's disk is down to its reserve: then
-    /// only revocations may be written. None while there is room.
-    pub fn disk_reserve_reached(&self) -> Option<u64> {
-        self.reserve.as_ref().and_then(DiskReserve::reached)
-    }
-
-    pub(super) fn outside_reserve(&self) -> Result<(), ConsentError> {
-        self.disk_reserve_reached().map_or(Ok(()), |free_bytes| Err(ConsentError::DiskReserve { free_bytes }))
     }
 
     /// A throwaway store for tests.
@@ -303,14 +283,6 @@ impl Ledger {
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, ConsentError> {
         Ok(self.db.size_on_disk()?)
-    }
-
-    /// Free bytes of the filesystem holding the store (None: temporary, or
-    /// unreadable), and the bytes of the decision log's files.
-    pub fn disk_usage(&self) -> (Option<u64>, u64) {
-        let Some(dir) = &self.dir else { return (None, 0) };
-        let log = super::disk_reserve::dir_bytes(&dir.join(super::activity::DECISION_LOG_DIR));
-        (fs2::available_space(dir).ok(), log)
     }
 
     /// Current consent of one number (None when nothing was ever recorded).

@@ -6,6 +6,7 @@
 mod activity;
 pub mod backup;
 pub mod backup_key;
+mod capacity;
 mod committer;
 mod decision_log;
 mod decision_records;
