@@ -2,7 +2,9 @@
 //!
 //! Two sinks share one `tracing` subscriber, each with its own filter:
 //! - log lines on stderr, pretty or JSON, filtered by `RUST_LOG` (default
-//!   `info`); events show the fields of the spans they happen in;
+//!   `info`); events show the fields of the spans they happen in, and JSON
+//!   lines the `trace_id` and `span_id` of the trace they belong to
+//!   ([`json_log`]);
 //! - when `telemetry.otlp_endpoint` is set, OpenTelemetry export of every
 //!   textgate span and event at DEBUG and above, whatever `RUST_LOG` says.
 //!
@@ -23,6 +25,7 @@
 //! (`rpc.method`, `otel.name`) keep their dotted names.
 
 pub mod export;
+pub mod json_log;
 pub mod phone_hash;
 pub mod rpc;
 
@@ -85,14 +88,17 @@ fn install_subscriber(json: bool, filter: Option<&str>, tracer: Option<SdkTracer
     let filter = EnvFilter::try_new(filter.unwrap_or("info")).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr);
-    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> =
+        if json { fmt.json().event_format(json_log::JsonWithTrace::default()).boxed() } else { fmt.boxed() };
     let otel = tracer.map(|t| {
         tracing_opentelemetry::layer()
             .with_tracer(t)
             .with_tracked_inactivity(false)
             .with_filter(Targets::new().with_target("textgate", tracing::Level::DEBUG))
     });
-    tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).try_init().is_ok()
+    // Only JSON lines print trace ids, and only exported spans have them.
+    let ids = (json && otel.is_some()).then_some(json_log::TraceIds);
+    tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).with(ids).try_init().is_ok()
 }
 
 /// Records `outcome`, `reason_codes` and `rule_ids` (comma-separated) on
