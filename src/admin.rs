@@ -95,6 +95,7 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
     let tenants = admin.ledger.all_usage().map(|u| u.into_iter().collect()).unwrap_or_default();
     let (disk_free, decision_log_bytes) = admin.ledger.disk_usage();
     let writable = admin.ledger.writable();
+    let ready = readiness(&admin).0 == StatusCode::OK;
     let store = admin.ledger.size_on_disk().ok().map(|bytes| StoreGauges {
         bytes,
         index_numbers,
@@ -103,6 +104,7 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
         disk_free,
         decision_log_bytes,
         writable,
+        ready,
     });
     let body = admin.metrics.render(store);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
@@ -136,6 +138,11 @@ async fn healthz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> impl IntoResponse {
+    readiness(&admin)
+}
+
+/// What /readyz answers (and `textgate_ready` shows).
+fn readiness(admin: &Admin) -> (StatusCode, String) {
     if !admin.ready.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, String::from("not ready: starting or shutting down\n"))
     } else if !admin.ledger.writable() && admin.replication.is_some() {

@@ -37,6 +37,8 @@ pub struct StoreGauges {
     pub decision_log_bytes: u64,
     /// False once a write failed to reach the disk (the ledger latched).
     pub writable: bool,
+    /// Whether /readyz answers 200 (the instance takes traffic).
+    pub ready: bool,
 }
 
 /// Every series textgate exports.
@@ -54,6 +56,7 @@ pub struct Metrics {
     disk_free: IntGauge,
     decision_log_bytes: IntGauge,
     writable: IntGauge,
+    ready: IntGauge,
     tenant_numbers: IntGaugeVec,
     tenant_ledger_bytes: IntGaugeVec,
     process: crate::process_stats::ProcessGauges,
@@ -147,6 +150,10 @@ impl Metrics {
             writable: plain_gauge(
                 "textgate_ledger_writable",
                 "1 while consent writes are accepted; 0 once one failed to reach the disk (restart textgate).",
+            ),
+            ready: plain_gauge(
+                "textgate_ready",
+                "1 while /readyz answers 200 (the instance takes traffic); 0 while starting, catching up (cluster) or latched in a cluster.",
             ),
             process: crate::process_stats::ProcessGauges::register(&registry),
             tenant_numbers: gauge(
@@ -258,6 +265,7 @@ impl Metrics {
             }
             self.decision_log_bytes.set(i64::try_from(s.decision_log_bytes).unwrap_or(i64::MAX));
             self.writable.set(i64::from(s.writable));
+            self.ready.set(i64::from(s.ready));
             for (tenant, u) in &s.tenants {
                 self.tenant_numbers.with_label_values(&[tenant]).set(i64::try_from(u.numbers).unwrap_or(i64::MAX));
                 let bytes = i64::try_from(u.event_bytes).unwrap_or(i64::MAX);

@@ -21,6 +21,7 @@ fn renders_every_documented_family() {
         disk_free: Some(5 << 30),
         decision_log_bytes: 700,
         writable: false,
+        ready: true,
     };
     let text = m.render(Some(store));
     for needle in [
@@ -31,6 +32,9 @@ fn renders_every_documented_family() {
         "textgate_store_disk_free_bytes 5368709120",
         "textgate_decision_log_bytes 700",
         "textgate_ledger_writable 0",
+        "textgate_ready 1",
+        "textgate_consent_index_numbers 3",
+        "textgate_consent_index_serving 1",
         r#"textgate_tenant_ledger_bytes{tenant="t"} 900"#,
         "textgate_ledger_commit_batch_size_count 1",
         "textgate_ledger_flush_duration_seconds_count 1",

@@ -86,7 +86,9 @@ async fn a_full_disk_fails_writes_unavailable_and_loses_nothing_acknowledged() {
     let (status, body) = http_get(server.admin, "/healthz").await;
     assert_eq!(status, 503, "a restart clears the latch: {body}");
     assert!(body.contains("restart textgate"), "{body}");
-    assert!(http_get(server.admin, "/metrics").await.1.lines().any(|l| l == "textgate_ledger_writable 0"));
+    let metrics = http_get(server.admin, "/metrics").await.1;
+    assert!(metrics.lines().any(|l| l == "textgate_ledger_writable 0"));
+    assert!(metrics.lines().any(|l| l == "textgate_ready 1"), "the only instance stays in rotation");
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.connect().await.unwrap());
     let status_of = |service: &str| tonic_health::pb::HealthCheckRequest { service: service.into() };

@@ -178,6 +178,8 @@ async fn healthz_and_readyz_follow_the_lifecycle() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(ready, 200, "ready once serving");
+    let metrics = http_get(app.admin, "/metrics").await.1;
+    assert!(metrics.lines().any(|l| l == "textgate_ready 1"), "the gauge follows /readyz");
 
     // Hold a stream open so the server stays in its shutdown grace period.
     let mut c = app.client().await;
@@ -195,6 +197,8 @@ async fn healthz_and_readyz_follow_the_lifecycle() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(not_ready, "/readyz must turn 503 once shutdown starts");
+    let metrics = http_get(app.admin, "/metrics").await.1;
+    assert!(metrics.lines().any(|l| l == "textgate_ready 0"), "out of rotation while draining");
     assert_eq!(http_get(app.admin, "/healthz").await.0, 200, "alive while draining");
     drop(tx);
     app.stop().await;
