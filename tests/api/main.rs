@@ -7,6 +7,7 @@ mod consent;
 mod crash;
 mod damaged_store;
 mod decisions;
+mod deploy_backup;
 mod disk;
 mod exhaustion;
 mod exposure;
