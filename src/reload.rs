@@ -12,14 +12,27 @@ use crate::config::Config;
 /// How often the file's modification time is checked.
 const POLL: Duration = Duration::from_millis(500);
 
+/// The settings that take effect only at a restart, as the file states them
+/// (before `--listen`, `--data-dir` and environment overrides).
+type RestartOnly = (std::net::SocketAddr, PathBuf, Option<crate::config::TlsConfig>);
+
+fn restart_only(c: &Config) -> RestartOnly {
+    (c.server.listen, c.server.data_dir.clone(), c.server.tls.clone())
+}
+
 /// Reloads `path` now; returns the new version or why the old one stays.
-pub fn reload(app: &App, path: &std::path::Path) -> Result<String, String> {
+/// `file_was` holds the file's restart-only settings at its last load: a
+/// warning says when the file changed them, not when a command-line override
+/// differs from the file (which would repeat on every reload).
+fn reload(app: &App, path: &std::path::Path, file_was: &mut Option<RestartOnly>) -> Result<String, String> {
     let mut config = Config::load(path).map_err(|e| e.to_string())?;
-    let old = app.config.load();
-    let (new, was) = (&mut config.server, &old.server);
-    if new.listen != was.listen || new.data_dir != was.data_dir || new.tls != was.tls {
+    let in_file = restart_only(&config);
+    if file_was.as_ref().is_some_and(|was| *was != in_file) {
         tracing::warn!("server.listen, server.data_dir and server.tls changes take effect only after a restart");
     }
+    *file_was = Some(in_file);
+    let old = app.config.load();
+    let (new, was) = (&mut config.server, &old.server);
     // The running config keeps describing the sockets and store in use.
     new.listen = was.listen;
     new.data_dir.clone_from(&was.data_dir);
@@ -48,6 +61,7 @@ pub async fn watch(app: Arc<App>, path: PathBuf) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut seen = modified(&app, &path);
+    let mut file_was = Config::load(&path).ok().map(|c| restart_only(&c));
     let mut tick = tokio::time::interval(POLL);
     loop {
         #[cfg(unix)]
@@ -68,7 +82,7 @@ pub async fn watch(app: Arc<App>, path: PathBuf) {
             continue;
         }
         seen = now;
-        match reload(&app, &path) {
+        match reload(&app, &path, &mut file_was) {
             Ok(version) => {
                 app.metrics.reload(true);
                 tracing::info!(policy_version = %version, "policy reloaded");

@@ -120,3 +120,37 @@ fn serve_reads_its_settings_from_the_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to serve on 192.0.2.1:50051"), "{err}");
 }
+
+/// A reload warns that listen/data_dir/tls wait for a restart only when the
+/// file changed them, not on every reload of a server whose command line
+/// overrides them (as every server here runs with --listen and --data-dir).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_warns_of_restart_only_settings_once_the_file_changes_them() {
+    use crate::process::Server;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("textgate.toml");
+    std::fs::write(&config, textgate::config::DEMO_TOML).unwrap();
+    let server = Server::start_configured(&config, &dir.path().join("data"));
+    const WARNING: &str = "take effect only after a restart";
+    for round in 1..=3 {
+        if round == 3 {
+            let moved = textgate::config::DEMO_TOML.replace("127.0.0.1:50051", "127.0.0.1:50052");
+            assert_ne!(moved, textgate::config::DEMO_TOML, "the demo config names its listen address");
+            std::fs::write(&config, moved).unwrap();
+        }
+        let hup = std::process::Command::new("kill").arg("-HUP").arg(server.pid().to_string()).status().unwrap();
+        assert!(hup.success());
+        let mut seen = 0;
+        for _ in 0..400 {
+            seen = server.logged_lines("policy reloaded").len();
+            if seen >= round {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(seen, round, "reload {round} logged");
+        let warned = server.logged_lines(WARNING).len();
+        assert_eq!(warned, usize::from(round == 3), "after reload {round}: {:?}", server.logged_lines(WARNING));
+    }
+}

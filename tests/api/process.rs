@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::Reap;
@@ -24,6 +24,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Admin HTTP endpoint.
     pub admin: SocketAddr,
+    /// Every line it logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -54,8 +56,11 @@ impl Server {
         let stderr = child.stderr.take().expect("piped stderr");
         let child = Reap(child);
         let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push(line.clone());
                 // The receiver goes away once the addresses are known; keep
                 // draining so the server never blocks on a full pipe.
                 let _ = tx.send(line);
@@ -75,7 +80,13 @@ impl Server {
             }
         }
         let parse = |a: Option<String>| a.and_then(|a| a.parse().ok()).expect("a socket address");
-        Server { child, addr: parse(addr), admin: parse(admin) }
+        Server { child, addr: parse(addr), admin: parse(admin), log }
+    }
+
+    /// The lines it logged so far that contain `needle`.
+    #[allow(dead_code)]
+    pub fn logged_lines(&self, needle: &str) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).cloned().collect()
     }
 
     pub fn pid(&self) -> u32 {
