@@ -66,7 +66,9 @@ impl Import {
             let req = match item {
                 Ok(Some(req)) => req,
                 Ok(None) => break,
-                Err(status) => return Err(crate::error::refused_request(&status, limits::MAX_MESSAGE_BYTES).unwrap_or(status)),
+                Err(status) => {
+                    return Err(crate::error::refused_request(&status, limits::MAX_MESSAGE_BYTES).unwrap_or(status))
+                }
             };
             position += 1;
             match self.submit(req).await {
@@ -100,7 +102,9 @@ impl Import {
         let table = self.app.auth.load_full();
         if !self.granted.as_ref().is_some_and(|(by, _)| Arc::ptr_eq(by, &table)) {
             let access = table.access(&self.credential).map_err(|_| {
-                ApiError::Unauthenticated("authorization: the credential is no longer accepted (configuration reloaded)")
+                ApiError::Unauthenticated(
+                    "authorization: the credential is no longer accepted (configuration reloaded)",
+                )
             })?;
             self.granted = Some((table, access));
         }
@@ -108,7 +112,11 @@ impl Import {
     }
 
     /// Counts a durable write, or ends the import on a store or log failure.
-    fn settle(&mut self, position: u64, outcome: Result<(crate::consent::Recorded, String), ApiError>) -> Result<(), Status> {
+    fn settle(
+        &mut self,
+        position: u64,
+        outcome: Result<(crate::consent::Recorded, String), ApiError>,
+    ) -> Result<(), Status> {
         let (recorded, token) = match outcome {
             Ok(done) => done,
             Err(e) => return self.reject(position, e),

@@ -210,7 +210,10 @@ impl Ledger {
     /// receiver answers once it is fsynced. Writes queued one after the other
     /// get sequences in that order (a bulk import keeps its file's order
     /// while many writes wait for their fsync at once).
-    pub async fn submit(&self, event: NewEvent) -> Result<oneshot::Receiver<Result<Recorded, ConsentError>>, ConsentError> {
+    pub async fn submit(
+        &self,
+        event: NewEvent,
+    ) -> Result<oneshot::Receiver<Result<Recorded, ConsentError>>, ConsentError> {
         self.queue(event, Origin::Local).await
     }
 

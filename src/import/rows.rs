@@ -57,8 +57,7 @@ impl Columns {
         let mut names: Vec<String> = Vec::with_capacity(header.len());
         for h in header {
             let name = h.trim().to_ascii_lowercase();
-            let known = COLUMNS.contains(&name.as_str())
-                || name.strip_prefix("extra.").is_some_and(|k| !k.is_empty());
+            let known = COLUMNS.contains(&name.as_str()) || name.strip_prefix("extra.").is_some_and(|k| !k.is_empty());
             if !known {
                 return Err(RowError::new(
                     "header",
@@ -160,8 +159,7 @@ pub fn source(value: &str) -> Result<i32, RowError> {
 /// Categories by name; empty names (a trailing `;`) are skipped.
 pub fn categories<'a>(names: impl Iterator<Item = &'a str>) -> Result<Vec<i32>, RowError> {
     use pb::MessageCategory as C;
-    let cats =
-        [
+    let cats = [
         ("CONVERSATIONAL", C::CategoryConversational),
         ("INFORMATIONAL", C::CategoryInformational),
         ("PROMOTIONAL", C::CategoryPromotional),

@@ -140,7 +140,12 @@ fn open(path: &Path) -> Result<(Input, u64), String> {
 }
 
 /// The reading thread: sends every row that makes a request, keeps the rest.
-fn read(mut rows: Rows<Input>, tenant: &str, tx: &mpsc::Sender<pb::RecordConsentRequest>, mut progress: Progress) -> Result<Read, String> {
+fn read(
+    mut rows: Rows<Input>,
+    tenant: &str,
+    tx: &mpsc::Sender<pb::RecordConsentRequest>,
+    mut progress: Progress,
+) -> Result<Read, String> {
     let mut out = Read::default();
     while let Some(row) = rows.next_row()? {
         let request = row.request.and_then(|mut req| {
@@ -163,7 +168,12 @@ fn read(mut rows: Rows<Input>, tenant: &str, tx: &mpsc::Sender<pb::RecordConsent
             Err(e) => {
                 out.rejected += 1;
                 if out.rejections.len() < LISTED {
-                    out.rejections.push(Rejection { line: Some(row.line), position: None, field: e.field, reason: e.reason });
+                    out.rejections.push(Rejection {
+                        line: Some(row.line),
+                        position: None,
+                        field: e.field,
+                        reason: e.reason,
+                    });
                 }
             }
         }
@@ -177,7 +187,8 @@ fn read(mut rows: Rows<Input>, tenant: &str, tx: &mpsc::Sender<pb::RecordConsent
 async fn connect(
     args: &ImportArgs,
 ) -> Result<PolicyServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>, String> {
-    let mut endpoint = Endpoint::from_shared(args.server.clone()).map_err(|e| format!("--server {}: {e}", args.server))?;
+    let mut endpoint =
+        Endpoint::from_shared(args.server.clone()).map_err(|e| format!("--server {}: {e}", args.server))?;
     if args.server.starts_with("https://") || args.ca_file.is_some() {
         let ca = args.ca_file.as_deref().ok_or("--server https://... needs --ca-file")?;
         let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read_file(ca)?));
@@ -208,7 +219,8 @@ pub struct Bearer(Option<String>);
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(t) = &self.0 {
-            let value = format!("Bearer {t}").parse().map_err(|_| tonic::Status::invalid_argument("token: not ASCII"))?;
+            let value =
+                format!("Bearer {t}").parse().map_err(|_| tonic::Status::invalid_argument("token: not ASCII"))?;
             req.metadata_mut().insert("authorization", value);
         }
         Ok(req)

@@ -88,7 +88,8 @@ pub struct Replicated {
 }
 
 /// A consent write sent to the log: resolves once acknowledged and applied here.
-pub type PendingWrite = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Replicated, ReplicationError>> + Send>>;
+pub type PendingWrite =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Replicated, ReplicationError>> + Send>>;
 
 /// This instance's side of the shared ledger.
 pub struct Replication {

@@ -24,7 +24,14 @@ async fn client(addr: SocketAddr) -> Client {
 
 fn import(server: SocketAddr, file: &Path) -> (Option<i32>, String, String) {
     let server = format!("http://{server}");
-    run([std::ffi::OsStr::new("import"), "--format".as_ref(), "csv".as_ref(), "--server".as_ref(), server.as_ref(), file.as_os_str()])
+    run([
+        std::ffi::OsStr::new("import"),
+        "--format".as_ref(),
+        "csv".as_ref(),
+        "--server".as_ref(),
+        server.as_ref(),
+        file.as_os_str(),
+    ])
 }
 
 /// A valid row; the numbers are fictitious 555-01XX ones spread over area codes.
@@ -124,4 +131,43 @@ async fn an_import_cut_by_a_server_kill_then_run_again_records_every_row_once() 
     assert_eq!(server.terminate(), Some(0));
     let (code, out, err) = run([std::ffi::OsStr::new("verify"), "--data-dir".as_ref(), data.as_os_str()]);
     assert_eq!(code, Some(0), "verify: {out}{err}");
+}
+
+/// The RPC itself: positions, fields and codes of rejections, another
+/// tenant's row refused on its own, and a token that sees the whole import.
+#[tokio::test]
+async fn import_consent_lists_rejections_by_position_and_its_token_reads_the_import() {
+    let app = crate::helpers::TestApp::spawn_toml(crate::helpers::TWO_TENANTS).await;
+    let mut north = app.client_with(Some("northside-token")).await;
+    let mut bad_phone = crate::helpers::grant("r-2", "12", pb::ConsentLevel::Express);
+    bad_phone.source = 0;
+    let mut foreign = crate::helpers::grant("r-3", "+13125550113", pb::ConsentLevel::Express);
+    foreign.tenant_id = "southside".into();
+    let messages = vec![
+        crate::helpers::grant("r-1", "+13125550111", pb::ConsentLevel::Express),
+        bad_phone,
+        foreign,
+        crate::helpers::revoke("r-4", "+13125550111"),
+    ];
+    let summary = north.import_consent(tokio_stream::iter(messages)).await.unwrap().into_inner();
+    assert_eq!((summary.accepted, summary.duplicates, summary.rejected), (2, 0, 2));
+    let got: Vec<_> = summary.rejections.iter().map(|r| (r.position, r.field.as_str(), r.code)).collect();
+    assert_eq!(
+        got,
+        [(2, "phone", tonic::Code::InvalidArgument as i32), (3, "tenant_id", tonic::Code::PermissionDenied as i32)]
+    );
+    let view = north
+        .get_consent(pb::GetConsentRequest {
+            phone: "+13125550111".into(),
+            consistency_token: summary.consistency_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.scopes[0].event_id, "r-4", "the revocation, later in the stream, decides");
+    assert_eq!(view.scopes[0].status, pb::ConsentStatus::Revoked as i32);
+    let mut nobody = app.client_with(Some("not-a-token")).await;
+    let refused = nobody.import_consent(tokio_stream::iter(Vec::<pb::RecordConsentRequest>::new())).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 }
