@@ -1,7 +1,10 @@
 use super::*;
 
-/// Every record of `text`: Ok((line, fields)) or Err((line, reason fragment)).
-fn read(text: &[u8]) -> Vec<Result<(u64, Vec<String>), (u64, String)>> {
+/// A record as read: Ok((line, fields)) or Err((line, reason)).
+type Got = Result<(u64, Vec<String>), (u64, String)>;
+
+/// Every record of `text`.
+fn read(text: &[u8]) -> Vec<Got> {
     let mut reader = Reader::new(text);
     let mut out = Vec::new();
     while let Some(r) = reader.next_record().expect("in-memory reads do not fail") {
@@ -11,13 +14,13 @@ fn read(text: &[u8]) -> Vec<Result<(u64, Vec<String>), (u64, String)>> {
     out
 }
 
-fn ok(line: u64, fields: &[&str]) -> Result<(u64, Vec<String>), (u64, String)> {
+fn ok(line: u64, fields: &[&str]) -> Got {
     Ok((line, fields.iter().map(|f| f.to_string()).collect()))
 }
 
 #[test]
 fn records_fields_and_line_numbers() {
-    let cases: Vec<(&str, &[u8], Vec<Result<(u64, Vec<String>), (u64, String)>>)> = vec![
+    let cases: Vec<(&str, &[u8], Vec<Got>)> = vec![
         ("plain", b"a,b,c\n1,2,3\n", vec![ok(1, &["a", "b", "c"]), ok(2, &["1", "2", "3"])]),
         ("no final newline", b"a,b\n1,2", vec![ok(1, &["a", "b"]), ok(2, &["1", "2"])]),
         ("CRLF", b"a,b\r\n1,2\r\n", vec![ok(1, &["a", "b"]), ok(2, &["1", "2"])]),
