@@ -34,7 +34,13 @@ pub enum Format {
 
 /// `textgate import` (see `textgate import --help`).
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Columns (CSV) and fields (JSONL): see the README, \"Bulk import\". \
+#[command(after_help = "CSV: a header line names the columns, in any order: event_id, phone, action \
+(required; action is grant or revoke), level (implied, express, express_written), source (empty: import), \
+occurred_at (RFC 3339), campaign_id, sender, categories (informational;promotional), possible_reassignment, \
+collected_by, method_detail, disclosure_text, ip_address, user_agent, document_ref, extra.KEY, tenant_id. \
+JSONL: one object per line with RecordConsent's field names (scope and evidence as objects). \
+Examples: the README, \"Bulk import\". \
+Rows are recorded in file order; a rejected row is reported by line and field, and the rest goes on. \
 Exit status: 0 every row recorded (or already recorded), 4 done with rejected rows, \
 1 the import could not finish (run the same command again: rows already recorded count as duplicates).")]
 pub struct ImportArgs {
