@@ -20,6 +20,11 @@ use crate::policy::{Policy, RulePack, TenantPolicy};
 use crate::replication::{Replication, Token};
 use crate::telemetry::PhoneHasher;
 
+/// A submitted consent write: the recorded event and its consistency token
+/// once it is durable.
+pub type PendingWrite =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(Recorded, String), ApiError>> + Send>>;
+
 pub struct App {
     pub config: ArcSwap<Config>,
     pub policy: ArcSwap<Policy>,
@@ -87,6 +92,36 @@ impl App {
             Some(replication) => {
                 let written = replication.record(event).await?;
                 Ok((written.recorded, written.position.to_string()))
+            }
+        }
+    }
+
+    /// Queues a consent write (single node) or sends it to the log (cluster
+    /// mode) and returns at once, with the future of [`App::record`]'s answer.
+    /// Writes submitted one after the other are recorded in that order, so a
+    /// bulk import keeps its file's order while many writes await their
+    /// fsync together. A grant without room is refused here, as `record` does.
+    pub async fn submit(&self, event: NewEvent) -> Result<PendingWrite, ApiError> {
+        if matches!(event.action, Action::Grant(_)) {
+            self.room_for_grant(&event)?;
+        }
+        match &self.replication {
+            None => {
+                let answer = self.ledger.submit(event).await?;
+                Ok(Box::pin(async move {
+                    let recorded = answer
+                        .await
+                        .map_err(|_| ConsentError::Unavailable("ledger stopped before the write".into()))??;
+                    let token = recorded.event.sequence.to_string();
+                    Ok((recorded, token))
+                }))
+            }
+            Some(replication) => {
+                let pending = replication.submit(event).await?;
+                Ok(Box::pin(async move {
+                    let written = pending.await?;
+                    Ok((written.recorded, written.position.to_string()))
+                }))
             }
         }
     }

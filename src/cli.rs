@@ -1,5 +1,5 @@
 //! The `textgate` command line: `serve`, `check-config`, `hash-token`, `gen-token`,
-//! `body-digest`, and the
+//! `body-digest`, `import` (a consent file into a running server), and the
 //! ledger commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
@@ -60,6 +60,9 @@ pub enum Command {
     },
     #[command(flatten)]
     Ledger(crate::ops::LedgerCommand),
+    /// Load consent events (grants, revocations, a do-not-contact list) from a
+    /// CSV or JSON Lines file into a running server, through ImportConsent.
+    Import(crate::import::ImportArgs),
 }
 
 /// Exit status of `check-config` and `serve` when the configuration is
@@ -79,6 +82,10 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             check_config(&file)
         }
         Command::HashToken => hash_token(std::io::stdin().lock()),
+        Command::Import(args) => {
+            crate::telemetry::init(cli.log_json, log_filter.as_deref());
+            crate::import::run(args).await
+        }
         Command::GenToken => {
             let token = crate::config::token::generate();
             println!("{token}\n{}", crate::api::auth::hash_token(&token));

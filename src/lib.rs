@@ -37,7 +37,8 @@
 //! - `server`: wiring: `build_services` then `run`; [`serve`] is the two in a
 //!   row.
 //! - [`cli`]: the `textgate` command line; `ops`: its ledger commands
-//!   (verify, rebuild, backup, restore).
+//!   (verify, rebuild, backup, restore); `import`: the client side of
+//!   `textgate import` (CSV / JSON Lines rows streamed to ImportConsent).
 //! - `testkit` (hidden): test support (finding external tools); not part of
 //!   the service.
 
@@ -63,6 +64,7 @@ mod app;
 pub mod clock;
 mod connections;
 mod error;
+mod import;
 mod locks;
 mod metrics;
 mod observe;

@@ -40,6 +40,7 @@ pub const METHODS: &[&str] = &[
     "GetConsent",
     "ListConsentEvents",
     "GetDecision",
+    "ImportConsent",
 ];
 
 /// Meters the calls of [`METHODS`]; other paths (health, reflection) pass through.
@@ -108,7 +109,9 @@ impl Shared {
 
 /// Requests that are streams of messages: no deadline on their bodies.
 fn streamed_request(path: &str) -> bool {
-    path == "/textgate.v1.PolicyService/CheckMessages" || path.starts_with("/grpc.reflection.")
+    path == "/textgate.v1.PolicyService/CheckMessages"
+        || path == "/textgate.v1.PolicyService/ImportConsent"
+        || path.starts_with("/grpc.reflection.")
 }
 
 impl<S> Layer<S> for ObserveLayer {

@@ -198,7 +198,7 @@ fn admin_address(admin: &str) -> Result<SocketAddr, String> {
 }
 
 /// The bearer token on the first line of `file`.
-fn read_token(file: &Path) -> Result<String, String> {
+pub fn read_token(file: &Path) -> Result<String, String> {
     let text =
         std::fs::read_to_string(file).map_err(|e| format!("cannot read --token-file {}: {e}", file.display()))?;
     let token = text.lines().next().unwrap_or_default().trim();

@@ -32,7 +32,7 @@ pub async fn record(
     async {
         let config = app.config_for(&tenant)?;
         let review_hold = crate::app::tenant_of(&*app.policy_for(&tenant)?, &tenant)?.review_hold;
-        let event = new_event(&config, tenant, req, app.clock.now())?;
+        let event = new_event(&config, tenant, req, app.clock.now(), Source::Api)?;
         app.phone_hash.record(&span, event.phone.as_str());
         span.record("action", tracing::field::debug(event.action));
         let (recorded, token) = app.record(event).await?;
@@ -57,12 +57,15 @@ fn response(
     }
 }
 
-/// Validates a RecordConsent request into a ledger event.
-fn new_event(
+/// Validates a RecordConsent request into a ledger event; a source left
+/// unspecified becomes `default_source` (API for RecordConsent, IMPORT for
+/// ImportConsent).
+pub(super) fn new_event(
     config: &Config,
     tenant: TenantId,
     req: pb::RecordConsentRequest,
     now: jiff::Timestamp,
+    default_source: Source,
 ) -> Result<NewEvent, ApiError> {
     limits::id("event_id", &req.event_id)?;
     if req.event_id.starts_with(INBOUND_PREFIX) {
@@ -90,7 +93,7 @@ fn new_event(
         pb::ConsentAction::Revoke => Action::Revoke,
     };
     let source = match convert::source_from_pb(enum_field(req.source, "source")?) {
-        Source::Unspecified => Source::Api,
+        Source::Unspecified => default_source,
         s => s,
     };
     let scope = scope(config, &tenant, req.scope.unwrap_or_default())?;

@@ -6,6 +6,7 @@ pub mod auth;
 mod check;
 mod consent;
 pub mod convert;
+mod import;
 mod inbound;
 pub mod limits;
 mod outbox;
@@ -99,5 +100,14 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
     async fn get_decision(&self, req: Request<pb::GetDecisionRequest>) -> Result<Response<pb::DecisionRecord>, Status> {
         let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
         Ok(Response::new(check::get_decision(&self.app, tenant, req.into_inner()).await?))
+    }
+
+    async fn import_consent(
+        &self,
+        req: Request<Streaming<pb::RecordConsentRequest>>,
+    ) -> Result<Response<pb::ImportSummary>, Status> {
+        // As for CheckMessages: checked again whenever the configuration changes.
+        let credential = auth::credential_of(&req)?;
+        Ok(Response::new(import::import(Arc::clone(&self.app), credential, req.into_inner()).await?))
     }
 }

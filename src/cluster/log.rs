@@ -187,22 +187,40 @@ impl Log {
     /// duplicate). `Unavailable` after `publish_timeout` without an
     /// acknowledgement; never `Ok` without one.
     pub async fn publish(&self, family: Family, tenant: &str, msg_id: &str, payload: Bytes) -> Result<Published> {
+        self.send(family, tenant, msg_id, payload).await?.await
+    }
+
+    /// Sends a publish and returns once it is on the connection, with the
+    /// future of its acknowledgement (as [`Log::publish`] answers). Messages
+    /// sent one after the other reach the stream in that order, so a bulk
+    /// writer keeps its order while many acknowledgements are awaited at once.
+    pub async fn send(
+        &self,
+        family: Family,
+        tenant: &str,
+        msg_id: &str,
+        payload: Bytes,
+    ) -> Result<impl std::future::Future<Output = Result<Published>> + Send + 'static> {
         let subject = self.subject(family, tenant)?;
         let message = PublishMessage::build().payload(payload).message_id(msg_id);
-        let ack = async {
-            let pending = self.js.send_publish(subject, message).await?;
-            pending.await
-        };
-        let ack = match tokio::time::timeout(self.publish_timeout, ack).await {
+        let timeout = self.publish_timeout;
+        let expected = self.stream_name(family);
+        let pending = match tokio::time::timeout(timeout, self.js.send_publish(subject, message)).await {
             Err(elapsed) => return Err(ClusterError::unavailable("publish", elapsed)),
             Ok(Err(e)) => return Err(publish_error(e)),
-            Ok(Ok(ack)) => ack,
+            Ok(Ok(pending)) => pending,
         };
-        let expected = self.stream_name(family);
-        if ack.stream != expected {
-            return Err(ClusterError::WrongStream { expected, actual: ack.stream });
-        }
-        Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
+        Ok(async move {
+            let ack = match tokio::time::timeout(timeout, pending).await {
+                Err(elapsed) => return Err(ClusterError::unavailable("publish", elapsed)),
+                Ok(Err(e)) => return Err(publish_error(e)),
+                Ok(Ok(ack)) => ack,
+            };
+            if ack.stream != expected {
+                return Err(ClusterError::WrongStream { expected, actual: ack.stream });
+            }
+            Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
+        })
     }
 
     /// The subject instances answer decision look-ups on.

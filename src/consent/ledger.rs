@@ -203,8 +203,26 @@ impl Ledger {
         recorded_at: jiff::Timestamp,
         position: u64,
     ) -> Result<oneshot::Receiver<Result<Recorded, ConsentError>>, ConsentError> {
+        self.queue(event, Origin::Replicated { recorded_at, position }).await
+    }
+
+    /// Queues a write of this instance's caller and returns at once; the
+    /// receiver answers once it is fsynced. Writes queued one after the other
+    /// get sequences in that order (a bulk import keeps its file's order
+    /// while many writes wait for their fsync at once).
+    pub async fn submit(
+        &self,
+        event: NewEvent,
+    ) -> Result<oneshot::Receiver<Result<Recorded, ConsentError>>, ConsentError> {
+        self.queue(event, Origin::Local).await
+    }
+
+    async fn queue(
+        &self,
+        event: NewEvent,
+        origin: Origin,
+    ) -> Result<oneshot::Receiver<Result<Recorded, ConsentError>>, ConsentError> {
         let (reply, answer) = oneshot::channel();
-        let origin = Origin::Replicated { recorded_at, position };
         let span = tracing::Span::current();
         self.jobs
             .send(Job::Write { event: Box::new(event), origin, reply, span })
@@ -256,13 +274,8 @@ impl Ledger {
     }
 
     async fn write(&self, event: NewEvent, origin: Origin) -> Result<Recorded, ConsentError> {
-        let (reply, answer) = oneshot::channel();
         let wait = async {
-            let span = tracing::Span::current();
-            self.jobs
-                .send(Job::Write { event: Box::new(event), origin, reply, span })
-                .await
-                .map_err(|_| ConsentError::Unavailable("ledger is shut down".into()))?;
+            let answer = self.queue(event, origin).await?;
             answer.await.map_err(|_| ConsentError::Unavailable("ledger stopped before the write".into()))?
         };
         wait.instrument(tracing::debug_span!("ledger.record")).await

@@ -31,7 +31,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::cluster::record::ConsentV1;
-use crate::cluster::{ClusterError, Connection, Family, Log, ReplicatedRecord};
+use crate::cluster::{ClusterError, Connection, Family, Log, Published, ReplicatedRecord};
 use crate::config::ClusterConfig;
 use crate::consent::{ConsentError, Ledger, Recorded};
 use crate::domain::NewEvent;
@@ -86,6 +86,10 @@ pub struct Replicated {
     pub recorded: Recorded,
     pub position: u64,
 }
+
+/// A consent write sent to the log: resolves once acknowledged and applied here.
+pub type PendingWrite =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Replicated, ReplicationError>> + Send>>;
 
 /// This instance's side of the shared ledger.
 pub struct Replication {
@@ -173,19 +177,36 @@ impl Replication {
 
     /// Records a consent event through the log: published (deduplicated by
     /// `tenant/event_id`), acknowledged by JetStream, applied here.
-    pub async fn record(&self, event: NewEvent) -> Result<Replicated, ReplicationError> {
+    pub async fn record(self: &Arc<Self>, event: NewEvent) -> Result<Replicated, ReplicationError> {
+        self.submit(event).await?.await
+    }
+
+    /// Publishes a consent event and returns once it is sent, with the future
+    /// of [`Replication::record`]'s answer. Events submitted one after the
+    /// other take their stream positions in that order.
+    pub async fn submit(self: &Arc<Self>, event: NewEvent) -> Result<PendingWrite, ReplicationError> {
         if let Some(recorded) = self.ledger.find(&event.tenant_id, &event.event_id)? {
             // Applied here already: answer it without touching the log.
-            return Ok(Replicated { recorded, position: *self.applied.borrow() });
+            let position = *self.applied.borrow();
+            return Ok(Box::pin(async move { Ok(Replicated { recorded, position }) }));
         }
         let record = ReplicatedRecord::ConsentV1(Box::new(ConsentV1::new(&event, Timestamp::now(), &self.instance_id)));
         let started = std::time::Instant::now();
-        let published = self
+        let ack = self
             .log
-            .publish(Family::Consent, event.tenant_id.as_str(), &record.msg_id(), record.encode().into())
+            .send(Family::Consent, event.tenant_id.as_str(), &record.msg_id(), record.encode().into())
             .await
             .map_err(ReplicationError::LogUnavailable)?;
-        self.metrics.published(started.elapsed());
+        let this = Arc::clone(self);
+        Ok(Box::pin(async move {
+            let published = ack.await.map_err(ReplicationError::LogUnavailable)?;
+            this.metrics.published(started.elapsed());
+            this.answer(&event, published).await
+        }))
+    }
+
+    /// Waits until this instance applied a published event; its outcome.
+    async fn answer(&self, event: &NewEvent, published: Published) -> Result<Replicated, ReplicationError> {
         self.wait_for(published.sequence, self.timeout).await?;
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner()).get(&published.sequence).cloned();
         let recorded = match recent {

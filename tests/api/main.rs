@@ -14,6 +14,7 @@ mod exposure;
 mod ghz;
 mod helpers;
 mod history;
+mod import;
 mod inbound;
 mod inbound_holds;
 mod jaeger;

@@ -1,12 +1,14 @@
 //! Cluster mode against a real three-node NATS JetStream cluster on
 //! 127.0.0.1 (started per test): the transport (`log`), real textgate
 //! binaries sharing one ledger (`instances`), a crash loop of SIGKILLs
-//! (`crash_loop`), review holds and wrong-number reports across instances
-//! (`inbound_holds`), and `textgate verify` against the stream (`verify`).
+//! (`crash_loop`), a bulk import through one instance (`import`), review
+//! holds and wrong-number reports across instances (`inbound_holds`), and
+//! `textgate verify` against the stream (`verify`).
 //! Each test skips with a notice when nats-server is missing, unless
 //! TEXTGATE_REQUIRE_EXTERNAL=1.
 
 mod crash_loop;
+mod import;
 mod inbound_holds;
 mod instances;
 mod log;
