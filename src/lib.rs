@@ -37,7 +37,8 @@
 //! - `server`: wiring: `build_services` then `run`; [`serve`] is the two in a
 //!   row.
 //! - [`cli`]: the `textgate` command line; `ops`: its ledger commands
-//!   (verify, rebuild, backup, restore).
+//!   (verify, rebuild, backup, restore); `rnd_load`: `rnd-load`, a client of
+//!   a running server.
 //! - `testkit` (hidden): test support (finding external tools); not part of
 //!   the service.
 
@@ -69,6 +70,7 @@ mod observe;
 mod ops;
 mod process_stats;
 mod reload;
+mod rnd_load;
 mod server;
 mod share;
 mod snapshot;

@@ -9,6 +9,7 @@ pub mod convert;
 mod inbound;
 pub mod limits;
 mod outbox;
+mod rnd;
 
 use std::sync::Arc;
 
@@ -99,5 +100,13 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
     async fn get_decision(&self, req: Request<pb::GetDecisionRequest>) -> Result<Response<pb::DecisionRecord>, Status> {
         let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
         Ok(Response::new(check::get_decision(&self.app, tenant, req.into_inner()).await?))
+    }
+
+    async fn record_reassigned_check(
+        &self,
+        req: Request<pb::RecordReassignedCheckRequest>,
+    ) -> Result<Response<pb::RecordReassignedCheckResponse>, Status> {
+        let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
+        Ok(Response::new(rnd::record(&self.app, tenant, req.into_inner()).await?))
     }
 }
