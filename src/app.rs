@@ -11,7 +11,7 @@ use crate::api::auth::AuthTable;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::consent::{ConsentError, Ledger, Recorded};
-use crate::domain::{Action, NewEvent, TenantId};
+use crate::domain::{Action, NewEvent, RndAnswer, TenantId};
 use crate::error::ApiError;
 use crate::locks::RecipientLocks;
 use crate::metrics::Metrics;
@@ -78,9 +78,10 @@ impl App {
     /// Records a consent event, on this node's ledger or (cluster mode)
     /// through the replicated log, with the `consistency_token` to return.
     pub async fn record(&self, event: NewEvent) -> Result<(Recorded, String), ApiError> {
-        // Only grants can be refused for room: revocations, wrong-number
-        // reports and review holds only ever stop sends.
-        if matches!(event.action, Action::Grant(_)) {
+        // Only grants (and RND answers that void nothing) can be refused
+        // for room: revocations, wrong-number reports, review holds and RND
+        // YES answers only ever stop sends.
+        if matches!(event.action, Action::Grant(_) | Action::Rnd(RndAnswer::No | RndAnswer::NoData)) {
             self.room_for_grant(&event)?;
         }
         match &self.replication {

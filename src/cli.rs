@@ -1,5 +1,5 @@
 //! The `textgate` command line: `serve`, `check-config`, `hash-token`, `gen-token`,
-//! `body-digest`, `import` (a consent file into a running server), and the
+//! `body-digest`, `import` (a consent file into a running server), `rnd-load`, and the
 //! ledger commands (`verify`, `rebuild`, `backup`, `restore`; see [`crate::ops`]).
 
 use std::path::PathBuf;
@@ -58,6 +58,10 @@ pub enum Command {
         #[arg(long)]
         tenant: String,
     },
+    /// Load Reassigned Numbers Database answers from a CSV file into a running
+    /// server (RecordReassignedCheck): header `event_id,phone,queried_at,answer`
+    /// plus optional `disconnected_at`, `reference`. Exit 1 when a row is refused.
+    RndLoad(crate::rnd_load::RndLoad),
     #[command(flatten)]
     Ledger(crate::ops::LedgerCommand),
     /// Load consent events (grants, revocations, a do-not-contact list) from a
@@ -91,6 +95,7 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
             println!("{token}\n{}", crate::api::auth::hash_token(&token));
             ExitCode::SUCCESS
         }
+        Command::RndLoad(args) => crate::rnd_load::run(args).await,
         Command::BodyDigest { data_dir, tenant } => body_digest(&data_dir, &tenant, std::io::stdin().lock()),
         Command::Serve { config, listen, data_dir, admin_listen } => {
             let overrides = Overrides { listen, data_dir, admin_listen };

@@ -38,7 +38,8 @@
 //!   row.
 //! - [`cli`]: the `textgate` command line; `ops`: its ledger commands
 //!   (verify, rebuild, backup, restore); `import`: the client side of
-//!   `textgate import` (CSV / JSON Lines rows streamed to ImportConsent).
+//!   `textgate import` (CSV / JSON Lines rows streamed to ImportConsent); `rnd_load`: `rnd-load`, a
+//!   client of a running server.
 //! - `testkit` (hidden): test support (finding external tools); not part of
 //!   the service.
 
@@ -71,6 +72,7 @@ mod observe;
 mod ops;
 mod process_stats;
 mod reload;
+mod rnd_load;
 mod server;
 mod share;
 mod snapshot;

@@ -272,6 +272,8 @@ fn reason_code(c: ReasonCode) -> pb::ReasonCode {
         ReasonCode::CategoryNotAllowed => P::ReasonCategoryNotAllowed,
         ReasonCode::DisclosureAdded => P::ReasonDisclosureAdded,
         ReasonCode::ReviewHold => P::ReasonReviewHold,
+        ReasonCode::ReassignedNumber => P::ReasonReassignedNumber,
+        ReasonCode::RndCheckDue => P::ReasonRndCheckDue,
     }
 }
 

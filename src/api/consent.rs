@@ -82,6 +82,9 @@ pub(super) fn new_event(
         pb::ConsentAction::ReviewHold => {
             return Err(ApiError::invalid("action", "REVIEW_HOLD is recorded by ProcessInbound only"))
         }
+        pb::ConsentAction::RndCheck => {
+            return Err(ApiError::invalid("action", "RND_CHECK is recorded by RecordReassignedCheck only"))
+        }
         pb::ConsentAction::Grant if req.possible_reassignment => {
             return Err(ApiError::invalid("possible_reassignment", "only a REVOKE reports a reassignment"))
         }

@@ -4,7 +4,10 @@
 use prost_types::Timestamp as PbTimestamp;
 
 use super::pb;
-use crate::domain::{Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Marker, Scope, Source, Status};
+use crate::domain::{
+    Action, Category, ConsentEvent, ContactConsent, Evidence, Level, Marker, RndAnswer, Scope, Source, Status,
+    RND_DISCONNECTED_EXTRA_KEY,
+};
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
 
@@ -47,6 +50,7 @@ pub fn action_to_pb(a: Action) -> (pb::ConsentAction, pb::ConsentLevel) {
         Action::Grant(level) => (pb::ConsentAction::Grant, level_to_pb(Some(level))),
         Action::Revoke | Action::WrongNumber => (pb::ConsentAction::Revoke, pb::ConsentLevel::Unspecified),
         Action::ReviewHold => (pb::ConsentAction::ReviewHold, pb::ConsentLevel::Unspecified),
+        Action::Rnd(_) => (pb::ConsentAction::RndCheck, pb::ConsentLevel::Unspecified),
     }
 }
 
@@ -149,6 +153,30 @@ pub fn event_to_pb(ev: &ConsentEvent) -> pb::ConsentEvent {
         categories: e.categories.iter().map(|c| category_to_pb(*c) as i32).collect(),
         inbound_text: e.inbound_text.clone(),
         possible_reassignment: e.action == Action::WrongNumber,
+        rnd_check: match e.action {
+            Action::Rnd(answer) => Some(pb::ReassignedCheck {
+                event_id: e.event_id.clone(),
+                phone: e.phone.as_str().to_string(),
+                queried_at: Some(timestamp(e.occurred_at)),
+                answer: rnd_answer_to_pb(answer) as i32,
+                disconnected_at: e
+                    .evidence
+                    .extra
+                    .get(RND_DISCONNECTED_EXTRA_KEY)
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .map(timestamp),
+                reference: e.evidence.document_ref.clone(),
+            }),
+            _ => None,
+        },
+    }
+}
+
+fn rnd_answer_to_pb(a: RndAnswer) -> pb::RndAnswer {
+    match a {
+        RndAnswer::Yes => pb::RndAnswer::Yes,
+        RndAnswer::No => pb::RndAnswer::No,
+        RndAnswer::NoData => pb::RndAnswer::NoData,
     }
 }
 
@@ -191,5 +219,14 @@ pub fn view_to_pb(
         conversation_open_until: conversation.map(|(_, until)| timestamp(until)),
         review_hold: consent.review_hold.as_ref().map(|h| marker_to_pb(h, h.since.checked_add(review_hold).ok())),
         reassignment: consent.reassigned.as_ref().map(|r| marker_to_pb(r, None)),
+        rnd_disconnected: consent.rnd_void.as_ref().map(|r| marker_to_pb(r, None)),
+        rnd_checked: consent.rnd_checked.as_ref().map(|c| pb::ReassignedCheck {
+            event_id: c.event_id.clone(),
+            phone: phone.as_str().to_string(),
+            queried_at: Some(timestamp(c.queried_at)),
+            answer: rnd_answer_to_pb(c.answer) as i32,
+            disconnected_at: None,
+            reference: String::new(),
+        }),
     }
 }

@@ -10,6 +10,7 @@ mod import;
 mod inbound;
 pub mod limits;
 mod outbox;
+mod rnd;
 
 use std::sync::Arc;
 
@@ -109,5 +110,13 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
         // As for CheckMessages: checked again whenever the configuration changes.
         let credential = auth::credential_of(&req)?;
         Ok(Response::new(import::import(Arc::clone(&self.app), credential, req.into_inner()).await?))
+    }
+
+    async fn record_reassigned_check(
+        &self,
+        req: Request<pb::RecordReassignedCheckRequest>,
+    ) -> Result<Response<pb::RecordReassignedCheckResponse>, Status> {
+        let tenant = self.tenant(&req, &req.get_ref().tenant_id)?;
+        Ok(Response::new(rnd::record(&self.app, tenant, req.into_inner()).await?))
     }
 }

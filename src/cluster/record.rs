@@ -19,7 +19,7 @@ use bincode::Options;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Action, Category, Evidence, Level, NewEvent, Scope, SentMessage, Source, TenantId};
+use crate::domain::{Action, Category, Evidence, Level, NewEvent, RndAnswer, Scope, SentMessage, Source, TenantId};
 use crate::phone::PhoneNumber;
 
 /// Largest record accepted when decoding (a stream message is at most
@@ -171,7 +171,7 @@ impl ConsentV1 {
             action: action.into(),
             level: match action {
                 Action::Grant(level) => level.into(),
-                Action::Revoke | Action::WrongNumber | Action::ReviewHold => LevelV1::Unspecified,
+                Action::Revoke | Action::WrongNumber | Action::ReviewHold | Action::Rnd(_) => LevelV1::Unspecified,
             },
             scope_campaign_id: scope.campaign_id,
             scope_sender: scope.sender,
@@ -195,6 +195,9 @@ impl ConsentV1 {
                 (ActionV1::Revoke, _) => Action::Revoke,
                 (ActionV1::WrongNumber, _) => Action::WrongNumber,
                 (ActionV1::ReviewHold, _) => Action::ReviewHold,
+                (ActionV1::RndYes, _) => Action::Rnd(RndAnswer::Yes),
+                (ActionV1::RndNo, _) => Action::Rnd(RndAnswer::No),
+                (ActionV1::RndNoData, _) => Action::Rnd(RndAnswer::NoData),
                 (ActionV1::Grant, LevelV1::Unspecified) => return Err(RecordError::GrantWithoutLevel),
                 (ActionV1::Grant, level) => Action::Grant(level.into_level()),
             },
@@ -265,15 +268,22 @@ macro_rules! wire_enum {
     };
 }
 
-/// Grant, revoke, wrong number or review hold; a grant's level travels in
-/// its own field. `WrongNumber` and `ReviewHold` were appended: records
-/// written before them keep their indices and decode as before.
+/// Grant, revoke, wrong number, review hold or an RND answer; a grant's
+/// level travels in its own field, an RND YES's disconnect date in the
+/// evidence (`RND_DISCONNECTED_EXTRA_KEY`). `WrongNumber`, `ReviewHold` and
+/// the `Rnd*` answers were appended: records written before them keep their
+/// indices and decode as before. An instance older than a variant cannot read
+/// a record holding it: it stops applying and leaves `/readyz` (upgrade every
+/// instance before recording RND answers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActionV1 {
     Grant,
     Revoke,
     WrongNumber,
     ReviewHold,
+    RndYes,
+    RndNo,
+    RndNoData,
 }
 
 impl From<Action> for ActionV1 {
@@ -283,6 +293,9 @@ impl From<Action> for ActionV1 {
             Action::Revoke => ActionV1::Revoke,
             Action::WrongNumber => ActionV1::WrongNumber,
             Action::ReviewHold => ActionV1::ReviewHold,
+            Action::Rnd(RndAnswer::Yes) => ActionV1::RndYes,
+            Action::Rnd(RndAnswer::No) => ActionV1::RndNo,
+            Action::Rnd(RndAnswer::NoData) => ActionV1::RndNoData,
         }
     }
 }

@@ -114,7 +114,8 @@ fn debug_output_hides_the_number_and_the_text() {
 
 #[test]
 fn wrong_number_and_review_hold_events_round_trip_as_appended_actions() {
-    for action in [Action::WrongNumber, Action::ReviewHold] {
+    let rnd = [crate::domain::RndAnswer::Yes, crate::domain::RndAnswer::No, crate::domain::RndAnswer::NoData];
+    for action in [Action::WrongNumber, Action::ReviewHold].into_iter().chain(rnd.map(Action::Rnd)) {
         let event = NewEvent { action, categories: vec![], ..fixture_event() };
         let record = ReplicatedRecord::ConsentV1(Box::new(ConsentV1::new(&event, ts("2026-03-01T14:05:07Z"), "i")));
         let ReplicatedRecord::ConsentV1(c) = ReplicatedRecord::decode(&record.encode()).unwrap() else {
@@ -126,4 +127,5 @@ fn wrong_number_and_review_hold_events_round_trip_as_appended_actions() {
     // pins Grant); the new ones come after them.
     let index = |a: ActionV1| options().serialize(&a).unwrap();
     assert_eq!([index(ActionV1::Revoke), index(ActionV1::WrongNumber), index(ActionV1::ReviewHold)], [[1], [2], [3]]);
+    assert_eq!([index(ActionV1::RndYes), index(ActionV1::RndNo), index(ActionV1::RndNoData)], [[4], [5], [6]]);
 }

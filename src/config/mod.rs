@@ -246,10 +246,22 @@ pub struct PolicyConfig {
     /// resolves it (compliance-rules §2.9 class B: about 24 hours).
     #[serde(default = "default_review_hold")]
     pub review_hold: HumanDuration,
+    /// A business-initiated message resting on consent older than this needs
+    /// a Reassigned Numbers Database answer in the current monthly cycle
+    /// (compliance-rules §7.3: "older than about 30 days").
+    #[serde(default = "default_rnd_check_after")]
+    pub rnd_check_after: HumanDuration,
+    /// Without that answer: DENY (`RND_CHECK_DUE`) instead of a warning.
+    #[serde(default)]
+    pub rnd_check_required: bool,
 }
 
 fn default_review_hold() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(24 * 3600))
+}
+
+fn default_rnd_check_after() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 86400))
 }
 
 #[derive(Debug, Clone, Deserialize)]

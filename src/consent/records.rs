@@ -18,22 +18,32 @@ use serde::{Deserialize, Serialize};
 
 use super::ConsentError;
 use crate::domain::{
-    Action, Category, ConsentEvent, ContactConsent, ContactHistory, Evidence, Level, Marker, NewEvent, Scope,
-    ScopeState, SentMessage, Source, Status, TenantId,
+    Action, ConsentEvent, ContactConsent, ContactHistory, Evidence, Marker, NewEvent, RndAnswer, RndCheck, Scope,
+    ScopeState, SentMessage, Status, TenantId,
 };
 use crate::phone::PhoneNumber;
+use enums::{category, category_v1, level, level_v1, rnd_answer, rnd_answer_v1, source, source_v1};
+
+#[path = "record_enums.rs"]
+mod enums;
 
 /// The schema version whose records this module reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// `WrongNumber` and `ReviewHold` were appended to the first layout: a store
-/// written before them never holds their indices, so it stays readable.
+/// `WrongNumber` and `ReviewHold` were appended to the first layout, then the
+/// three RND answers: a store written before them never holds their indices,
+/// so it stays readable. A binary older than a variant cannot read a store
+/// holding it (it reports the record as corrupt): downgrade only to a store
+/// restored from a backup taken before the first such event.
 #[derive(Clone, Copy, Serialize, Deserialize)]
 enum ActionV1 {
     Grant,
     Revoke,
     WrongNumber,
     ReviewHold,
+    RndYes,
+    RndNo,
+    RndNoData,
 }
 
 /// `Unspecified` stands for "no level" (a revocation, or a revoked scope
@@ -65,17 +75,29 @@ enum SourceV1 {
     AgentAttestation,
 }
 
-/// `Reassigned` and `ReviewHold` were appended to the first layout. They mark
-/// a row of `ConsentV1::scopes` that is no scope's consent but the number's
-/// wrong-number report (`ContactConsent::reassigned`) or review hold (with
-/// its matched phrase); such a row's scope is the whole tenant, its level
-/// unspecified and its categories empty. Older stores have no such rows.
+/// `Reassigned` and `ReviewHold` were appended to the first layout, then
+/// `RndVoid` and `RndChecked`. They mark a row of `ConsentV1::scopes` that is
+/// no scope's consent but the number's wrong-number report
+/// (`ContactConsent::reassigned`), review hold (with its matched phrase), RND
+/// YES (`rnd_void`, `since` = the disconnect date) or latest RND answer
+/// (`rnd_checked`, `since` = the query time); such a row's scope is the whole
+/// tenant, its level unspecified and its categories empty. Older stores have
+/// no such rows (older binaries cannot read the RND rows).
 #[derive(Serialize, Deserialize)]
 enum StatusV1 {
     Granted,
     Revoked,
     Reassigned,
     ReviewHold(String),
+    RndVoid,
+    RndChecked(RndAnswerV1),
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum RndAnswerV1 {
+    Yes,
+    No,
+    NoData,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -177,6 +199,12 @@ pub fn encode_consent(c: &ContactConsent) -> Vec<u8> {
     };
     scopes.extend(c.reassigned.as_ref().map(|m| marker(m, StatusV1::Reassigned)));
     scopes.extend(c.review_hold.as_ref().map(|m| marker(m, StatusV1::ReviewHold(m.matched.clone()))));
+    scopes.extend(c.rnd_void.as_ref().map(|m| marker(m, StatusV1::RndVoid)));
+    scopes.extend(c.rnd_checked.as_ref().map(|r| {
+        let m =
+            Marker { event_id: r.event_id.clone(), sequence: r.sequence, since: r.queried_at, matched: String::new() };
+        marker(&m, StatusV1::RndChecked(rnd_answer_v1(r.answer)))
+    }));
     encode(&ConsentV1 { scopes })
 }
 
@@ -190,6 +218,15 @@ pub fn decode_consent(bytes: &[u8]) -> Result<ContactConsent, ConsentError> {
         match &row.status {
             StatusV1::Reassigned => c.reassigned = Some(marker(String::new())),
             StatusV1::ReviewHold(matched) => c.review_hold = Some(marker(matched.clone())),
+            StatusV1::RndVoid => c.rnd_void = Some(marker(String::new())),
+            &StatusV1::RndChecked(answer) => {
+                c.rnd_checked = Some(RndCheck {
+                    event_id: row.event_id.clone(),
+                    sequence: row.sequence,
+                    queried_at: row.since,
+                    answer: rnd_answer(answer),
+                })
+            }
             StatusV1::Granted | StatusV1::Revoked => c.scopes.push(scope_state(row)),
         }
     }
@@ -238,6 +275,9 @@ fn new_event_v1(e: &NewEvent) -> NewEventV1 {
         Action::Revoke => (ActionV1::Revoke, LevelV1::Unspecified),
         Action::WrongNumber => (ActionV1::WrongNumber, LevelV1::Unspecified),
         Action::ReviewHold => (ActionV1::ReviewHold, LevelV1::Unspecified),
+        Action::Rnd(RndAnswer::Yes) => (ActionV1::RndYes, LevelV1::Unspecified),
+        Action::Rnd(RndAnswer::No) => (ActionV1::RndNo, LevelV1::Unspecified),
+        Action::Rnd(RndAnswer::NoData) => (ActionV1::RndNoData, LevelV1::Unspecified),
     };
     NewEventV1 {
         tenant_id: e.tenant_id.as_str().to_string(),
@@ -271,6 +311,9 @@ fn new_event(r: NewEventV1) -> Result<NewEvent, ConsentError> {
         (ActionV1::Revoke, _) => Action::Revoke,
         (ActionV1::WrongNumber, _) => Action::WrongNumber,
         (ActionV1::ReviewHold, _) => Action::ReviewHold,
+        (ActionV1::RndYes, _) => Action::Rnd(RndAnswer::Yes),
+        (ActionV1::RndNo, _) => Action::Rnd(RndAnswer::No),
+        (ActionV1::RndNoData, _) => Action::Rnd(RndAnswer::NoData),
     };
     let phone = PhoneNumber::parse_e164(&r.phone)
         .map_err(|_| ConsentError::corrupt(format!("event {:?} holds a phone number not in E.164 form", r.event_id)))?;
@@ -319,7 +362,7 @@ fn scope_state(r: ScopeStateV1) -> ScopeState {
         status: match r.status {
             StatusV1::Granted => Status::Granted,
             // Marker rows never reach here (`decode_consent` takes them out).
-            StatusV1::Revoked | StatusV1::Reassigned | StatusV1::ReviewHold(_) => Status::Revoked,
+            _ => Status::Revoked,
         },
         level: level(r.level),
         categories: r.categories.into_iter().map(category).collect(),
@@ -332,66 +375,6 @@ fn scope_state(r: ScopeStateV1) -> ScopeState {
 
 fn scope_v1(s: &Scope) -> ScopeV1 {
     ScopeV1 { campaign_id: s.campaign_id.clone(), sender: s.sender.clone() }
-}
-
-fn level_v1(l: Option<Level>) -> LevelV1 {
-    match l {
-        None => LevelV1::Unspecified,
-        Some(Level::Implied) => LevelV1::Implied,
-        Some(Level::Express) => LevelV1::Express,
-        Some(Level::ExpressWritten) => LevelV1::ExpressWritten,
-    }
-}
-
-fn level(l: LevelV1) -> Option<Level> {
-    match l {
-        LevelV1::Unspecified => None,
-        LevelV1::Implied => Some(Level::Implied),
-        LevelV1::Express => Some(Level::Express),
-        LevelV1::ExpressWritten => Some(Level::ExpressWritten),
-    }
-}
-
-fn category_v1(c: Category) -> CategoryV1 {
-    match c {
-        Category::Conversational => CategoryV1::Conversational,
-        Category::Informational => CategoryV1::Informational,
-        Category::Promotional => CategoryV1::Promotional,
-    }
-}
-
-fn category(c: CategoryV1) -> Category {
-    match c {
-        CategoryV1::Conversational => Category::Conversational,
-        CategoryV1::Informational => Category::Informational,
-        CategoryV1::Promotional => Category::Promotional,
-    }
-}
-
-fn source_v1(s: Source) -> SourceV1 {
-    match s {
-        Source::Unspecified => SourceV1::Unspecified,
-        Source::Keyword => SourceV1::Keyword,
-        Source::WebForm => SourceV1::WebForm,
-        Source::PaperForm => SourceV1::PaperForm,
-        Source::Verbal => SourceV1::Verbal,
-        Source::Api => SourceV1::Api,
-        Source::Import => SourceV1::Import,
-        Source::AgentAttestation => SourceV1::AgentAttestation,
-    }
-}
-
-fn source(s: SourceV1) -> Source {
-    match s {
-        SourceV1::Unspecified => Source::Unspecified,
-        SourceV1::Keyword => Source::Keyword,
-        SourceV1::WebForm => Source::WebForm,
-        SourceV1::PaperForm => Source::PaperForm,
-        SourceV1::Verbal => Source::Verbal,
-        SourceV1::Api => Source::Api,
-        SourceV1::Import => Source::Import,
-        SourceV1::AgentAttestation => Source::AgentAttestation,
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! encoding the result must give the same bytes, so the layout is pinned.
 
 use super::*;
+use crate::domain::{Category, Level, Source};
 
 /// Event 1: an EXPRESS_WRITTEN web-form grant, tenant-wide, for promotional
 /// and informational messages, with every evidence field.
@@ -119,5 +120,27 @@ fn wrong_number_and_review_hold_markers_round_trip_next_to_first_layout_rows() {
     for action in [Action::WrongNumber, Action::ReviewHold] {
         e.event.action = action;
         assert_eq!(decode_event(&encode_event(&e)).unwrap(), e);
+    }
+}
+
+#[test]
+fn rnd_rows_and_events_round_trip_and_keep_their_appended_indices() {
+    let mut c = decode_consent(&bytes(CONSENT_B)).unwrap();
+    let since = "2026-11-22T10:00:00Z".parse().unwrap();
+    c.rnd_void = Some(crate::domain::Marker { event_id: "rnd-1".into(), sequence: 10, since, matched: String::new() });
+    c.rnd_checked =
+        Some(RndCheck { event_id: "rnd-2".into(), sequence: 11, queried_at: since, answer: RndAnswer::NoData });
+    let encoded = encode_consent(&c);
+    assert_eq!(decode_consent(&encoded).unwrap(), c);
+    assert_eq!(encoded[8..bytes(CONSENT_B).len()], bytes(CONSENT_B)[8..]);
+
+    let mut e = decode_event(&bytes(EVENT_KEYWORD_REVOKE)).unwrap();
+    // Appended after Grant, Revoke, WrongNumber, ReviewHold: indices 4, 5, 6.
+    for (answer, index) in [(RndAnswer::Yes, 4u32), (RndAnswer::No, 5), (RndAnswer::NoData, 6)] {
+        e.event.action = Action::Rnd(answer);
+        let encoded = encode_event(&e);
+        assert_eq!(decode_event(&encoded).unwrap(), e);
+        let r: EventV1 = bincode::deserialize(&encoded).unwrap();
+        assert_eq!(bincode::serialize(&r.event.action).unwrap(), index.to_le_bytes());
     }
 }

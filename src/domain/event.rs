@@ -25,12 +25,44 @@ pub enum Action {
     /// until an agent records a grant or revocation, or the tenant's
     /// `review_hold` passes. Changes no consent.
     ReviewHold,
+    /// A Reassigned Numbers Database answer (compliance-rules §7.3), queried
+    /// at the event's `occurred_at`. A YES voids every grant collected before
+    /// the disconnect date (kept in `Evidence::extra` under
+    /// [`RND_DISCONNECTED_EXTRA_KEY`]; without one, before the query). NO and
+    /// NO DATA change no consent: they mark the number as checked.
+    Rnd(RndAnswer),
+}
+
+/// What the Reassigned Numbers Database answered for a number and date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RndAnswer {
+    /// Permanently disconnected since the date given: it may have been reassigned.
+    Yes,
+    No,
+    NoData,
 }
 
 impl Action {
     /// Whether this is a revocation (a wrong-number report is one).
     pub fn is_revoke(self) -> bool {
         matches!(self, Action::Revoke | Action::WrongNumber)
+    }
+}
+
+/// The `Evidence::extra` key under which an RND YES keeps the disconnect date
+/// the database gave (RFC 3339), when it gave one.
+pub const RND_DISCONNECTED_EXTRA_KEY: &str = "rnd_disconnected_at";
+
+impl NewEvent {
+    /// For an RND YES: the instant before which grants are void (the
+    /// disconnect date when given, else the query's time). None otherwise.
+    pub fn rnd_void_before(&self) -> Option<Timestamp> {
+        if self.action != Action::Rnd(RndAnswer::Yes) {
+            return None;
+        }
+        let given = self.evidence.extra.get(RND_DISCONNECTED_EXTRA_KEY).and_then(|t| t.parse::<Timestamp>().ok());
+        // A disconnect reported after the query cannot be: the query's time bounds it.
+        Some(given.map_or(self.occurred_at, |t| t.min(self.occurred_at)))
     }
 }
 

@@ -12,8 +12,8 @@ mod tenant;
 
 pub use contact::{ContactHistory, Retention, SentMessage};
 pub use event::{
-    Action, Category, ConsentEvent, Evidence, Level, NewEvent, Scope, Source, MATCHED_EXTRA_KEY,
-    REPLY_LANGUAGE_EXTRA_KEY,
+    Action, Category, ConsentEvent, Evidence, Level, NewEvent, RndAnswer, Scope, Source, MATCHED_EXTRA_KEY,
+    REPLY_LANGUAGE_EXTRA_KEY, RND_DISCONNECTED_EXTRA_KEY,
 };
-pub use state::{ContactConsent, Marker, ScopeState, Status};
+pub use state::{ContactConsent, Marker, RndCheck, ScopeState, Status};
 pub use tenant::TenantId;

@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 
-use super::event::{Action, Category, ConsentEvent, Level, Scope, Source, MATCHED_EXTRA_KEY};
+use super::event::{Action, Category, ConsentEvent, Level, RndAnswer, Scope, Source, MATCHED_EXTRA_KEY};
 
 /// Granted or revoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +66,16 @@ impl Marker {
     }
 }
 
+/// The latest Reassigned Numbers Database answer for a number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RndCheck {
+    pub event_id: String,
+    pub sequence: u64,
+    /// When the database was queried (the event's `occurred_at`).
+    pub queried_at: Timestamp,
+    pub answer: RndAnswer,
+}
+
 /// All scoped consent of one phone number within one tenant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContactConsent {
@@ -76,6 +86,11 @@ pub struct ContactConsent {
     /// An unresolved review hold (its expiry is tenant policy, so the
     /// decision checks the time).
     pub review_hold: Option<Marker>,
+    /// The RND YES with the latest disconnect date: no grant collected
+    /// before its `since` (that date) counts, whenever it is recorded.
+    pub rnd_void: Option<Marker>,
+    /// The latest RND answer by query time (the monthly check, §7.3).
+    pub rnd_checked: Option<RndCheck>,
 }
 
 impl ContactConsent {
@@ -94,11 +109,19 @@ impl ContactConsent {
     ///   tenant; nothing it dropped can be restored.
     /// - REVIEW HOLD marks the number; a grant or revocation said at or after
     ///   the held text resolves it.
+    /// - RND notes the answer; a YES drops every grant collected before its
+    ///   disconnect date (the previous owner's), voids such grants recorded
+    ///   later, and keeps earlier revocations without a level to restore. It
+    ///   revokes nothing: the number's present owner never opted out.
     pub fn apply(&mut self, ev: &ConsentEvent) {
         let e = &ev.event;
         let applied = match e.action {
             Action::ReviewHold => {
                 self.review_hold = Some(Marker::of(ev));
+                return;
+            }
+            Action::Rnd(answer) => {
+                self.rnd(ev, answer);
                 return;
             }
             Action::WrongNumber => {
@@ -167,10 +190,36 @@ impl ContactConsent {
         }
     }
 
+    fn rnd(&mut self, ev: &ConsentEvent, answer: RndAnswer) {
+        let e = &ev.event;
+        if self.rnd_checked.as_ref().is_none_or(|c| c.queried_at <= e.occurred_at) {
+            self.rnd_checked = Some(RndCheck {
+                event_id: e.event_id.clone(),
+                sequence: ev.sequence,
+                queried_at: e.occurred_at,
+                answer,
+            });
+        }
+        let Some(before) = e.rnd_void_before() else { return };
+        if self.rnd_void.as_ref().is_none_or(|v| v.since < before) {
+            self.rnd_void = Some(Marker { since: before, ..Marker::of(ev) });
+        }
+        // The previous owner's grants go; its revocations stay (an opt-out
+        // is never dropped on a database's word) but restore nothing.
+        self.scopes.retain(|s| s.status == Status::Revoked || s.since >= before);
+        for s in self.scopes.iter_mut().filter(|s| s.since < before) {
+            s.level = None;
+        }
+        self.sort();
+    }
+
     /// Applies a grant; false when it is void (stale or the previous owner's).
     fn grant(&mut self, ev: &ConsentEvent, level: Level) -> bool {
         let e = &ev.event;
         if self.reassigned.as_ref().is_some_and(|r| e.occurred_at <= r.since) {
+            return false;
+        }
+        if self.rnd_void.as_ref().is_some_and(|v| e.occurred_at < v.since) {
             return false;
         }
         // A grant dated before a revocation that covers it (a late import

@@ -169,3 +169,36 @@ fn a_review_hold_ends_with_a_later_grant_or_revoke_only() {
         assert_eq!(c.review_hold.is_none(), resolves, "{late:?}");
     }
 }
+
+#[test]
+fn an_rnd_yes_drops_the_previous_owners_grants_and_keeps_its_revocations_without_a_level() {
+    let at =
+        |e: ConsentEvent, t: &str| ConsentEvent { event: NewEvent { occurred_at: t.parse().unwrap(), ..e.event }, ..e };
+    let mut yes = at(ev(3, Action::Rnd(RndAnswer::Yes), "", Source::Api), "2026-06-01T00:00Z");
+    yes.event.evidence.extra.insert(crate::domain::RND_DISCONNECTED_EXTRA_KEY.into(), "2026-03-01T00:00Z".into());
+    let c = fold(&[
+        at(ev(1, Action::Grant(Level::ExpressWritten), "fundraising", Source::WebForm), "2026-01-01T00:00Z"),
+        at(ev(2, Action::Revoke, "", Source::Keyword), "2026-02-01T00:00Z"),
+        yes,
+        // START from the present owner: nothing of the previous owner's comes back.
+        at(ev(4, Action::Grant(Level::Express), "", Source::Keyword), "2026-06-02T00:00Z"),
+    ]);
+    let s = c.latest_for_send("fundraising", "x").unwrap();
+    assert_eq!((s.status, s.level, s.event_id.as_str()), (Status::Granted, Some(Level::Express), "e4"));
+    assert!(!s.permits(Category::Promotional));
+    assert_eq!(
+        c.rnd_void.as_ref().map(|v| (v.event_id.as_str(), v.since)),
+        Some(("e3", "2026-03-01T00:00Z".parse().unwrap()))
+    );
+    let checked = c.rnd_checked.as_ref().unwrap();
+    assert_eq!((checked.event_id.as_str(), checked.answer), ("e3", RndAnswer::Yes));
+
+    // A later NO is the latest check; the YES's voiding stays.
+    let mut c = c;
+    c.apply(&at(ev(5, Action::Rnd(RndAnswer::No), "", Source::Api), "2026-07-01T00:00Z"));
+    assert_eq!(c.rnd_checked.as_ref().map(|r| r.answer), Some(RndAnswer::No));
+    assert_eq!(c.rnd_void.as_ref().map(|v| v.event_id.as_str()), Some("e3"));
+    // An answer queried earlier, recorded later, is not the latest.
+    c.apply(&at(ev(6, Action::Rnd(RndAnswer::NoData), "", Source::Api), "2026-06-15T00:00Z"));
+    assert_eq!(c.rnd_checked.as_ref().map(|r| r.event_id.as_str()), Some("e5"));
+}

@@ -7,6 +7,7 @@
 //! it with a `Stop`, which `?` carries to the end.
 
 mod disclosure;
+mod reassigned;
 mod steps;
 mod timing;
 
@@ -113,6 +114,15 @@ fn pipeline(i: &Inputs, d: &mut Decision) -> Step {
     steps::category_allowed(&pack.content, sender.campaign, category, &words)?; // 4b
     steps::review_hold(i.consent, msg, category, tenant.review_hold)?; // 4c
     steps::consent(i.consent, &sender, category, conversation, tenant.conversation_window)?; // 5
+    let rnd_due = reassigned::check_due(
+        i.consent,
+        (&sender.campaign.id, sender.number),
+        category,
+        tenant,
+        pack.rnd_cycle_day,
+        msg.send_at,
+    )?; // 5b
+    d.reasons.extend(rnd_due);
     steps::content(&pack.content, tenant, sender.campaign, msg.body, &words)?; // 6
     let states = timing::state_rules(pack, tenant, &i.place.states, category);
     let timing = Timing {

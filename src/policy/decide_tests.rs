@@ -6,7 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
-use super::fixtures::{grant, message, policy, tenant, ts, CASEWORK, FUNDRAISING};
+use super::fixtures::{grant, message, policy, tenant, tenant_rnd_checked, ts, CASEWORK, FUNDRAISING};
 use super::*;
 use crate::domain::{Action, ConsentEvent, Evidence, Level, NewEvent, Scope, Source, TenantId};
 use crate::domain::{Retention, SentMessage};
@@ -38,7 +38,7 @@ impl Case {
     fn decide(&self) -> Decision {
         let to = PhoneNumber::parse(self.to).unwrap();
         let msg = Message { category: self.category, ..message(self.from, &to, self.body, self.at) };
-        decide(policy(), tenant(), &msg, &self.consent, &self.history)
+        decide(policy(), tenant_rnd_checked(), &msg, &self.consent, &self.history)
     }
 }
 

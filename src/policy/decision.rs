@@ -31,6 +31,8 @@ pub enum ReasonCode {
     CategoryNotAllowed,
     DisclosureAdded,
     ReviewHold,
+    ReassignedNumber,
+    RndCheckDue,
 }
 
 impl Outcome {
@@ -63,6 +65,8 @@ impl ReasonCode {
             ReasonCode::CategoryNotAllowed => "category_not_allowed",
             ReasonCode::DisclosureAdded => "disclosure_added",
             ReasonCode::ReviewHold => "review_hold",
+            ReasonCode::ReassignedNumber => "reassigned_number",
+            ReasonCode::RndCheckDue => "rnd_check_due",
         }
     }
 }

@@ -76,6 +76,10 @@ pub struct TenantPolicy {
     pub disclosure_interval: SignedDuration,
     /// How long an unresolved review hold lasts.
     pub review_hold: SignedDuration,
+    /// Consent older than this needs an RND answer in the current cycle.
+    pub rnd_check_after: SignedDuration,
+    /// Without one: DENY rather than a warning.
+    pub rnd_check_required: bool,
     pub quiet_hours: NamedWindow,
     pub quiet_hours_conversational: bool,
     pub state_rules: bool,
@@ -187,6 +191,8 @@ fn tenant(id: &str, t: &TenantConfig, pack: &RulePack) -> Result<TenantPolicy, S
         conversation_window: duration(p.conversation_window.0),
         disclosure_interval: duration(p.disclosure_interval.0),
         review_hold: duration(p.review_hold.0),
+        rnd_check_after: duration(p.rnd_check_after.0),
+        rnd_check_required: p.rnd_check_required,
         quiet_hours: NamedWindow { rule_id: "quiet_hours.tenant".into(), window: WeeklyWindow::every_day(window) },
         quiet_hours_conversational: p.quiet_hours_conversational,
         state_rules: p.state_rules,

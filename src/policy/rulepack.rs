@@ -27,6 +27,7 @@ struct UsData {
     fallback_zones: Vec<String>,
     time_critical_use_cases: Vec<String>,
     defer_horizon: HumanDuration,
+    rnd_cycle_day: i8,
     states: Vec<StateData>,
 }
 
@@ -74,6 +75,8 @@ pub struct RulePack {
     pub fallback_zones: Vec<(String, TimeZone)>,
     pub time_critical_use_cases: Vec<String>,
     pub defer_horizon: SignedDuration,
+    /// The day of the month (UTC) a new monthly RND cycle starts.
+    pub rnd_cycle_day: i8,
     pub states: HashMap<UsState, StateRule>,
     /// How much send history a contact keeps: the longest cap period, and
     /// per campaign and category the largest cap's count (at least
@@ -130,7 +133,11 @@ impl RulePack {
                 return Err(format!("rules/us.toml: state {} is listed twice", s.state));
             }
         }
+        if !(1..=28).contains(&us.rnd_cycle_day) {
+            return Err(format!("rules/us.toml: rnd_cycle_day {} is not 1 to 28", us.rnd_cycle_day));
+        }
         Ok(RulePack {
+            rnd_cycle_day: us.rnd_cycle_day,
             supported_regions: us.supported_regions,
             fallback_zones,
             time_critical_use_cases: us.time_critical_use_cases,

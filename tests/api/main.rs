@@ -25,6 +25,7 @@ mod privacy;
 mod process;
 mod prometheus;
 mod quotas;
+mod rnd;
 mod service;
 mod store_layout;
 mod tenants;

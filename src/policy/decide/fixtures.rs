@@ -25,6 +25,14 @@ pub fn tenant() -> &'static TenantPolicy {
     &policy().tenants["northside"]
 }
 
+/// The demo tenant with step 5b's RND check out of the way: the fixtures'
+/// grants date from 1970, so every table of other steps would carry its
+/// warning (`reassigned_tests.rs` tests that step).
+pub fn tenant_rnd_checked() -> &'static TenantPolicy {
+    static T: OnceLock<TenantPolicy> = OnceLock::new();
+    T.get_or_init(|| TenantPolicy { rnd_check_after: jiff::SignedDuration::MAX, ..tenant().clone() })
+}
+
 pub fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
@@ -45,6 +53,7 @@ pub fn consent_of(events: &[Event]) -> ContactConsent {
             Action::Grant(_) => "grant",
             Action::Revoke | Action::WrongNumber => "revoke",
             Action::ReviewHold => "hold",
+            Action::Rnd(_) => "rnd",
         };
         let id = format!("{kind}-{seq}");
         c.apply(&ConsentEvent {

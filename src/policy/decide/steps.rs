@@ -236,11 +236,15 @@ pub(super) fn consent(
             ),
         )
         .citing(&g.event_id),
-        None => Reason::new(
-            ReasonCode::ConsentRequired,
-            format!("consent.required.{name}"),
-            format!("no consent on record for {name} messages on campaign {campaign}; record {needed} consent first"),
-        ),
+        None => super::reassigned::void_reason(consent, name).unwrap_or_else(|| {
+            Reason::new(
+                ReasonCode::ConsentRequired,
+                format!("consent.required.{name}"),
+                format!(
+                    "no consent on record for {name} messages on campaign {campaign}; record {needed} consent first"
+                ),
+            )
+        }),
     };
     Err(Stop::Deny(vec![reason]))
 }
