@@ -62,6 +62,7 @@ mod admin;
 mod app;
 pub mod clock;
 mod connections;
+mod console;
 mod error;
 mod locks;
 mod metrics;

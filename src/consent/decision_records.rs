@@ -1,9 +1,18 @@
 //! The decision log as the ledger shows it: ids sealed for callers (see
-//! `decision_log::opaque`) and bodies as keyed digests (see `server_key`).
+//! `decision_log::opaque`) and bodies as keyed digests (see `server_key`),
+//! and the index that finds a number's decisions.
+//!
+//! The index (`decisions_by_number`): `tenant 0x00`, a 16-byte keyed hash of
+//! the recipient, the decision instant (big-endian microseconds) -> the
+//! sealed decision id. One sled insert (~70 bytes, no flush: like the log it
+//! reaches the disk on sled's periodic flush) per logged decision; a lookup
+//! is one reverse prefix scan. Entries whose decision the log's retention
+//! deleted resolve to nothing and are skipped by readers.
 
 use super::ledger::Ledger;
 use super::{keys, ConsentError};
 use crate::domain::TenantId;
+use crate::phone::PhoneNumber;
 
 impl Ledger {
     /// Appends an encoded decision record, decided at `at`; returns the
@@ -12,6 +21,54 @@ impl Ledger {
     pub fn log_decision(&self, tenant: &TenantId, at: jiff::Timestamp, record: &[u8]) -> Result<String, ConsentError> {
         self.outside_reserve()?;
         Ok(self.ids.seal(&self.activity.decision_log.append(tenant.as_str(), at.as_microsecond(), record)?))
+    }
+
+    /// [`Ledger::log_decision`], and the decision noted in the recipient's
+    /// index. The decision stands when only the index cannot take it.
+    pub fn log_decision_for(
+        &self,
+        tenant: &TenantId,
+        recipient: &PhoneNumber,
+        at: jiff::Timestamp,
+        record: &[u8],
+    ) -> Result<String, ConsentError> {
+        let id = self.log_decision(tenant, at, record)?;
+        let mut key = self.number_prefix(tenant, recipient);
+        key.extend_from_slice(&at.as_microsecond().to_be_bytes());
+        key.extend_from_slice(id.as_bytes());
+        if let Err(e) = self.activity.by_number.insert(key, id.as_bytes()) {
+            tracing::warn!(error = %e, "decision not indexed by number; GetDecision still finds it");
+        }
+        Ok(id)
+    }
+
+    /// The ids of the latest `limit` decisions logged for `recipient`, newest
+    /// first (some may be past the log's retention).
+    pub fn decisions_for(
+        &self,
+        tenant: &TenantId,
+        recipient: &PhoneNumber,
+        limit: usize,
+    ) -> Result<Vec<String>, ConsentError> {
+        let prefix = self.number_prefix(tenant, recipient);
+        self.activity
+            .by_number
+            .scan_prefix(prefix)
+            .rev()
+            .take(limit)
+            .map(|kv| Ok(String::from_utf8_lossy(&kv?.1).into_owned()))
+            .collect()
+    }
+
+    fn number_prefix(&self, tenant: &TenantId, recipient: &PhoneNumber) -> Vec<u8> {
+        let mut key = keys::tenant_prefix(tenant.as_str());
+        key.extend_from_slice(&self.key.number_tag(tenant.as_str(), recipient.as_str()));
+        key
+    }
+
+    /// The key the compliance console signs its session cookies with.
+    pub fn console_key(&self) -> [u8; 32] {
+        self.key.console_key()
     }
 
     /// An encoded decision record, if it was logged (under an id this store

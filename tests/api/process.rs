@@ -36,7 +36,17 @@ impl Server {
     /// arguments appended. Returns once the server logged that it serves:
     /// the listener is bound and the store open, so calls are accepted.
     pub fn start_with(mut cmd: Command, dir: &Path) -> Server {
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir);
         Self::spawn(cmd)
     }
 
@@ -45,7 +55,16 @@ impl Server {
     pub fn start_configured(config: &Path, dir: &Path) -> Server {
         let mut cmd = textgate();
         cmd.args(["serve", "--config"]).arg(config);
-        cmd.args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir);
         Self::spawn(cmd)
     }
 
