@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio_stream::StreamExt;
 
-use super::page::enum_name;
 use super::{api_error, refuse, Console};
 use crate::api::{consent, pb};
 
@@ -81,15 +80,25 @@ pub async fn export(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): 
     ([(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, name)], body).into_response()
 }
 
+/// A proto enum's name in an export: `CONSENT_ACTION_REVOKE` -> `revoke`,
+/// empty for UNSPECIFIED.
+pub fn wire_name(full: &str, prefix: &str) -> String {
+    let name = full.strip_prefix(prefix).unwrap_or(full);
+    if name.ends_with("UNSPECIFIED") {
+        return String::new();
+    }
+    name.to_lowercase().replace('_', " ")
+}
+
 fn rfc3339(t: Option<&prost_types::Timestamp>) -> String {
     t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok()).map(|t| t.to_string()).unwrap_or_default()
 }
 
 fn names(e: &pb::ConsentEvent) -> [String; 3] {
-    let categories: Vec<String> = e.categories().map(|c| enum_name(c.as_str_name(), "CATEGORY_")).collect();
+    let categories: Vec<String> = e.categories().map(|c| wire_name(c.as_str_name(), "CATEGORY_")).collect();
     [
-        enum_name(e.action().as_str_name(), "CONSENT_ACTION_"),
-        enum_name(e.level().as_str_name(), "CONSENT_LEVEL_"),
+        wire_name(e.action().as_str_name(), "CONSENT_ACTION_"),
+        wire_name(e.level().as_str_name(), "CONSENT_LEVEL_"),
         categories.join(" "),
     ]
 }
@@ -110,7 +119,7 @@ pub fn csv_row(e: &pb::ConsentEvent) -> String {
     let ev = e.evidence.clone().unwrap_or_default();
     let sc = e.scope.clone().unwrap_or_default();
     let [action, level, categories] = names(e);
-    let source = enum_name(e.source().as_str_name(), "CONSENT_SOURCE_");
+    let source = wire_name(e.source().as_str_name(), "CONSENT_SOURCE_");
     let exact = [
         e.sequence.to_string(),
         e.event_id.clone(),
@@ -153,7 +162,7 @@ pub fn json_line(e: &pb::ConsentEvent) -> String {
         "action": action,
         "level": level,
         "scope": { "campaign_id": sc.campaign_id, "sender": sc.sender },
-        "source": enum_name(e.source().as_str_name(), "CONSENT_SOURCE_"),
+        "source": wire_name(e.source().as_str_name(), "CONSENT_SOURCE_"),
         "categories": categories.split(' ').filter(|c| !c.is_empty()).collect::<Vec<_>>(),
         "evidence": {
             "collected_by": ev.collected_by, "method_detail": ev.method_detail,

@@ -145,7 +145,7 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
 /// Headers every console response carries.
 async fn harden(mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    let csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    let csp = "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
                base-uri 'none'";
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -52,9 +52,13 @@ pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
     }
 }
 
-/// A proto enum's name as people read it: `CONSENT_ACTION_REVOKE` -> `revoke`.
+/// A proto enum's name as people read it: `CONSENT_ACTION_REVOKE` ->
+/// `revoke`; "—" for UNSPECIFIED (a revocation has no level).
 pub fn enum_name(full: &str, prefix: &str) -> String {
-    full.strip_prefix(prefix).unwrap_or(full).to_lowercase().replace('_', " ")
+    match super::export::wire_name(full, prefix) {
+        name if name.is_empty() => "—".into(),
+        name => name,
+    }
 }
 
 /// A wire timestamp in UTC, to the second; "—" when absent.

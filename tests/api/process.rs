@@ -24,6 +24,9 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Admin HTTP endpoint.
     pub admin: SocketAddr,
+    /// The compliance console (HTTP).
+    #[allow(dead_code)]
+    pub console: SocketAddr,
 }
 
 impl Server {
@@ -81,12 +84,13 @@ impl Server {
             }
         });
         let deadline = Instant::now() + STARTUP;
-        let (mut addr, mut admin, mut seen) = (None, None, Vec::new());
-        while addr.is_none() || admin.is_none() {
+        let (mut addr, mut admin, mut console, mut seen) = (None, None, None, Vec::new());
+        while addr.is_none() || admin.is_none() || console.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     admin = admin.or_else(|| logged(&line, "admin_addr"));
+                    console = console.or_else(|| logged(&line, "console_addr"));
                     addr = addr.or_else(|| logged(&line, "addr"));
                     seen.push(line);
                 }
@@ -94,7 +98,7 @@ impl Server {
             }
         }
         let parse = |a: Option<String>| a.and_then(|a| a.parse().ok()).expect("a socket address");
-        Server { child, addr: parse(addr), admin: parse(admin) }
+        Server { child, addr: parse(addr), admin: parse(admin), console: parse(console) }
     }
 
     pub fn pid(&self) -> u32 {
