@@ -257,3 +257,101 @@ async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
     assert!(["northside", "southside"].contains(&tenant.as_str()), "{tenant}");
     b.close().await.unwrap();
 }
+
+/// One HTTP/1.0 exchange with the console: (status, head, body).
+async fn http(console: SocketAddr, method: &str, path: &str, cookie: &str, form: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(console).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {console}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut raw)).await.expect("answered").unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// The value of `name="csrf" value="..."` in a page.
+fn form_token(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    page[at..at + 32].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_stream_the_whole_range_and_forms_refuse_other_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("textgate.toml");
+    std::fs::write(&config, TWO_TENANTS).unwrap();
+    let server = Server::start_configured(&config, &dir.path().join("data"));
+    let console = server.console;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap();
+    let c = pb::policy_service_client::PolicyServiceClient::with_interceptor(
+        channel.connect().await.unwrap(),
+        Token(Some("northside-token".into())),
+    );
+    // 1,200 events over 600 numbers, from 16 writers.
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..16u32 {
+        let mut c = c.clone();
+        writers.spawn(async move {
+            for i in (w..1200).step_by(16) {
+                let phone = format!("+1312555{:04}", 1000 + i % 600);
+                c.record_consent(grant(&format!("bulk-{i}"), &phone, ConsentLevel::Express)).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    let listed = list_all(&mut c.clone(), "").await;
+    assert_eq!(listed.len(), 1200);
+
+    let (status, head, _) = http(console, "POST", "/sign-in", "", "token=northside-token").await;
+    assert_eq!(status, 303, "{head}");
+    let set = head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).expect("a cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Max-Age=28800"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    assert!(!set.contains("northside-token") && !set.contains("Secure"), "loopback: not Secure; no token: {set}");
+    let cookie = set.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_string();
+    let (_, _, home) = http(console, "GET", "/", &cookie, "").await;
+    let csrf = form_token(&home);
+
+    let (status, head, jsonl) =
+        http(console, "POST", "/export", &cookie, &format!("csrf={csrf}&from=2000-01-01&to=2099-12-31&format=jsonl"))
+            .await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("application/x-ndjson") && head.contains("no-store"), "{head}");
+    let exported: Vec<serde_json::Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(exported.len(), listed.len());
+    for (row, e) in exported.iter().zip(&listed) {
+        assert_eq!((row["sequence"].as_u64(), row["event_id"].as_str()), (Some(e.sequence), Some(e.event_id.as_str())));
+        assert_eq!(row["evidence"]["collected_by"], "caseworker-17");
+    }
+    let (_, _, none) =
+        http(console, "POST", "/export", &cookie, &format!("csrf={csrf}&from=2000-01-01&to=2000-01-02")).await;
+    assert_eq!(none.lines().count(), 1, "a range before every event: the header only");
+
+    // Without the form token, or posted from another site: refused.
+    let (status, _, _) = http(console, "POST", "/export", &cookie, "from=2000-01-01&to=2099-12-31").await;
+    assert_eq!(status, 403);
+    let (status, _, _) = http(console, "POST", "/number", "", &format!("csrf={csrf}&phone=%2B13125551000")).await;
+    assert_eq!(status, 303, "no session: to the sign-in form");
+    let mut s = tokio::net::TcpStream::connect(console).await.unwrap();
+    let body = format!("csrf={csrf}");
+    let forged = format!(
+        "POST /sign-out HTTP/1.0\r\nHost: {console}\r\nOrigin: http://evil.example\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut s, forged.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut s, &mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 403") || answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let (status, _, _) = http(console, "GET", "/", &cookie, "").await;
+    assert_eq!(status, 200, "the forged sign-out did not end the session");
+}
