@@ -284,17 +284,15 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(api);
-    let (admin_listener, console_listener, config_path) =
-        (opts.admin_listener, opts.console_listener, opts.config_path);
     Ok(Services {
         router,
         health,
         app,
         ledger,
         admin,
-        admin_listener,
-        console_listener,
-        config_path,
+        admin_listener: opts.admin_listener,
+        console_listener: opts.console_listener,
+        config_path: opts.config_path,
         grace,
         connections,
         admin_bounds,

@@ -214,6 +214,16 @@ async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
     assert!(overflow.as_u64().unwrap() <= 390, "no sideways scrolling at phone width: {overflow}");
     b.set_window_size(1200, 900).await.unwrap();
 
+    // The printable record, and the policy it was decided under.
+    b.find(Locator::Css("form[action='/number/record'] button")).await.unwrap().click().await.unwrap();
+    b.wait().for_element(Locator::XPath("//h1[starts-with(., 'Consent record')]")).await.expect("the record");
+    let record = b.source().await.unwrap();
+    assert!(record.contains("Policy version in force") && record.contains("inbound:m-stop"));
+    b.goto(&format!("http://{console}/policy")).await.unwrap();
+    let policy = b.source().await.unwrap();
+    assert!(policy.contains("casework") && policy.contains("every day 08:00–21:00"), "the policy page");
+    accessible(&b, "policy").await;
+
     // The export holds exactly what ListConsentEvents lists.
     let csv = export_csv(&b, console).await;
     let rows: Vec<&str> = csv.lines().skip(1).collect();
