@@ -168,6 +168,19 @@ mod tests {
     }
 
     #[test]
+    fn the_console_beyond_loopback_needs_a_tls_proxy_in_front() {
+        let console = ("\"127.0.0.1:8089\"", "\"0.0.0.0:8089\"");
+        // gRPC on loopback, the console exposed in plain HTTP: refused.
+        let refused = assess(&demo_with(&[console]));
+        assert_eq!(refused.refusals.len(), 1, "{refused:?}");
+        assert!(refused.refusals[0].contains("`server.console_listen`"), "{refused:?}");
+        // Behind a proxy that terminates TLS (allow_plaintext): served.
+        let proxied = assess(&exposed(console));
+        assert!(proxied.refusals.is_empty(), "{proxied:?}");
+        assert!(assess(&Config::demo()).refusals.is_empty(), "the demo's console is on loopback");
+    }
+
+    #[test]
     fn loopback_and_unspecified_addresses() {
         for (addr, beyond) in [
             ("127.0.0.1:1", false),

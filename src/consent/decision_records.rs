@@ -88,3 +88,32 @@ impl Ledger {
         self.key.body_digest(tenant.as_str(), body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::LedgerOptions;
+
+    #[tokio::test]
+    async fn a_numbers_decisions_are_listed_newest_first_and_for_its_tenant_only() {
+        let ledger = Ledger::temporary(&LedgerOptions::default()).unwrap();
+        let (north, south) = (TenantId::new("northside"), TenantId::new("southside"));
+        let a = PhoneNumber::parse("+13125550101").unwrap();
+        let b = PhoneNumber::parse("+13125550102").unwrap();
+        let at = |s: i64| jiff::Timestamp::from_second(1_800_000_000 + s).unwrap();
+        let first = ledger.log_decision_for(&north, &a, at(0), b"one").unwrap();
+        let second = ledger.log_decision_for(&north, &a, at(1), b"two").unwrap();
+        let other_number = ledger.log_decision_for(&north, &b, at(2), b"three").unwrap();
+        let other_tenant = ledger.log_decision_for(&south, &a, at(3), b"four").unwrap();
+        assert_eq!(ledger.decisions_for(&north, &a, 10).unwrap(), vec![second.clone(), first]);
+        assert_eq!(ledger.decisions_for(&north, &a, 1).unwrap(), vec![second]);
+        assert_eq!(ledger.decisions_for(&north, &b, 10).unwrap(), vec![other_number]);
+        assert_eq!(ledger.decisions_for(&south, &a, 10).unwrap(), vec![other_tenant.clone()]);
+        assert_eq!(ledger.decision(&south, &other_tenant).unwrap().as_deref(), Some(&b"four"[..]));
+        // The index keys hold no number.
+        for kv in ledger.activity.by_number.iter() {
+            let (k, _) = kv.unwrap();
+            assert!(!k.windows(10).any(|w| w == b"3125550101"), "{k:?}");
+        }
+    }
+}
