@@ -36,6 +36,9 @@ pub enum Command {
         /// Override `server.admin_listen` (HTTP /metrics, /healthz, /readyz).
         #[arg(long, env = "TEXTGATE_ADMIN_LISTEN")]
         admin_listen: Option<std::net::SocketAddr>,
+        /// Override `server.console_listen` (HTTP: the compliance console).
+        #[arg(long, env = "TEXTGATE_CONSOLE_LISTEN")]
+        console_listen: Option<std::net::SocketAddr>,
     },
     /// Validate a configuration file and print what is wrong with it.
     CheckConfig {
@@ -97,8 +100,8 @@ pub async fn run(cli: Cli, log_filter: Option<String>) -> ExitCode {
         }
         Command::RndLoad(args) => crate::rnd_load::run(args).await,
         Command::BodyDigest { data_dir, tenant } => body_digest(&data_dir, &tenant, std::io::stdin().lock()),
-        Command::Serve { config, listen, data_dir, admin_listen } => {
-            let overrides = Overrides { listen, data_dir, admin_listen };
+        Command::Serve { config, listen, data_dir, admin_listen, console_listen } => {
+            let overrides = Overrides { listen, data_dir, admin_listen, console_listen };
             serve_command(config, overrides, cli.log_json, log_filter).await
         }
     }
@@ -128,6 +131,7 @@ struct Overrides {
     listen: Option<std::net::SocketAddr>,
     data_dir: Option<PathBuf>,
     admin_listen: Option<std::net::SocketAddr>,
+    console_listen: Option<std::net::SocketAddr>,
 }
 
 /// `textgate serve`: loads and judges the configuration, installs telemetry,
@@ -162,6 +166,7 @@ async fn serve_command(path: Option<PathBuf>, o: Overrides, log_json: bool, log_
     config.server.listen = o.listen.unwrap_or(config.server.listen);
     config.server.data_dir = o.data_dir.unwrap_or(config.server.data_dir);
     config.server.admin_listen = o.admin_listen.or(config.server.admin_listen);
+    config.server.console_listen = o.console_listen.or(config.server.console_listen);
     match judge_exposure(&config, &origin) {
         // The built-in demo's tokens are public by design: the demo warning below says so.
         Ok(warnings) if path.is_some() => warnings.iter().for_each(|w| tracing::warn!(config = %origin, "{w}")),
@@ -213,7 +218,14 @@ async fn serve_until_signal(config: Config, config_path: Option<PathBuf>) -> Exi
         },
         None => None,
     };
-    let opts = ServeOptions { config_path, admin_listener, ..ServeOptions::new(config) };
+    let console_listener = match config.server.console_listen {
+        Some(addr) => match bind(addr).await {
+            Ok(l) => Some(l),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let opts = ServeOptions { config_path, admin_listener, console_listener, ..ServeOptions::new(config) };
     match serve(listener, opts, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

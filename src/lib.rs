@@ -64,6 +64,7 @@ mod admin;
 mod app;
 pub mod clock;
 mod connections;
+mod console;
 mod error;
 mod import;
 mod locks;

@@ -41,11 +41,20 @@ pub struct ServeOptions {
     /// Where to serve `/metrics`, `/healthz` and `/readyz` (bound by the caller,
     /// usually from `server.admin_listen`); None = no admin endpoint.
     pub admin_listener: Option<TcpListener>,
+    /// Where to serve the compliance console (usually from
+    /// `server.console_listen`); None = no console.
+    pub console_listener: Option<TcpListener>,
 }
 
 impl ServeOptions {
     pub fn new(config: Config) -> Self {
-        ServeOptions { config, config_path: None, clock: Arc::new(SystemClock), admin_listener: None }
+        ServeOptions {
+            config,
+            config_path: None,
+            clock: Arc::new(SystemClock),
+            admin_listener: None,
+            console_listener: None,
+        }
     }
 }
 
@@ -156,6 +165,27 @@ fn spawn_admin(
     }))
 }
 
+/// Starts the compliance console, if a listener was given; it runs until
+/// `stop` fires. Its connections are bounded like the admin endpoint's.
+fn spawn_console(
+    listener: Option<TcpListener>,
+    bounds: Bounds,
+    app: &Arc<App>,
+    stop: oneshot::Receiver<()>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let listener = listener?;
+    let addr = listener.local_addr().ok()?;
+    let max = usize::try_from(bounds.max).unwrap_or(usize::MAX);
+    let listener = AdminListener::new(listener, max, bounds.first_bytes_within);
+    tracing::info!(console_addr = %addr, "compliance console serving");
+    let console = crate::console::Console::new(Arc::clone(app), addr);
+    Some(tokio::spawn(async move {
+        if let Err(e) = crate::console::serve(listener, console, async move { stop.await.unwrap_or(()) }).await {
+            tracing::error!(error = %e, "compliance console failed");
+        }
+    }))
+}
+
 /// The tower layers every gRPC call passes through, outermost last.
 type Layers = Stack<ObserveLayer, Stack<RpcTraceLayer, Identity>>;
 
@@ -167,6 +197,7 @@ pub struct Services {
     ledger: Arc<Ledger>,
     admin: Arc<Admin>,
     admin_listener: Option<TcpListener>,
+    console_listener: Option<TcpListener>,
     config_path: Option<std::path::PathBuf>,
     /// How long in-flight calls may take once shutdown starts.
     grace: std::time::Duration,
@@ -253,8 +284,19 @@ pub async fn build_services(opts: ServeOptions) -> Result<Services, ServeError> 
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(api);
-    let (admin_listener, config_path) = (opts.admin_listener, opts.config_path);
-    Ok(Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections, admin_bounds })
+    Ok(Services {
+        router,
+        health,
+        app,
+        ledger,
+        admin,
+        admin_listener: opts.admin_listener,
+        console_listener: opts.console_listener,
+        config_path: opts.config_path,
+        grace,
+        connections,
+        admin_bounds,
+    })
 }
 
 /// Serves `services` on `listener` (and the admin endpoint, and the config
@@ -265,10 +307,23 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let Services { router, health, app, ledger, admin, admin_listener, config_path, grace, connections, admin_bounds } =
-        services;
+    let Services {
+        router,
+        health,
+        app,
+        ledger,
+        admin,
+        admin_listener,
+        console_listener,
+        config_path,
+        grace,
+        connections,
+        admin_bounds,
+    } = services;
     let (stop_admin, admin_stopped) = oneshot::channel();
     let admin_task = spawn_admin(admin_listener, admin_bounds, &admin, admin_stopped);
+    let (stop_console, console_stopped) = oneshot::channel();
+    let console_task = spawn_console(console_listener, admin_bounds, &app, console_stopped);
     let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
     let latch = tokio::spawn(watch_latch(health.clone(), Arc::clone(&ledger)));
 
@@ -303,7 +358,8 @@ pub async fn run(
     latch.abort();
     let closed = ledger.shutdown().await;
     let _ = stop_admin.send(());
-    if let Some(task) = admin_task {
+    let _ = stop_console.send(());
+    for task in [admin_task, console_task].into_iter().flatten() {
         let _ = task.await;
     }
     tracing::info!("textgate stopped; ledger flushed");

@@ -22,6 +22,7 @@ const SERVING: &[&str] = &[
     "app",
     "admin",
     "cli",
+    "console",
     "error",
     "metrics",
     "observe",

@@ -75,6 +75,17 @@ impl AuthTable {
             && Credential::of(header).is_ok_and(|c| self.access(&c).is_ok_and(|access| access == Access::Any))
     }
 
+    /// Every token's digest with what it grants (the console checks a
+    /// session's credential against the table in force).
+    pub fn grants(&self) -> impl Iterator<Item = (&[u8; 32], &Access)> {
+        self.tokens.iter().map(|(d, a)| (d, a))
+    }
+
+    /// The configured tenants.
+    pub fn tenants(&self) -> &[TenantId] {
+        &self.tenants
+    }
+
     /// What a credential grants under this table.
     pub fn access(&self, credential: &Credential) -> Result<Access, Status> {
         let Some(presented) = &credential.0 else {
@@ -100,6 +111,16 @@ impl AuthTable {
 pub struct Credential(Option<[u8; 32]>);
 
 impl Credential {
+    /// The credential of a bare token (the console's sign-in form).
+    pub fn of_token(token: &str) -> Credential {
+        Credential(Some(Sha256::digest(token.trim().as_bytes()).into()))
+    }
+
+    /// The SHA-256 of the token; None for a call without one.
+    pub fn digest(&self) -> Option<&[u8; 32]> {
+        self.0.as_ref()
+    }
+
     fn of(header: Option<&str>) -> Result<Credential, Status> {
         let Some(value) = header else { return Ok(Credential(None)) };
         let token = value

@@ -101,7 +101,7 @@ async fn check_in(
             request: Some(pb::CheckMessageRequest { body: app.ledger.body_digest(&tenant, &req.body), ..req }),
             response: Some(resp),
         };
-        let logged = write.in_scope(|| app.ledger.log_decision(&tenant, now, &record.encode_to_vec()));
+        let logged = write.in_scope(|| app.ledger.log_decision_for(&tenant, to, now, &record.encode_to_vec()));
         resp = record.response.take().expect("set above");
         resp.body = body;
         match logged {

@@ -3,8 +3,8 @@
 //! errors in one place (`crate::error`).
 
 pub mod auth;
-mod check;
-mod consent;
+pub(crate) mod check;
+pub(crate) mod consent;
 pub mod convert;
 mod import;
 mod inbound;

@@ -54,10 +54,12 @@ pub fn assess(c: &Config) -> Exposure {
     let addr = c.server.listen;
     let mut risks = token_risks(c);
     let capacity = index_capacity(c).into_iter().collect();
+    let console = console_risk(c);
     if !beyond_loopback(addr) {
         risks.extend(capacity);
-        return Exposure { refusals: vec![], warnings: risks };
+        return Exposure { refusals: console.into_iter().collect(), warnings: risks };
     }
+    risks.extend(console);
     if !c.auth.require_token {
         let tenant = c.auth.default_tenant.as_deref().unwrap_or_default();
         risks.push(format!(
@@ -72,6 +74,19 @@ pub fn assess(c: &Config) -> Exposure {
         ));
     }
     Exposure { refusals: risks, warnings: capacity }
+}
+
+/// The console speaks plain HTTP: beyond loopback only behind a proxy that
+/// terminates TLS (`server.allow_plaintext`), or its session cookies and the
+/// tokens typed into its sign-in form would cross the network in clear.
+fn console_risk(c: &Config) -> Option<String> {
+    let addr = c.server.console_listen.filter(|a| beyond_loopback(*a))?;
+    (!c.server.allow_plaintext).then(|| {
+        format!(
+            "`server.console_listen` ({addr}) is beyond loopback and the console serves plain HTTP: put a proxy that \
+             terminates TLS in front and set `server.allow_plaintext = true`, or bind it to loopback"
+        )
+    })
 }
 
 /// Whether the tenants' number quotas fit in the consent index together.
@@ -150,6 +165,19 @@ mod tests {
             ("\"ops-dev-token\"", &hashed),
             edit,
         ])
+    }
+
+    #[test]
+    fn the_console_beyond_loopback_needs_a_tls_proxy_in_front() {
+        let console = ("\"127.0.0.1:8089\"", "\"0.0.0.0:8089\"");
+        // gRPC on loopback, the console exposed in plain HTTP: refused.
+        let refused = assess(&demo_with(&[console]));
+        assert_eq!(refused.refusals.len(), 1, "{refused:?}");
+        assert!(refused.refusals[0].contains("`server.console_listen`"), "{refused:?}");
+        // Behind a proxy that terminates TLS (allow_plaintext): served.
+        let proxied = assess(&exposed(console));
+        assert!(proxied.refusals.is_empty(), "{proxied:?}");
+        assert!(assess(&Config::demo()).refusals.is_empty(), "the demo's console is on loopback");
     }
 
     #[test]

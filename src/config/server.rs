@@ -15,6 +15,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// HTTP admin endpoint (/metrics, /healthz, /readyz).
     pub admin_listen: Option<SocketAddr>,
+    /// The compliance console (read-only HTML; `console`). Absent: off.
+    /// Plain HTTP: beyond loopback only with `allow_plaintext` (a proxy in
+    /// front terminates TLS), and its session cookies are then `Secure`.
+    pub console_listen: Option<SocketAddr>,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// How long a shutdown waits for in-flight calls before closing connections.
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: default_listen(),
             admin_listen: None,
+            console_listen: None,
             data_dir: default_data_dir(),
             shutdown_grace: default_grace(),
             tls: None,

@@ -23,6 +23,9 @@ pub(super) struct ActivityTrees {
     /// when a backup restores them): read only.
     pub(super) decisions: sled::Tree,
     pub(super) inbound: sled::Tree,
+    /// Logged decisions by recipient (`decision_records`): keyed by a keyed
+    /// hash of the number, so the index names no number.
+    pub(super) by_number: sled::Tree,
 }
 
 /// The decision log's directory inside a store.
@@ -58,6 +61,7 @@ impl ActivityTrees {
             decision_log,
             decisions: db.open_tree("decisions")?,
             inbound: db.open_tree("inbound")?,
+            by_number: db.open_tree("decisions_by_number")?,
         })
     }
 

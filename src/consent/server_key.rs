@@ -100,6 +100,24 @@ impl ServerKey {
     }
 }
 
+impl ServerKey {
+    /// 16 bytes naming `phone` in the tenant's decision index: HMAC-SHA256
+    /// under a key of its own, so the index holds no number and one tenant's
+    /// tags say nothing about another's.
+    pub(super) fn number_tag(&self, tenant: &str, phone: &str) -> [u8; 16] {
+        let key = self.derive("textgate decision index v1", tenant);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        mac.update(phone.as_bytes());
+        let full: [u8; 32] = mac.finalize().into_bytes().into();
+        full[..16].try_into().expect("16 of 32 bytes")
+    }
+
+    /// The key the compliance console signs its session cookies with.
+    pub fn console_key(&self) -> [u8; 32] {
+        self.derive("textgate console session v1", "")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

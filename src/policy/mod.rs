@@ -9,6 +9,7 @@
 //!   through the private `inbound_text` and `inbound_pattern`).
 //! - [`inbound_outcome`]: what a classified inbound text records and replies.
 
+pub mod catalogue;
 pub mod content;
 pub mod decide;
 pub mod decision;

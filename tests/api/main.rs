@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod consent;
+mod console;
 mod crash;
 mod damaged_store;
 mod decisions;

@@ -26,6 +26,9 @@ pub struct Server {
     pub admin: SocketAddr,
     /// Every line it logged so far.
     log: Arc<Mutex<Vec<String>>>,
+    /// The compliance console (HTTP).
+    #[allow(dead_code)]
+    pub console: SocketAddr,
 }
 
 impl Server {
@@ -38,7 +41,17 @@ impl Server {
     /// arguments appended. Returns once the server logged that it serves:
     /// the listener is bound and the store open, so calls are accepted.
     pub fn start_with(mut cmd: Command, dir: &Path) -> Server {
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir);
         Self::spawn(cmd)
     }
 
@@ -47,7 +60,16 @@ impl Server {
     pub fn start_configured(config: &Path, dir: &Path) -> Server {
         let mut cmd = textgate();
         cmd.args(["serve", "--config"]).arg(config);
-        cmd.args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir);
         Self::spawn(cmd)
     }
 
@@ -67,12 +89,13 @@ impl Server {
             }
         });
         let deadline = Instant::now() + STARTUP;
-        let (mut addr, mut admin, mut seen) = (None, None, Vec::new());
-        while addr.is_none() || admin.is_none() {
+        let (mut addr, mut admin, mut console, mut seen) = (None, None, None, Vec::new());
+        while addr.is_none() || admin.is_none() || console.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     admin = admin.or_else(|| logged(&line, "admin_addr"));
+                    console = console.or_else(|| logged(&line, "console_addr"));
                     addr = addr.or_else(|| logged(&line, "addr"));
                     seen.push(line);
                 }
@@ -80,7 +103,7 @@ impl Server {
             }
         }
         let parse = |a: Option<String>| a.and_then(|a| a.parse().ok()).expect("a socket address");
-        Server { child, addr: parse(addr), admin: parse(admin), log }
+        Server { child, addr: parse(addr), admin: parse(admin), console: parse(console), log }
     }
 
     /// The lines it logged so far that contain `needle`.

@@ -44,7 +44,7 @@ pub fn start_textgate(
     rust_log: &str,
 ) -> (Child, String, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_textgate"))
-        .args(["--log-json", "serve", "--listen", "127.0.0.1:0", "--config"])
+        .args(["--log-json", "serve", "--listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .arg("--data-dir")
         .arg(dir.join("data"))
@@ -210,7 +210,16 @@ async fn traces_reach_jaeger_joined_to_the_caller_without_phone_numbers() {
 fn serve_rejects_a_bad_endpoint_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_textgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")
         .stderr(Stdio::piped())
