@@ -96,14 +96,21 @@ async fn read(c: &Console, tenant: &TenantId, phone: &str) -> Result<NumberFile,
     Ok(NumberFile { view, events, decisions })
 }
 
+/// A posted number form: its session (form token checked), tenant and the number's file.
+async fn posted_number(
+    c: &Console,
+    headers: &HeaderMap,
+    f: &Lookup,
+) -> Result<(super::Session, TenantId, NumberFile), Response> {
+    let (s, tenant) = c.posted(headers, &f.csrf)?;
+    let file = read(c, &tenant, &f.phone).await.map_err(api_error)?;
+    Ok((s, tenant, file))
+}
+
 pub async fn lookup(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): Form<Lookup>) -> Response {
-    let (s, tenant) = match c.posted(&headers, &f.csrf) {
-        Ok(st) => st,
+    let (s, _tenant, file) = match posted_number(&c, &headers, &f).await {
+        Ok(got) => got,
         Err(r) => return r,
-    };
-    let file = match read(&c, &tenant, &f.phone).await {
-        Ok(file) => file,
-        Err(e) => return api_error(e),
     };
     let csrf = c.sessions.csrf(&s);
     let body = html! {
@@ -122,13 +129,9 @@ pub async fn lookup(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): 
 /// The printable record a lawyer asks for: state, every event with its
 /// evidence, and the decisions that honoured it.
 pub async fn record(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): Form<Lookup>) -> Response {
-    let (s, tenant) = match c.posted(&headers, &f.csrf) {
-        Ok(st) => st,
+    let (s, tenant, file) = match posted_number(&c, &headers, &f).await {
+        Ok(got) => got,
         Err(r) => return r,
-    };
-    let file = match read(&c, &tenant, &f.phone).await {
-        Ok(file) => file,
-        Err(e) => return api_error(e),
     };
     let printed = c.app.clock.now().strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
     let policy = c.app.policy.load().version.clone();

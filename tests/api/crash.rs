@@ -193,16 +193,7 @@ async fn acknowledged(shared: &Shared, more: u64) {
 /// Starts a server and SIGKILLs it `after` later, ready or not.
 fn kill_while_starting(dir: &Path, after: Duration) {
     let mut child = textgate()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--console-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(crate::process::SERVE_ON_LOOPBACK)
         .arg(dir)
         .stderr(std::process::Stdio::null())
         .spawn()

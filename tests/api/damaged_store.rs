@@ -112,16 +112,7 @@ async fn a_store_sled_cannot_open_is_reported_with_the_way_to_recover() {
     let damaged = damaged.expect("some lost segment leaves a store sled cannot open");
 
     let dir_arg = damaged.as_os_str();
-    let serve = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--console-listen",
-        "127.0.0.1:0",
-        "--data-dir",
-    ];
+    let serve = crate::process::SERVE_ON_LOOPBACK;
     let commands: [Vec<&OsStr>; 3] = [
         vec![OsStr::new("verify"), OsStr::new("--data-dir"), dir_arg],
         vec![OsStr::new("rebuild"), OsStr::new("--data-dir"), dir_arg],

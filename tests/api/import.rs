@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use textgate::api::pb::{self, policy_service_client::PolicyServiceClient};
@@ -20,18 +19,6 @@ const KILLED_ROWS: u64 = 20_000;
 async fn client(addr: SocketAddr) -> Client {
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     PolicyServiceClient::with_interceptor(channel, Token(None))
-}
-
-fn import(server: SocketAddr, file: &Path) -> (Option<i32>, String, String) {
-    let server = format!("http://{server}");
-    run([
-        std::ffi::OsStr::new("import"),
-        "--format".as_ref(),
-        "csv".as_ref(),
-        "--server".as_ref(),
-        server.as_ref(),
-        file.as_os_str(),
-    ])
 }
 
 /// A valid row; the numbers are fictitious 555-01XX ones spread over area codes.
@@ -59,7 +46,7 @@ async fn bad_rows_are_reported_by_line_and_the_same_file_twice_records_once() {
     text += &row("m-7", 7); // line 11
     std::fs::write(&file, &text).unwrap();
 
-    let (code, out, err) = import(server.addr, &file);
+    let (code, out, err) = crate::process::import_csv(server.addr, &file);
     assert_eq!(code, Some(4), "done with rejected rows: {out}{err}");
     assert!(out.contains("8 rows: 4 accepted, 1 duplicates, 3 rejected"), "{out}");
     for want in ["line 3: phone:", "line 5: level: \"sometimes\"", "line 7: level: required for GRANT"] {
@@ -73,7 +60,7 @@ async fn bad_rows_are_reported_by_line_and_the_same_file_twice_records_once() {
     assert_eq!(events[0].source, pb::ConsentSource::WebForm as i32);
     assert_eq!(events[2].evidence.as_ref().unwrap().collected_by, "a quoted,\nfield over two lines");
 
-    let (code, out, _) = import(server.addr, &file);
+    let (code, out, _) = crate::process::import_csv(server.addr, &file);
     assert_eq!(code, Some(4));
     assert!(out.contains("8 rows: 0 accepted, 5 duplicates, 3 rejected"), "{out}");
     assert_eq!(list_all(&mut c, "").await.len(), 4, "nothing recorded twice");
@@ -119,7 +106,7 @@ async fn an_import_cut_by_a_server_kill_then_run_again_records_every_row_once() 
     let server = Server::start(&data);
     let before = list_all(&mut client(server.addr).await, "").await.len() as u64;
     assert!((KILLED_ROWS / 4..KILLED_ROWS).contains(&before), "killed mid-way: {before} recorded");
-    let (code, out, err) = import(server.addr, &file);
+    let (code, out, err) = crate::process::import_csv(server.addr, &file);
     assert_eq!(code, Some(0), "{out}{err}");
     let want = format!("{KILLED_ROWS} rows: {} accepted, {before} duplicates, 0 rejected", KILLED_ROWS - before);
     assert!(out.contains(&want), "{want}: {out}");

@@ -9,6 +9,19 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::Reap;
 
+/// `serve` on ephemeral loopback ports (gRPC, admin, console), the data
+/// directory to follow.
+pub const SERVE_ON_LOOPBACK: [&str; 8] = [
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--admin-listen",
+    "127.0.0.1:0",
+    "--console-listen",
+    "127.0.0.1:0",
+    "--data-dir",
+];
+
 /// The longest a server may take to log its addresses.
 const STARTUP: Duration = Duration::from_secs(30);
 
@@ -41,17 +54,7 @@ impl Server {
     /// arguments appended. Returns once the server logged that it serves:
     /// the listener is bound and the store open, so calls are accepted.
     pub fn start_with(mut cmd: Command, dir: &Path) -> Server {
-        cmd.args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--console-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir);
+        cmd.args(SERVE_ON_LOOPBACK).arg(dir);
         Self::spawn(cmd)
     }
 
@@ -60,16 +63,7 @@ impl Server {
     pub fn start_configured(config: &Path, dir: &Path) -> Server {
         let mut cmd = textgate();
         cmd.args(["serve", "--config"]).arg(config);
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--console-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir);
+        cmd.args(&SERVE_ON_LOOPBACK[1..]).arg(dir);
         Self::spawn(cmd)
     }
 
@@ -142,4 +136,18 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> (Opt
     let out = textgate().args(args).output().expect("run textgate");
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+/// `textgate import --format csv --server http://SERVER FILE`.
+#[allow(dead_code)]
+pub fn import_csv(server: SocketAddr, file: &Path) -> (Option<i32>, String, String) {
+    let server = format!("http://{server}");
+    run([
+        std::ffi::OsStr::new("import"),
+        "--format".as_ref(),
+        "csv".as_ref(),
+        "--server".as_ref(),
+        server.as_ref(),
+        file.as_os_str(),
+    ])
 }

@@ -210,16 +210,7 @@ async fn traces_reach_jaeger_joined_to_the_caller_without_phone_numbers() {
 fn serve_rejects_a_bad_endpoint_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_textgate"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--console-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(crate::process::SERVE_ON_LOOPBACK)
         .arg(dir.path())
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")
         .stderr(Stdio::piped())

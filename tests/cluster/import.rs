@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::list_all;
 use crate::instances::setup;
-use crate::process::run;
 
 const ROWS: u64 = 2_000;
 
@@ -23,19 +22,8 @@ async fn an_import_through_one_instance_is_on_every_instance_once() {
     text += "c-bad,+13125550101,grant,\n"; // a grant needs a level
     text += "c-stop,+13125550100,revoke,\n"; // the first number, revoked after its grants
     std::fs::write(&file, text).unwrap();
-    let import = |addr: std::net::SocketAddr| {
-        let server = format!("http://{addr}");
-        run([
-            std::ffi::OsStr::new("import"),
-            "--format".as_ref(),
-            "csv".as_ref(),
-            "--server".as_ref(),
-            server.as_ref(),
-            file.as_os_str(),
-        ])
-    };
 
-    let (code, out, err) = import(a.server().addr);
+    let (code, out, err) = crate::process::import_csv(a.server().addr, &file);
     assert_eq!(code, Some(4), "{out}{err}");
     let want = format!("{} rows: {} accepted, 0 duplicates, 1 rejected", ROWS + 2, ROWS + 1);
     assert!(out.contains(&want) && out.contains("line 2002: level"), "{want}: {out}");
@@ -54,7 +42,7 @@ async fn an_import_through_one_instance_is_on_every_instance_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let (code, out, err) = import(b.server().addr);
+    let (code, out, err) = crate::process::import_csv(b.server().addr, &file);
     assert_eq!(code, Some(4), "{out}{err}");
     let want = format!("{} rows: 0 accepted, {} duplicates, 1 rejected", ROWS + 2, ROWS + 1);
     assert!(out.contains(&want), "{want}: {out}");
