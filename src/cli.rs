@@ -199,9 +199,15 @@ fn judge_exposure(config: &Config, origin: &str) -> Result<Vec<String>, ExitCode
     if verdict.refusals.is_empty() {
         return Ok(verdict.warnings);
     }
+    // Only an exposed gRPC address is named here: a console refusal names its own.
     let addr = config.server.listen;
+    let what = if crate::config::exposure::beyond_loopback(addr) {
+        format!("refusing to serve on {addr}, beyond loopback")
+    } else {
+        String::from("refusing to serve")
+    };
     for r in &verdict.refusals {
-        eprintln!("{origin}: refusing to serve on {addr}, beyond loopback: {r}");
+        eprintln!("{origin}: {what}: {r}");
     }
     Err(ExitCode::from(EXIT_CONFIG))
 }

@@ -154,3 +154,19 @@ async fn a_reload_warns_of_restart_only_settings_once_the_file_changes_them() {
         assert_eq!(warned, usize::from(round == 3), "after reload {round}: {:?}", server.logged_lines(WARNING));
     }
 }
+
+/// A console exposed in plain HTTP is refused with its own address, not the
+/// (loopback) gRPC one.
+#[test]
+fn check_config_refuses_an_exposed_console_naming_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("console.toml");
+    let exposed = textgate::config::DEMO_TOML.replace("127.0.0.1:8089", "0.0.0.0:8089");
+    assert_ne!(exposed, textgate::config::DEMO_TOML, "the demo serves its console on 127.0.0.1:8089");
+    std::fs::write(&config, exposed).unwrap();
+    let out = textgate().arg("check-config").arg(&config).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("`server.console_listen` (0.0.0.0:8089)"), "{err}");
+    assert!(!err.contains("127.0.0.1:50051"), "the gRPC address is not the problem: {err}");
+}
