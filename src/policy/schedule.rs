@@ -20,20 +20,39 @@ pub struct Deferral {
 /// send, so a handful suffices; the bound keeps a bad policy from looping.
 const MAX_ROUNDS: usize = 64;
 
-/// The instant a cap lets the next send through: sends at `s` count during
-/// `[s, s + per)`; with `max` or more counted at `t`, wait until enough expire.
-pub fn cap_release(t: Timestamp, sends: &[Timestamp], cap: &Cap) -> Option<Timestamp> {
-    let counted: Vec<Timestamp> = sends
-        .iter()
-        .copied()
-        .filter(|s| *s <= t && t < s.saturating_add(cap.per).ok().unwrap_or(Timestamp::MAX))
-        .collect();
+/// Whether a send at `t` would put more than `cap.max` sends into some period
+/// of length `cap.per` that holds `t`: sends at `s` count during
+/// `[s, s + per)`, and sends recorded for instants after `t` (a scheduler
+/// booking ahead) count as well as those before it. `sends` is sorted.
+///
+/// The periods holding `t` start in `(t - per, t]`; the fullest of them takes
+/// the latest `i` sends at or before `t` and then every later send less than
+/// `per` after the earliest of those.
+fn saturated(t: Timestamp, sends: &[Timestamp], cap: &Cap) -> bool {
+    let from = sends.partition_point(|s| t.duration_since(*s) >= cap.per);
+    let split = sends.partition_point(|s| *s <= t);
+    let (before, after) = (&sends[from..split], &sends[split..]);
     let max = cap.max as usize;
-    if counted.len() < max {
+    (0..=before.len()).any(|i| {
+        let first = if i == 0 { t } else { before[before.len() - i] };
+        let later = after.partition_point(|s| s.duration_since(first) < cap.per);
+        i + later >= max
+    })
+}
+
+/// The earliest instant at or after `t` at which a cap lets one more send
+/// through, or None when `t` itself is fine. A period stops being full only
+/// when a send leaves it, so the candidates are `t` and each `s + per`.
+/// `sends` is sorted.
+pub fn cap_release(t: Timestamp, sends: &[Timestamp], cap: &Cap) -> Option<Timestamp> {
+    if !saturated(t, sends, cap) {
         return None;
     }
-    let oldest_to_expire = counted[counted.len() - max];
-    oldest_to_expire.checked_add(cap.per).ok()
+    sends
+        .iter()
+        .filter_map(|s| s.checked_add(cap.per).ok())
+        .filter(|release| *release > t)
+        .find(|release| !saturated(*release, sends, cap))
 }
 
 /// `Ok` when `at` satisfies every window (in every zone) and every cap.
@@ -57,9 +76,10 @@ pub fn check(
                         ReasonCode::FrequencyCap,
                         &cap.rule_id,
                         format!(
-                            "{} sends on this campaign within {} already (limit {})",
-                            cap.max,
+                            "a {} period holding this send already has {} sends on this campaign, \
+                             scheduled ones included (limit {})",
                             fmt_span(cap.per),
+                            cap.max,
                             cap.max
                         ),
                     ));
@@ -132,11 +152,46 @@ mod tests {
             ("2026-06-01T17:00Z", 4, None),
             ("2026-06-02T14:00Z", 3, None), // the first send has expired exactly now
             ("2026-06-02T13:59:59Z", 3, Some("2026-06-02T14:00Z")),
-            ("2026-06-01T15:30Z", 2, Some("2026-06-02T14:00Z")),
-            ("2026-06-01T13:00Z", 1, None), // sends after t do not count at t
+            ("2026-06-01T15:30Z", 2, Some("2026-06-02T15:00Z")), // with 15:00 or with 16:00
+            // Sends booked after t count too: a period from 13:00 holds all three.
+            ("2026-06-01T13:00Z", 1, Some("2026-06-02T16:00Z")),
+            ("2026-06-01T13:00Z", 3, Some("2026-06-02T14:00Z")),
+            ("2026-06-01T13:00Z", 4, None),
+            ("2026-05-31T16:00Z", 3, None), // the 16:00 send is a whole period later
+            ("2026-05-31T16:00:01Z", 3, Some("2026-06-02T14:00Z")),
         ];
         for (at, max, want) in table {
             assert_eq!(cap_release(ts(at), &sends, &cap(max)), want.map(ts), "{at} max {max}");
+        }
+    }
+
+    /// The cap by its definition, on a one-minute grid (sends, `t` and `per`
+    /// whole minutes, so every period's count is constant between grid
+    /// points): `t` is fine when every period of length `per` that holds it
+    /// holds at most `max` sends with it; the answer is the first fine minute.
+    fn release_by_definition(t: i64, sends: &[i64], max: usize, per: i64) -> Option<i64> {
+        // The send at `t` plus the others in each period: at most `max`.
+        let fine = |t: i64| (t - per + 1..=t).all(|a| sends.iter().filter(|s| (a..a + per).contains(*s)).count() < max);
+        if fine(t) {
+            return None;
+        }
+        (t + 1..).find(|c| fine(*c))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cap_release_is_the_first_instant_every_period_allows(
+            mut sends in proptest::collection::vec(0i64..600, 0..9),
+            t in 0i64..700,
+            max in 1u32..5,
+            per in 1i64..240,
+        ) {
+            sends.sort_unstable();
+            let minute = |m: i64| ts("2026-06-01T00:00Z") + SignedDuration::from_mins(m);
+            let at: Vec<Timestamp> = sends.iter().map(|m| minute(*m)).collect();
+            let cap = Cap { rule_id: "frequency_cap.state.FL".into(), max, per: SignedDuration::from_mins(per) };
+            let want = release_by_definition(t, &sends, max as usize, per).map(minute);
+            proptest::prop_assert_eq!(cap_release(minute(t), &at, &cap), want);
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 use textgate::api::pb::policy_service_client::PolicyServiceClient;
 use textgate::api::pb::{self, ConsentAction, ConsentLevel};
-use textgate::clock::{SharedClock, SystemClock};
+use textgate::clock::{Clock, SharedClock, SystemClock};
 use textgate::config::Config;
 use textgate::{serve, ServeOptions};
 use tokio::sync::oneshot;
@@ -292,4 +292,19 @@ pub fn online_backup_args(admin: SocketAddr, to: &std::path::Path) -> Vec<std::f
         "--to".into(),
         to.into(),
     ]
+}
+
+/// A clock the test moves, in whole seconds.
+pub struct TestClock(pub std::sync::atomic::AtomicI64);
+
+impl TestClock {
+    pub fn at(t: jiff::Timestamp) -> std::sync::Arc<TestClock> {
+        std::sync::Arc::new(TestClock(std::sync::atomic::AtomicI64::new(t.as_second())))
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(self.0.load(std::sync::atomic::Ordering::SeqCst)).unwrap()
+    }
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use tempfile::TempDir;
 use textgate::api::pb::{self, Decision};
-use textgate::clock::Clock;
 use textgate::config::Config;
 use textgate::consent::{Ledger, LedgerOptions};
 use textgate::domain::{
@@ -18,21 +17,12 @@ use textgate::domain::{
 use textgate::phone::PhoneNumber;
 use textgate::policy::{decide, Message, Origin, Outcome, Policy, RulePack};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestClock};
 
 /// A Florida number: the state caps promotional texts at 3 a day.
 const FLORIDA: &str = "+13055550199";
 /// Tuesday 2026-06-02 18:00 UTC, 14:00 in Florida.
 const START: &str = "2026-06-02T18:00:00Z";
-
-/// A clock the test moves.
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_second(self.0.load(Ordering::SeqCst)).unwrap()
-    }
-}
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()

@@ -27,6 +27,7 @@ mod process;
 mod prometheus;
 mod quotas;
 mod rnd;
+mod scheduled;
 mod service;
 mod store_layout;
 mod tenants;

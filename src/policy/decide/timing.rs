@@ -49,7 +49,8 @@ pub(super) fn frequency_caps<'p>(states: &[&'p StateRule]) -> Vec<&'p Cap> {
     states.iter().filter_map(|rule| rule.cap.as_ref()).collect()
 }
 
-/// The earlier sends a cap counts: same campaign, same category.
+/// The sends a cap counts, earlier and booked ahead: same campaign, same
+/// category; in time order, as the history keeps them.
 pub(super) fn counted_sends(history: &ContactHistory, campaign: &Campaign, category: Category) -> Vec<Timestamp> {
     history.sends.iter().filter(|s| s.campaign_id == campaign.id && s.category == category).map(|s| s.at).collect()
 }
