@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::consent::{ConsentError, Ledger, Recorded};
 use crate::domain::{Action, NewEvent, RndAnswer, TenantId};
 use crate::error::ApiError;
-use crate::locks::RecipientLocks;
+use crate::locks::{KeyLocks, RecipientLocks};
 use crate::metrics::Metrics;
 use crate::phone::PhoneNumber;
 use crate::policy::{Policy, RulePack, TenantPolicy};
@@ -41,6 +41,8 @@ pub struct App {
     pub replication: Option<Arc<Replication>>,
     /// Shared with the cluster applier of send facts.
     pub locks: Arc<RecipientLocks>,
+    /// CheckMessage idempotency keys (taken before `locks`).
+    pub key_locks: KeyLocks,
 }
 
 impl App {
@@ -66,6 +68,7 @@ impl App {
             phone_hash,
             replication: None,
             locks: Arc::default(),
+            key_locks: KeyLocks::default(),
         })
     }
 

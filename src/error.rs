@@ -24,6 +24,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     ResourceExhausted(String),
+    /// An idempotency key sent again with a request that differs from the
+    /// one it was first used with: `field` names the key's field.
+    #[error("{field}: already used for a different request")]
+    KeyReused { field: &'static str },
     /// Refused for load (a method's or a caller's places all taken): a
     /// retry after a pause can succeed.
     #[error("{0}")]
@@ -177,6 +181,9 @@ impl From<ApiError> for Status {
             ApiError::NotFound(m) => (Code::NotFound, m, info("NOT_FOUND")),
             ApiError::Unavailable(m) => (Code::Unavailable, m, info("STORE_UNAVAILABLE")),
             ApiError::ResourceExhausted(m) => (Code::ResourceExhausted, m, info("LIMIT_REACHED")),
+            ApiError::KeyReused { field } => {
+                (Code::AlreadyExists, format!("{field}: already used for a different request"), info("KEY_REUSED"))
+            }
             ApiError::Overloaded(m) => (Code::ResourceExhausted, m, info("OVERLOADED")),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

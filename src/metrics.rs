@@ -66,6 +66,7 @@ pub struct Metrics {
     reloads: IntCounterVec,
     reload_failing: IntGauge,
     inbound: IntCounterVec,
+    replays: IntCounterVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -183,6 +184,11 @@ impl Metrics {
                 "1 while the config file on disk fails to load (the last reload failed; the previous policy serves); 0 after a good one.",
             ),
             inbound: counter("textgate_inbound_total", "Inbound messages by classified intent.", &["tenant", "intent"]),
+            replays: counter(
+                "textgate_idempotent_replays_total",
+                "CheckMessage retries answered with the answer stored under their idempotency_key (not decided again).",
+                &["tenant"],
+            ),
             registry,
         };
         for result in ["ok", "error"] {
@@ -200,6 +206,11 @@ impl Metrics {
     /// Counts one classified inbound message.
     pub fn inbound(&self, tenant: &str, intent: &str) {
         self.inbound.with_label_values(&[tenant, intent]).inc();
+    }
+
+    /// Counts one keyed CheckMessage answered from its stored answer.
+    pub fn idempotent_replay(&self, tenant: &str) {
+        self.replays.with_label_values(&[tenant]).inc();
     }
 
     /// Counts events newly appended to a tenant's ledger.

@@ -326,6 +326,7 @@ pub async fn run(
     let console_task = spawn_console(console_listener, admin_bounds, &app, console_stopped);
     let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
     let latch = tokio::spawn(watch_latch(health.clone(), Arc::clone(&ledger)));
+    let pruner = tokio::spawn(crate::api::idempotency::prune(Arc::clone(&app)));
 
     // The listener is bound, so calls queue until the server below accepts them.
     admin.set_ready(true);
@@ -356,6 +357,7 @@ pub async fn run(
         r.abort();
     }
     latch.abort();
+    pruner.abort();
     let closed = ledger.shutdown().await;
     let _ = stop_admin.send(());
     let _ = stop_console.send(());

@@ -8,14 +8,13 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use super::convert::{self, enum_field, phone, EventStreamOf};
-use super::{limits, pb};
+use super::{idempotency, limits, pb};
 use crate::app::{tenant_of, App};
 use crate::consent::ConsentError;
-use crate::domain::Category;
-use crate::domain::{SentMessage, TenantId};
+use crate::domain::{Category, ContactConsent, ContactHistory, SentMessage, TenantId};
 use crate::error::ApiError;
 use crate::phone::{PhoneNumber, UsState};
-use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, ReasonCode};
+use crate::policy::{decide, ChangeKind, Decision, Message, Origin, Outcome, Policy, ReasonCode, TenantPolicy};
 use crate::replication::Token;
 use crate::telemetry;
 
@@ -54,6 +53,19 @@ async fn check_in(
     app.read_after(&tenant, &req.consistency_token).await?;
     let to = &v.to;
     app.phone_hash.record(span, to.as_str());
+    // A keyed call takes its key's lock before the recipient's: a second
+    // call with the key waits here, then finds the first one's answer.
+    let keyed = (!req.idempotency_key.is_empty()).then(|| idempotency::digest(&req, &v.from, to));
+    let _key_lock = match keyed {
+        Some(_) => Some(app.key_locks.lock(&tenant, &req.idempotency_key).await),
+        None => None,
+    };
+    if let Some(digest) = &keyed {
+        if let Some(resp) = idempotency::replay(app, &tenant, &req, digest, now)? {
+            tracing::debug!(decision_id = %resp.decision_id, "replayed for its idempotency_key");
+            return Ok(resp);
+        }
+    }
     let msg = Message {
         from: v.from.as_str(),
         to,
@@ -66,7 +78,7 @@ async fn check_in(
         recipient_zone: v.zone.as_ref().map(|z| (req.recipient_time_zone.as_str(), z)),
     };
     let _lock = if req.dry_run { None } else { Some(app.lock_recipient(&tenant, to).await) };
-    let (consent, mut history) = tracing::debug_span!("consent.lookup").in_scope(|| -> Result<_, ApiError> {
+    let (consent, history) = tracing::debug_span!("consent.lookup").in_scope(|| -> Result<_, ApiError> {
         Ok((app.ledger.consent(&tenant, to)?.unwrap_or_default(), app.ledger.contact(&tenant, to)?))
     })?;
     let stage = tracing::debug_span!("decide", outcome = Empty, reason_codes = Empty, rule_ids = Empty);
@@ -75,33 +87,64 @@ async fn check_in(
     telemetry::record_decision(span, &decision);
     count(app, &tenant, &decision, req.dry_run);
     drop(stage);
+    let decided = Decided { tenant: &tenant, policy: &policy, tp, to, send_at: v.send_at, now, keyed };
+    record(app, decided, decision, &consent, history, req)
+}
+
+/// A decision's context, for [`record`].
+struct Decided<'a> {
+    tenant: &'a TenantId,
+    policy: &'a Policy,
+    tp: &'a TenantPolicy,
+    to: &'a PhoneNumber,
+    send_at: jiff::Timestamp,
+    now: jiff::Timestamp,
+    /// The request's digest, when it carries an idempotency key.
+    keyed: Option<[u8; 32]>,
+}
+
+/// Unless a dry run: notes an allowed send in the recipient's contact
+/// history and logs the decision (and, for a keyed call, stores the answer
+/// with the send in one write). Then answers.
+fn record(
+    app: &App,
+    d: Decided<'_>,
+    decision: Decision,
+    consent: &ContactConsent,
+    mut history: ContactHistory,
+    req: pb::CheckMessageRequest,
+) -> Result<pb::CheckMessageResponse, ApiError> {
+    let (tenant, to, now) = (d.tenant, d.to, d.now);
     let write = if req.dry_run { Span::none() } else { tracing::debug_span!("ledger.write") };
     let sent = matches!(decision.outcome, Outcome::Allow | Outcome::AllowWithChanges);
     let mut noted = None;
     if sent && !req.dry_run {
         if let Some(category) = decision.category {
-            let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: v.send_at };
-            history.note_send(note.clone(), decision.discloses, &policy.pack.retention, now);
-            write.in_scope(|| app.ledger.put_contact(&tenant, to, &history)).or_else(unrecorded)?;
+            let note = SentMessage { campaign_id: decision.campaign_id.clone(), category, at: d.send_at };
+            history.note_send(note.clone(), decision.discloses, &d.policy.pack.retention, now);
+            if d.keyed.is_none() {
+                write.in_scope(|| app.ledger.put_contact(tenant, to, &history)).or_else(unrecorded)?;
+            }
             noted = Some((note, decision.discloses));
         }
     }
-    let view = convert::view_to_pb(to, &consent, history.conversation(tp.conversation_window), tp.review_hold);
-    let mut resp = response(&decision, &policy.version, view, &req);
+    let view = convert::view_to_pb(to, consent, history.conversation(d.tp.conversation_window), d.tp.review_hold);
+    let mut resp = response(&decision, &d.policy.version, view, &req);
+    let key = d.keyed.map(|digest| (digest, req.idempotency_key.clone(), req.body.clone()));
     resp.decision_id = if req.dry_run {
         new_decision_id(now)
     } else {
         // Stored without its id (GetDecision puts it back), bodies as their
         // keyed digest. The answer is lent to the record, not cloned.
-        let hashed = app.ledger.body_digest(&tenant, &resp.body);
+        let hashed = app.ledger.body_digest(tenant, &resp.body);
         let body = std::mem::replace(&mut resp.body, hashed);
         let mut record = pb::DecisionRecord {
             decision_id: String::new(),
             decided_at: Some(convert::timestamp(now)),
-            request: Some(pb::CheckMessageRequest { body: app.ledger.body_digest(&tenant, &req.body), ..req }),
+            request: Some(pb::CheckMessageRequest { body: app.ledger.body_digest(tenant, &req.body), ..req }),
             response: Some(resp),
         };
-        let logged = write.in_scope(|| app.ledger.log_decision_for(&tenant, to, now, &record.encode_to_vec()));
+        let logged = write.in_scope(|| app.ledger.log_decision_for(tenant, to, now, &record.encode_to_vec()));
         resp = record.response.take().expect("set above");
         resp.body = body;
         match logged {
@@ -109,14 +152,19 @@ async fn check_in(
             Err(e) => unrecorded(e).map(|()| new_decision_id(now))?,
         }
     };
+    if let Some((digest, key, body)) = key {
+        if let Some(stored) = idempotency::stored(&resp, &body, digest, now) {
+            let contact = noted.is_some().then_some((to, &history));
+            write.in_scope(|| app.ledger.remember_check(tenant, &key, &stored, contact)).or_else(unrecorded)?;
+        }
+    }
     if let (Some((note, disclosed)), Some(replication)) = (noted, &app.replication) {
         // Cluster mode: the other instances count this send too; the token
         // lets a read elsewhere wait until they do.
-        replication.share_send(&tenant, to, &note, disclosed, &resp.decision_id);
+        replication.share_send(tenant, to, &note, disclosed, &resp.decision_id);
         resp.consistency_token = format!("{}.{}", replication.applied(), resp.decision_id);
     }
-    let decision_id = &resp.decision_id;
-    tracing::debug!(decision_id = %decision_id, "decided");
+    tracing::debug!(decision_id = %resp.decision_id, "decided");
     Ok(resp)
 }
 
@@ -185,6 +233,7 @@ fn validate(req: &pb::CheckMessageRequest, now: jiff::Timestamp) -> Result<Valid
         "" => None,
         s => Some(s.parse::<UsState>().map_err(|e| ApiError::invalid("recipient_state", e.to_string()))?),
     };
+    idempotency::validate(req)?;
     let zone: Option<TimeZone> = match req.recipient_time_zone.as_str() {
         "" => None,
         z if z.len() <= 64 => Some(TimeZoneDatabase::bundled().get(z).map_err(|_| {

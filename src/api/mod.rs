@@ -6,6 +6,7 @@ pub mod auth;
 pub(crate) mod check;
 pub(crate) mod consent;
 pub mod convert;
+pub mod idempotency;
 mod import;
 mod inbound;
 pub mod limits;

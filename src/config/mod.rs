@@ -133,6 +133,10 @@ pub struct LedgerConfig {
     /// who can edit them can fix, and `restore` wants `--unauthenticated`.
     #[serde(default)]
     pub backup_key_file: Option<std::path::PathBuf>,
+    /// How long a CheckMessage idempotency_key is kept: a retry within it
+    /// gets the first answer back. At least (and by default) 24h.
+    #[serde(default = "default_idempotency_window", deserialize_with = "types::at_least_a_day")]
+    pub idempotency_window: HumanDuration,
 }
 
 impl Default for LedgerConfig {
@@ -145,6 +149,7 @@ impl Default for LedgerConfig {
             consent_index_mib: default_index_mib(),
             reserved_disk_mib: default_reserved_disk_mib(),
             backup_key_file: None,
+            idempotency_window: default_idempotency_window(),
         }
     }
 }
@@ -158,6 +163,13 @@ fn default_decision_log_retention() -> Option<HumanDuration> {
 /// About 500,000 revocations, and room for sled's own rewrites.
 fn default_reserved_disk_mib() -> u64 {
     256
+}
+
+/// The shortest (and default) time a CheckMessage idempotency key is kept.
+pub const MIN_IDEMPOTENCY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn default_idempotency_window() -> HumanDuration {
+    HumanDuration(MIN_IDEMPOTENCY_WINDOW)
 }
 
 fn default_batch() -> usize {

@@ -28,6 +28,20 @@ fn decision_log_retention_defaults_to_five_years_and_may_be_off() {
     assert!(e.contains("decision_log_retention") && e.contains("bad duration"), "{e}");
 }
 
+#[test]
+fn idempotency_window_defaults_to_a_day_and_may_not_be_shorter() {
+    let hours = |n: u64| HumanDuration(std::time::Duration::from_secs(n * 3600));
+    assert_eq!(Config::demo().ledger.idempotency_window, hours(24));
+    let with = |w: &str| format!("{DEMO_TOML}\n[ledger]\nidempotency_window = \"{w}\"\n");
+    assert_eq!(Config::parse(&with("72h"), "t.toml").unwrap().ledger.idempotency_window, hours(72));
+    let e = Config::parse(&with("23h"), "t.toml").expect_err("under a day").to_string();
+    let line = with("23h").lines().position(|l| l.starts_with("idempotency_window")).unwrap() + 1;
+    assert!(
+        e.contains(&format!("t.toml:{line}")) && e.contains("ledger.idempotency_window") && e.contains("24h"),
+        "{e}"
+    );
+}
+
 /// Replaces `from` in the example with `to`, parses, returns the error text.
 fn error_after(from: &str, to: &str) -> String {
     assert!(DEMO_TOML.contains(from), "example no longer contains {from:?}");

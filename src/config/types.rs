@@ -28,6 +28,16 @@ pub fn off_or_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<
     HumanDuration::deserialize(serde::de::value::StringDeserializer::new(s)).map(Some)
 }
 
+/// A duration of at least a day (`MIN_IDEMPOTENCY_WINDOW`), checked while
+/// parsing so the error names the line: `deserialize_with = "at_least_a_day"`.
+pub fn at_least_a_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
+    let h = HumanDuration::deserialize(d)?;
+    if h.0 < super::MIN_IDEMPOTENCY_WINDOW {
+        return Err(serde::de::Error::custom("must be at least 24h (a retry is answered for at least a day)"));
+    }
+    Ok(h)
+}
+
 /// A wall-clock time "HH:MM" (00:00 to 24:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimeOfDay {

@@ -1,11 +1,12 @@
 //! Per-recipient activity beside the consent ledger: contact history (caps,
 //! disclosures, conversation window), the decision log and the inbound
-//! idempotency record. These are not consent: a periodic flush (every
+//! idempotency record, and CheckMessage idempotency keys. These are not consent: a periodic flush (every
 //! 500 ms) makes them durable, and a crash may lose the last instants of them.
 //! Contact history is written behind the request path ([`WriteBehind`]); the
 //! decision log is appended to segment files of its own ([`DecisionLog`]);
 //! the inbound record is written at once, because it is what makes a retried
-//! ProcessInbound idempotent.
+//! ProcessInbound idempotent; a CheckMessage key is written at once too, in
+//! one transaction with the send's contact history (`check_keys`).
 
 use std::path::Path;
 
@@ -26,6 +27,9 @@ pub(super) struct ActivityTrees {
     /// Logged decisions by recipient (`decision_records`): keyed by a keyed
     /// hash of the number, so the index names no number.
     pub(super) by_number: sled::Tree,
+    /// CheckMessage idempotency keys and their time index (`check_keys`).
+    pub(super) check_keys: sled::Tree,
+    pub(super) check_keys_by_time: sled::Tree,
 }
 
 /// The decision log's directory inside a store.
@@ -62,6 +66,8 @@ impl ActivityTrees {
             decisions: db.open_tree("decisions")?,
             inbound: db.open_tree("inbound")?,
             by_number: db.open_tree("decisions_by_number")?,
+            check_keys: db.open_tree("check_keys")?,
+            check_keys_by_time: db.open_tree("check_keys_by_time")?,
         })
     }
 

@@ -7,6 +7,7 @@ mod activity;
 pub mod backup;
 pub mod backup_key;
 mod capacity;
+mod check_keys;
 mod committer;
 mod decision_log;
 mod decision_records;
@@ -26,6 +27,7 @@ pub mod verify_log;
 mod write_behind;
 
 pub use activity::logged_decisions;
+pub use check_keys::StoredCheck;
 pub use committer::{CommitObserver, Recorded};
 pub use ledger::{Ledger, LedgerOptions, DEFAULT_CONSENT_INDEX_MIB};
 

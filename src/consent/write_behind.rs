@@ -35,6 +35,10 @@ struct Shared {
     versions: AtomicU64,
     /// A put found the queue full since the last batch: skip the linger.
     waited: AtomicBool,
+    /// Held while a batch is read from the map and written, and by a
+    /// `write_through`: a batch holding an older value of a key cannot land
+    /// after a write-through of a newer one.
+    writing: Mutex<()>,
 }
 
 pub(super) struct WriteBehind {
@@ -66,6 +70,7 @@ impl Shared {
 
     /// Writes the current pending values of `keys` in one sled batch.
     fn write(&self, keys: &[Vec<u8>]) {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let mut batch = sled::Batch::default();
         let mut written = Vec::with_capacity(keys.len());
         for key in keys {
@@ -126,6 +131,7 @@ impl WriteBehind {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             versions: AtomicU64::new(0),
             waited: AtomicBool::new(false),
+            writing: Mutex::new(()),
         });
         let (queue, rx) = sync_channel(capacity.max(1));
         let name = format!("write-behind-{}", String::from_utf8_lossy(&shared.tree.name()));
@@ -177,6 +183,28 @@ impl WriteBehind {
             self.shared.settle(&key, v);
         }
         Ok(())
+    }
+
+    /// Writes `key` now through `write` (given the tree; it may write other
+    /// trees in the same sled transaction) instead of behind: a value of
+    /// `key` still pending is older (callers serialize writes per key) and
+    /// is dropped once `write` succeeds, so it never overwrites this one.
+    /// Blocking: waits for a batch being written.
+    pub(super) fn write_through<T>(
+        &self,
+        key: &[u8],
+        write: impl FnOnce(&sled::Tree) -> Result<T, ConsentError>,
+    ) -> Result<T, ConsentError> {
+        let _writing = super::blocking_wait(|| self.shared.writing.lock().unwrap_or_else(|e| e.into_inner()));
+        let written = write(&self.shared.tree)?;
+        let mut shard = self.shared.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        shard.remove(key);
+        Ok(written)
+    }
+
+    /// The tree written behind (for a write that leaves its keys alone).
+    pub(super) fn tree(&self) -> &sled::Tree {
+        &self.shared.tree
     }
 
     /// Waits until every put made before this call is written to the tree
@@ -234,6 +262,22 @@ mod tests {
         }
         wb.put(b"late".to_vec(), b"x".to_vec()).unwrap();
         assert!(t.get(b"late").unwrap().is_some(), "after close, puts write through");
+    }
+
+    #[test]
+    fn a_write_through_is_never_overwritten_by_an_older_pending_value() {
+        let t = tree();
+        let wb = WriteBehind::new(t.clone(), 1 << 16).unwrap();
+        for i in 0..2000u32 {
+            let key = (i % 7).to_be_bytes().to_vec();
+            wb.put(key.clone(), b"old".to_vec()).unwrap();
+            wb.write_through(&key, |tree| Ok(tree.insert(&key, b"new".as_slice())?)).unwrap();
+            assert_eq!(&*wb.get(&key).unwrap().unwrap(), b"new");
+        }
+        wb.close();
+        for k in 0..7u32 {
+            assert_eq!(&*t.get(k.to_be_bytes()).unwrap().unwrap(), b"new", "key {k}");
+        }
     }
 
     #[test]
