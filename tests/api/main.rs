@@ -15,6 +15,7 @@ mod exposure;
 mod ghz;
 mod helpers;
 mod history;
+mod idempotency;
 mod import;
 mod inbound;
 mod inbound_holds;
