@@ -145,6 +145,15 @@ pub fn check_rows() -> Vec<Row> {
     let zone = "recipient_time_zone";
     rows.push(invalid("CheckMessage unknown zone", with(&|r| r.recipient_time_zone = "Mars/Olympus".into()), zone));
     rows.push(invalid("CheckMessage zone 65 bytes", with(&|r| r.recipient_time_zone = "Z".repeat(65)), zone));
+    let key = "idempotency_key";
+    rows.push(invalid("CheckMessage key 129 bytes", with(&|r| r.idempotency_key = "k".repeat(129)), key));
+    rows.push(invalid("CheckMessage key with a space", with(&|r| r.idempotency_key = "order 1".into()), key));
+    rows.push(invalid("CheckMessage key with a control", with(&|r| r.idempotency_key = "order\u{7}".into()), key));
+    let keyed_dry_run = with(&|r| {
+        r.idempotency_key = "order-1".into();
+        r.dry_run = true;
+    });
+    rows.push(invalid("CheckMessage key on a dry run", keyed_dry_run, key));
     rows.push(row(
         "CheckMessage 10 MB body",
         NORTH,
@@ -206,6 +215,14 @@ pub fn check_rows() -> Vec<Row> {
         "CheckMessages good then bad",
         stream(vec![dry, item("r3", &|r| r.body.clear())]),
         "client_ref=\"r3\" body",
+    ));
+    rows.push(invalid(
+        "CheckMessages key on a dry run",
+        stream(vec![item("r6", &|r| {
+            r.idempotency_key = "order-1".into();
+            r.dry_run = true;
+        })]),
+        "client_ref=\"r6\" idempotency_key",
     ));
     let foreign = stream(vec![item("r4", &|r| r.tenant_id = "southside".into())]);
     rows.push(row("CheckMessages names southside", NORTH, foreign, Code::PermissionDenied, "tenant_id"));
