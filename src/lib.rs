@@ -16,7 +16,7 @@
 //!   [`phone`].
 //! - [`consent`]: the sled ledger: group commit, versioned on-disk records,
 //!   the in-memory consent index, the write latch, contact history, the
-//!   decision log, verify, rebuild, backup and restore.
+//!   decision log, CheckMessage idempotency keys, verify, rebuild, backup and restore.
 //! - [`config`]: the TOML model and its validation (tokens, TLS, telemetry,
 //!   `[cluster]`).
 //! - [`policy`]: the pure decision engine: the `decide` pipeline, quiet hours
@@ -28,7 +28,8 @@
 //! - `metrics`: Prometheus series (`process_stats`: the process's own); [`telemetry`]: logs, spans per call and
 //!   stage, OTLP trace export; `snapshot`: online backups.
 //! - `error`: the one mapping from crate errors to gRPC statuses.
-//! - `locks`: per-recipient locks (handlers and the cluster's fact applier).
+//! - `locks`: per-recipient locks (handlers and the cluster's fact applier)
+//!   and per-idempotency-key locks (CheckMessage).
 //! - `app`: what every handler shares (policy, ledger, auth table, locks).
 //! - [`api`]: the tonic services, wire <-> domain conversion, auth;
 //!   `observe`: the layer that meters every RPC and sheds load; `reload`:

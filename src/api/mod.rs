@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub(crate) mod check;
+mod checks;
 pub(crate) mod consent;
 pub mod convert;
 pub mod idempotency;
@@ -65,7 +66,7 @@ impl pb::policy_service_server::PolicyService for PolicyApi {
         // The interceptor admitted the credential; the stream checks it again
         // whenever the configuration changes.
         let credential = auth::credential_of(&req)?;
-        Ok(Response::new(check::check_stream(Arc::clone(&self.app), credential, req.into_inner())))
+        Ok(Response::new(checks::check_stream(Arc::clone(&self.app), credential, req.into_inner())))
     }
 
     async fn record_consent(

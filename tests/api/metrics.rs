@@ -112,8 +112,13 @@ pub async fn drive_traffic(app: &TestApp) {
     let allowed = c.check_message(msg("3125550111", "Your case file is ready.")).await.unwrap().into_inner();
     assert_eq!(allowed.decision, pb::Decision::AllowWithChanges as i32, "{allowed:?}");
     c.process_inbound(inbound("metrics-in-1", "3125550111", "STOP", 1_780_412_500)).await.unwrap();
-    let denied = c.check_message(msg("3125550111", "One more thing.")).await.unwrap().into_inner();
+    let keyed =
+        pb::CheckMessageRequest { idempotency_key: "metrics-k1".into(), ..msg("3125550111", "One more thing.") };
+    let denied = c.check_message(keyed.clone()).await.unwrap().into_inner();
     assert_eq!(denied.decision, pb::Decision::Deny as i32);
+    // A retry: answered from its key, so counted as a replay, not a decision.
+    let replayed = c.check_message(keyed).await.unwrap().into_inner();
+    assert_eq!(replayed.decision_id, denied.decision_id);
     let bad = c.check_message(msg("not-a-phone", "x")).await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
 }
@@ -141,7 +146,8 @@ async fn metrics_count_real_traffic_in_the_text_format() {
         ("textgate_decisions_total", &[tenant, ("outcome", "allow_with_changes"), ("reason", "disclosure_added")], 1.0),
         ("textgate_decisions_total", &[tenant, ("outcome", "deny"), ("reason", "opted_out")], 1.0),
         ("textgate_rpc_errors_total", &[("method", "CheckMessage"), ("code", "INVALID_ARGUMENT")], 1.0),
-        ("textgate_rpc_duration_seconds_count", &[("method", "CheckMessage")], 3.0),
+        ("textgate_rpc_duration_seconds_count", &[("method", "CheckMessage")], 4.0),
+        ("textgate_idempotent_replays_total", &[tenant], 1.0),
         ("textgate_rpc_duration_seconds_count", &[("method", "RecordConsent")], 1.0),
         ("textgate_rpc_in_flight", &[("method", "CheckMessage")], 0.0),
         ("textgate_requests_shed_total", &[("method", "CheckMessage")], 0.0),
