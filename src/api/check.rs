@@ -151,10 +151,14 @@ fn record(
         }
     };
     if let Some((digest, key, body)) = key {
-        if let Some(stored) = idempotency::stored(&resp, &body, digest, now) {
-            let contact = noted.is_some().then_some((to, &history));
-            write.in_scope(|| app.ledger.remember_check(tenant, &key, &stored, contact)).or_else(unrecorded)?;
-        }
+        let contact = noted.is_some().then_some((to, &history));
+        write
+            .in_scope(|| match idempotency::stored(&resp, &body, digest, now) {
+                Some(stored) => app.ledger.remember_check(tenant, &key, &stored, contact),
+                // Not replayable: the send still counts.
+                None => contact.map_or(Ok(()), |(to, h)| app.ledger.put_contact(tenant, to, h)),
+            })
+            .or_else(unrecorded)?;
     }
     if let (Some((note, disclosed)), Some(replication)) = (noted, &app.replication) {
         // Cluster mode: the other instances count this send too; the token
