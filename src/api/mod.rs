@@ -7,7 +7,7 @@ pub(crate) mod check;
 mod checks;
 pub(crate) mod consent;
 pub mod convert;
-pub mod idempotency;
+pub(crate) mod idempotency;
 mod import;
 mod inbound;
 pub mod limits;
