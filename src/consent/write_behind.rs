@@ -281,6 +281,28 @@ mod tests {
     }
 
     #[test]
+    fn a_write_through_during_a_batch_is_not_undone_by_it() {
+        // Many keys queued at once make the writer's batches large, so
+        // write-throughs land while a batch holding the old values is being
+        // written: the batch must finish first or skip them.
+        let t = tree();
+        let wb = WriteBehind::new(t.clone(), 1 << 16).unwrap();
+        for round in 0..8u32 {
+            let keys: Vec<Vec<u8>> = (0..4096u32).map(|k| [round.to_be_bytes(), k.to_be_bytes()].concat()).collect();
+            for key in &keys {
+                wb.put(key.clone(), b"old".to_vec()).unwrap();
+            }
+            for key in &keys {
+                wb.write_through(key, |tree| Ok(tree.insert(key, b"new".as_slice())?)).unwrap();
+            }
+        }
+        wb.close();
+        let old = t.iter().filter(|kv| &*kv.as_ref().unwrap().1 == b"old").count();
+        assert_eq!(old, 0, "keys overwritten by an older batch");
+        assert_eq!(t.len(), 8 * 4096);
+    }
+
+    #[test]
     fn a_full_queue_applies_back_pressure_and_stays_bounded() {
         let t = tree();
         let wb = WriteBehind::new(t.clone(), 1).unwrap();
