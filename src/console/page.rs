@@ -36,6 +36,7 @@ pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
                         @if let Some(t) = &tenant {
                             a href="/rules" { "Rules" }
                             a href="/policy" { "Policy" }
+                            a href="/reports" { "Reports" }
                             span.tenant { "Tenant: " strong { (t) } }
                         }
                         @if let Some(csrf) = &frame.csrf {
