@@ -127,7 +127,7 @@ fn groups_page(days: &Days, groups: &BTreeMap<Group, u64>, uncounted: u64) -> Ma
                     td data-label="Collected by" { @if group.1.is_empty() { "(not given)" } @else { (group.1) } }
                     td data-label="Grants" { (count) }
                     td data-label="Listing" {
-                        a href=(group_link(days, group, "")) aria-label=(format!("List the grants from {} collected by {}",
+                        a href=(group_link(days, group, "")) aria-label=(format!("List these grants: from {}, collected by {}",
                             enum_name(group.0.as_str_name(), "CONSENT_SOURCE_"), group.1)) { "List these grants" }
                     }
                 }

@@ -101,9 +101,50 @@ pub async fn csv_link(b: &Browser) -> String {
     text.as_str().expect("text").to_string()
 }
 
-/// Labels on every visible form field, one h1, a language, and the first
-/// Tab stop is the skip link: what a keyboard or screen-reader user needs.
+/// The axe-core release tools/install-test-deps puts in the tool cache.
+const AXE: &str = "axe-core-4.14.1.min.js";
+
+/// axe-core's script, read once; `None` after a notice (or a failure under
+/// TEXTGATE_REQUIRE_EXTERNAL=1) when it is not installed.
+fn axe_script() -> Option<&'static str> {
+    static SCRIPT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SCRIPT
+        .get_or_init(|| {
+            let script = textgate::testkit::find_tool(AXE).and_then(|p| std::fs::read_to_string(p).ok());
+            if script.is_none() {
+                let how = format!("{AXE} is not in the tool cache (tools/install-test-deps packs it from npm)");
+                textgate::testkit::skip_or_fail("axe-core", &how);
+            }
+            script
+        })
+        .as_deref()
+}
+
+/// axe-core run in the page finds no serious or critical violation (the
+/// page's CSP allows no script; WebDriver's injection is not subject to it).
+async fn axe(b: &Browser, page: &str) {
+    let Some(script) = axe_script() else { return };
+    b.execute(script, vec![]).await.expect("inject axe-core");
+    let found = b
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ['violations'] }).then(
+              r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))),
+              e => done(['axe-core did not run: ' + e]));"#,
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    assert_eq!(found, serde_json::json!([]), "{page}: serious or critical accessibility violations (axe-core)");
+}
+
+/// axe-core's serious and critical rules, then what a keyboard or
+/// screen-reader user needs that it leaves to people: labels on every
+/// visible form field, one h1, a language, and the first Tab stop is the
+/// skip link.
 pub async fn accessible(b: &Browser, page: &str) {
+    axe(b, page).await;
     let problems = b
         .execute(
             r#"const p = [];

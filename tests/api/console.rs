@@ -3,8 +3,9 @@
 //! number that opted out through ProcessInbound, see the revocation and the
 //! decision it blocked, export CSV and check it against ListConsentEvents,
 //! open a decision and follow its rule link, sign out; another tenant's
-//! token sees none of it. Accessibility basics (labels, one h1, language,
-//! keyboard reach) are checked in the page, and screenshots of the main
+//! token sees none of it. Accessibility is checked in each page (axe-core's
+//! serious and critical rules; labels, one h1, language, keyboard reach:
+//! `browser::accessible`), and screenshots of the main
 //! pages (wide and at phone width) land in target/tmp/console-screenshots.
 //! One browser session covers the flow. Skips without Chromium unless
 //! TEXTGATE_REQUIRE_EXTERNAL=1.

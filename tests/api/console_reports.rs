@@ -4,7 +4,8 @@
 //! a RecordConsent revocation, one outside the range) and the grants by
 //! source and collector, each checked against ListConsentEvents, with their
 //! CSV downloads; bad dates refused naming the field; another tenant sees
-//! none of it. Accessibility basics and phone width are checked, and
+//! none of it. Accessibility (axe-core in the page, labels, headings,
+//! keyboard reach) and phone width are checked, and
 //! screenshots land in target/tmp/console-screenshots. Skips without
 //! Chromium unless TEXTGATE_REQUIRE_EXTERNAL=1.
 
