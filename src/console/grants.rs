@@ -111,8 +111,8 @@ fn groups_page(days: &Days, groups: &BTreeMap<Group, u64>, uncounted: u64) -> Ma
     html! {
         (range_form("/reports/grants", days, "Show grants"))
         @if uncounted > 0 {
-            (notice("info", &format!("More than {MAX_GROUPS} sources and collectors: the first {MAX_GROUPS} are \
-                                      counted, and {uncounted} grants of the others are not. The CSV download has every grant.")))
+            (notice("info", &format!("More than {MAX_GROUPS} sources and collectors: the first {MAX_GROUPS} met are \
+                                      counted; grants from the others ({uncounted}) are not. The CSV download has every grant.")))
         } @else if groups.is_empty() {
             (notice("info", &format!("No grant occurred {}.", days.words())))
         } @else {

@@ -231,3 +231,53 @@ async fn reports_list_the_opt_outs_and_grants_of_a_range_for_the_signed_in_tenan
     assert!(csv.lines().count() == 2 && csv.contains(",desk-1,") && !csv.contains("+1312"), "{csv}");
     b.close().await.unwrap();
 }
+
+/// How many rows a report page shows.
+fn shown_rows(page: &str) -> usize {
+    page.matches("<tr><td data-label=").count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_page_shows_at_most_1000_rows_and_says_so_while_its_csv_has_every_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("textgate.toml");
+    std::fs::write(&config, TWO_TENANTS).unwrap();
+    let server = Server::start_configured(&config, &dir.path().join("data"));
+    let c = client(&server, "northside-token").await;
+    // 1,001 numbers, each granted by a collector of its own and then revoked, from 16 writers.
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..16u32 {
+        let mut c = c.clone();
+        writers.spawn(async move {
+            for i in (w..1001).step_by(16) {
+                let phone = format!("+1312555{:04}", 1000 + i);
+                let from = grant_from(&format!("g-{i}"), &phone, pb::ConsentSource::PaperForm, &format!("clerk-{i}"));
+                c.record_consent(from).await.unwrap();
+                c.record_consent(revoke(&format!("r-{i}"), &phone)).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    let events = list_all(&mut c.clone(), "").await;
+    assert_eq!(events.len(), 2002);
+    let today = day(events[0].occurred_at.as_ref().unwrap());
+    let range = format!("from={}&to={}", today.yesterday().unwrap(), today.tomorrow().unwrap());
+    let cookie = http_session(server.console, "northside-token").await;
+
+    let (status, _, page) = http(server.console, "GET", &format!("/reports/opt-outs?{range}"), &cookie, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(shown_rows(&page), 1000);
+    assert!(page.contains("The range holds more than 1000 opt-outs"), "the page says it is cut short");
+    let (_, head, csv) =
+        http(server.console, "GET", &format!("/reports/opt-outs?{range}&format=csv"), &cookie, "").await;
+    assert!(head.contains("text/csv") && head.contains("no-store"), "{head}");
+    assert_eq!(csv.lines().count(), 1 + 1001, "the header and every opt-out");
+
+    let (_, _, page) = http(server.console, "GET", &format!("/reports/grants?{range}"), &cookie, "").await;
+    assert_eq!(shown_rows(&page), 1000, "at most 1,000 groups");
+    assert!(page.contains("the first 1000 met are counted; grants from the others (1) are not"), "{page}");
+    let (_, _, csv) = http(server.console, "GET", &format!("/reports/grants?{range}&format=csv"), &cookie, "").await;
+    assert_eq!(csv.lines().count(), 1 + 1001, "the header and every grant");
+}
