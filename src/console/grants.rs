@@ -16,7 +16,7 @@ use maud::{html, Markup};
 use tokio_stream::StreamExt;
 
 use super::export::{self, csv_row, CSV_COLUMNS};
-use super::page::{self, enum_name, notice, scope, when};
+use super::page::{self, counted, enum_name, notice, scope, when};
 use super::reports::{asked, range_form, unreadable, Days, Wanted, MAX_ROWS};
 use super::{api_error, refuse, Console};
 use crate::api::pb;
@@ -116,7 +116,10 @@ fn groups_page(days: &Days, groups: &BTreeMap<Group, u64>, uncounted: u64) -> Ma
         } @else if groups.is_empty() {
             (notice("info", &format!("No grant occurred {}.", days.words())))
         } @else {
-            p #summary { (total) " grants occurred " (days.words()) ", from " (groups.len()) " sources and collectors." }
+            p #summary {
+                (counted(total, "grant", "grants")) " occurred " (days.words()) ", from "
+                (counted(groups.len() as u64, "source and collector", "sources and collectors")) "."
+            }
         }
         p { a #csv href={ "/reports/grants?" (days.query()) "&format=csv" } { "Download every grant in the range (CSV)" } }
         div.table-wrap { table #grant-groups {
@@ -178,7 +181,7 @@ fn listing(days: &Days, group: &Group, grants: &[pb::ConsentEvent]) -> Markup {
             (notice("info", &format!("More than {MAX_ROWS} grants: the first {MAX_ROWS} are shown. \
                                       The CSV download has every one.")))
         } @else {
-            p #summary { (shown.len()) " grants." }
+            p #summary { (counted(shown.len() as u64, "grant", "grants")) "." }
         }
         p { a #csv href=(group_link(days, group, "csv")) { "Download these grants (CSV)" } }
         div.table-wrap { table #grants {

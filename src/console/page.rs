@@ -78,6 +78,14 @@ pub fn scope(s: Option<&crate::api::pb::ConsentScope>) -> String {
     format!("{campaign}, {sender}")
 }
 
+/// `n` things in words: "1 grant", "2 grants".
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    match n.into() {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// A short message in a page (errors, empty results).
 pub fn notice(kind: &str, text: &str) -> Markup {
     html! { p.notice.(kind) role=(if kind == "error" { "alert" } else { "status" }) { (text) } }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::export::{self, field, rfc3339};
-use super::page::{self, enum_name, notice, scope, when};
+use super::page::{self, counted, enum_name, notice, scope, when};
 use super::{api_error, refuse, Console};
 use crate::api::consent::INBOUND_PREFIX;
 use crate::api::pb;
@@ -254,7 +254,7 @@ fn opt_out_page(days: &Days, rows: &[(pb::ConsentEvent, Confirmation)]) -> Marku
         } @else if shown.is_empty() {
             (notice("info", &format!("No opt-out occurred {}.", days.words())))
         } @else {
-            p #summary { (shown.len()) " opt-outs occurred " (days.words()) "." }
+            p #summary { (counted(shown.len() as u64, "opt-out", "opt-outs")) " occurred " (days.words()) "." }
         }
         p { a #csv href={ "/reports/opt-outs?" (days.query()) "&format=csv" } { "Download every opt-out in the range (CSV)" } }
         div.table-wrap { table #opt-outs {

@@ -161,8 +161,10 @@ async fn grants(b: &Browser, console: SocketAddr, events: &[pb::ConsentEvent], r
     let rows = table_rows(b, "#grants").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!((rows[0][2].as_str(), rows[0][6].as_str()), ("+13125550125", "web-1"));
+    assert!(b.source().await.unwrap().contains("<p id=\"summary\">1 grant.</p>"));
     accessible(b, "grants-list").await;
     shot(b, "grants-list").await;
+    fits_phone(b, "grants-list").await;
     let csv = csv_link(b).await;
     assert_eq!(csv.lines().count(), 2, "the header and web-1: {csv}");
     assert!(csv.lines().nth(1).unwrap().starts_with(&format!("{},web-1,", want[2].sequence)), "{csv}");
@@ -208,6 +210,7 @@ async fn reports_list_the_opt_outs_and_grants_of_a_range_for_the_signed_in_tenan
     b.wait().for_element(Locator::XPath("//h1[.='Reports']")).await.expect("the reports page");
     accessible(&b, "reports").await;
     shot(&b, "reports").await;
+    fits_phone(&b, "reports").await;
     // The form, without script: the last 30 days by default hold today's opt-outs.
     b.find(Locator::Css("form[action='/reports/opt-outs'] button")).await.unwrap().click().await.unwrap();
     b.wait().for_element(Locator::Id("opt-outs")).await.expect("the opt-outs page");
