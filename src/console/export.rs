@@ -13,10 +13,12 @@ use axum::extract::{Form, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio_stream::StreamExt;
+use tokio_stream::{Stream, StreamExt};
 
 use super::{api_error, refuse, Console};
 use crate::api::{consent, pb};
+use crate::domain::TenantId;
+use crate::error::ApiError;
 
 #[derive(Deserialize)]
 pub struct Wanted {
@@ -41,15 +43,58 @@ fn day_start(field: &str, day: &str) -> Result<i64, String> {
     date.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp().as_second()).map_err(|e| format!("{field}: {e}"))
 }
 
+/// The UTC days `from` to `to` (both inclusive) as `[start, end)` in Unix
+/// seconds; a refusal names the field at fault.
+pub fn range(from: &str, to: &str) -> Result<(i64, i64), String> {
+    let (start, end) = (day_start("from", from)?, day_start("to", to)? + 86_400);
+    if start >= end {
+        return Err("to: must not be before from".into());
+    }
+    Ok((start, end))
+}
+
+/// The tenant's events that occurred in `[start, end)`, in ledger order, as
+/// the paged, back-pressured listing ListConsentEvents serves: a page of
+/// events in memory at a time, however long the range.
+pub fn events_in(
+    c: &Console,
+    tenant: TenantId,
+    (start, end): (i64, i64),
+) -> Result<impl Stream<Item = Result<pb::ConsentEvent, tonic::Status>> + Send + 'static, ApiError> {
+    let events = consent::list(&c.app, tenant, pb::ListConsentEventsRequest::default())?;
+    Ok(events.filter(move |item| match item {
+        Ok(e) => e.occurred_at.as_ref().is_some_and(|t| t.seconds >= start && t.seconds < end),
+        Err(_) => true,
+    }))
+}
+
+/// A download of `name` whose body is `head` then `rows` as they come. A
+/// read failure after the response has started ends the download short,
+/// and the browser reports it failed.
+pub fn download(
+    kind: &'static str,
+    name: String,
+    head: Option<String>,
+    rows: impl Stream<Item = Result<String, tonic::Status>> + Send + 'static,
+) -> Response {
+    let rows = rows.map(|row| {
+        row.map(Bytes::from).map_err(|status| {
+            tracing::warn!(code = ?status.code(), "console download stopped");
+            std::io::Error::other("ledger read failed")
+        })
+    });
+    let body = Body::from_stream(tokio_stream::iter(head.map(|h| Ok(Bytes::from(h)))).chain(rows));
+    let disposition = format!("attachment; filename=\"{name}\"");
+    ([(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
 pub async fn export(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): Form<Wanted>) -> Response {
     let (_, tenant) = match c.posted(&headers, &f.csrf) {
         Ok(st) => st,
         Err(r) => return r,
     };
-    let range = day_start("from", &f.from).and_then(|a| Ok((a, day_start("to", &f.to)? + 86_400)));
-    let (from, until) = match range {
-        Ok(r) if r.0 < r.1 => r,
-        Ok(_) => return refuse(StatusCode::BAD_REQUEST, "to: must not be before from"),
+    let range = match range(&f.from, &f.to) {
+        Ok(r) => r,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e),
     };
     let csv = match f.format.as_str() {
@@ -57,27 +102,14 @@ pub async fn export(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): 
         "jsonl" => false,
         _ => return refuse(StatusCode::BAD_REQUEST, "format: csv or jsonl"),
     };
-    let events = match consent::list(&c.app, tenant.clone(), pb::ListConsentEventsRequest::default()) {
+    let events = match events_in(&c, tenant.clone(), range) {
         Ok(s) => s,
         Err(e) => return api_error(e),
     };
-    let in_range =
-        move |e: &pb::ConsentEvent| e.occurred_at.as_ref().is_some_and(|t| t.seconds >= from && t.seconds < until);
-    let rows = events.filter_map(move |item| match item {
-        Ok(e) if in_range(&e) => Some(Ok(Bytes::from(if csv { csv_row(&e) } else { json_line(&e) }))),
-        Ok(_) => None,
-        Err(status) => {
-            // The response has started: the download ends short and the
-            // browser reports it failed.
-            tracing::warn!(code = ?status.code(), "console export stopped");
-            Some(Err(std::io::Error::other("ledger read failed")))
-        }
-    });
-    let head = csv.then(|| Ok(Bytes::from(format!("{CSV_COLUMNS}\n"))));
-    let body = Body::from_stream(tokio_stream::iter(head).chain(rows));
+    let rows = events.map(move |item| item.map(|e| if csv { csv_row(&e) } else { json_line(&e) }));
     let (kind, ext) = if csv { ("text/csv; charset=utf-8", "csv") } else { ("application/x-ndjson", "jsonl") };
-    let name = format!("attachment; filename=\"consent-{}-{}-{}.{ext}\"", tenant.as_str(), f.from.trim(), f.to.trim());
-    ([(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, name)], body).into_response()
+    let name = format!("consent-{}-{}-{}.{ext}", tenant.as_str(), f.from.trim(), f.to.trim());
+    download(kind, name, csv.then(|| format!("{CSV_COLUMNS}\n")), rows)
 }
 
 /// A proto enum's name in an export: `CONSENT_ACTION_REVOKE` -> `revoke`,
@@ -90,7 +122,7 @@ pub fn wire_name(full: &str, prefix: &str) -> String {
     name.to_lowercase().replace('_', " ")
 }
 
-fn rfc3339(t: Option<&prost_types::Timestamp>) -> String {
+pub fn rfc3339(t: Option<&prost_types::Timestamp>) -> String {
     t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok()).map(|t| t.to_string()).unwrap_or_default()
 }
 
@@ -105,7 +137,7 @@ fn names(e: &pb::ConsentEvent) -> [String; 3] {
 
 /// One CSV field (RFC 4180). Free text that a spreadsheet would run as a
 /// formula (`=`, `+`, `-`, `@` first) gets a leading apostrophe.
-fn field(value: &str, free_text: bool) -> String {
+pub fn field(value: &str, free_text: bool) -> String {
     let guarded = if free_text && value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.into() };
     if guarded.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", guarded.replace('"', "\"\""))
@@ -204,5 +236,8 @@ mod tests {
     fn days_are_utc_and_checked() {
         assert_eq!(day_start("from", "1970-01-02"), Ok(86_400));
         assert!(day_start("from", "02/01/1970").unwrap_err().starts_with("from:"));
+        assert_eq!(range("1970-01-02", "1970-01-02"), Ok((86_400, 2 * 86_400)));
+        assert!(range("1970-01-02", "1970-13-01").unwrap_err().starts_with("to:"));
+        assert_eq!(range("1970-01-03", "1970-01-02"), Err("to: must not be before from".into()));
     }
 }

@@ -3,7 +3,8 @@
 //! `api::check::get_decision`, the ledger's event listing), for the people
 //! who must prove consent: sign in with a tenant's bearer token, look up a
 //! number's consent timeline and the decisions made for it, open a decision
-//! and the rules it cites, export the ledger, read the policy in force.
+//! and the rules it cites, export the ledger, read the policy in force, and
+//! report the opt-outs and the grants of a range of days ([`reports`]).
 //!
 //! Every page is confined to the session's tenant ([`session`]). The token
 //! is posted once, from the sign-in form, and never appears in a URL, a log
@@ -16,9 +17,11 @@
 
 mod decision;
 mod export;
+mod grants;
 mod number;
 mod page;
 mod policy_page;
+mod reports;
 mod rules;
 pub(crate) mod session;
 mod sign_in;
@@ -181,6 +184,10 @@ pub async fn serve(
         .route("/rules/{id}", get(rules::rule))
         .route("/export", post(export::export))
         .route("/policy", get(policy_page::show))
+        .route("/reports", get(reports::index))
+        .route("/reports/opt-outs", get(reports::opt_outs))
+        .route("/reports/grants", get(grants::by_source))
+        .route("/reports/grants/list", get(grants::list))
         .layer(axum::middleware::map_response(harden))
         .with_state(console);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await

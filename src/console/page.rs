@@ -36,6 +36,7 @@ pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
                         @if let Some(t) = &tenant {
                             a href="/rules" { "Rules" }
                             a href="/policy" { "Policy" }
+                            a href="/reports" { "Reports" }
                             span.tenant { "Tenant: " strong { (t) } }
                         }
                         @if let Some(csrf) = &frame.csrf {
@@ -75,6 +76,14 @@ pub fn scope(s: Option<&crate::api::pb::ConsentScope>) -> String {
         if s.campaign_id.is_empty() { "every campaign".into() } else { format!("campaign {}", s.campaign_id) };
     let sender = if s.sender.is_empty() { "every sender".into() } else { format!("sender {}", s.sender) };
     format!("{campaign}, {sender}")
+}
+
+/// `n` things in words: "1 grant", "2 grants".
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    match n.into() {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
 }
 
 /// A short message in a page (errors, empty results).

@@ -3,21 +3,20 @@
 //! number that opted out through ProcessInbound, see the revocation and the
 //! decision it blocked, export CSV and check it against ListConsentEvents,
 //! open a decision and follow its rule link, sign out; another tenant's
-//! token sees none of it. Accessibility basics (labels, one h1, language,
-//! keyboard reach) are checked in the page, and screenshots of the main
+//! token sees none of it. Accessibility is checked in each page (axe-core's
+//! serious and critical rules; labels, one h1, language, keyboard reach:
+//! `browser::accessible`), and screenshots of the main
 //! pages (wide and at phone width) land in target/tmp/console-screenshots.
 //! One browser session covers the flow. Skips without Chromium unless
 //! TEXTGATE_REQUIRE_EXTERNAL=1.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use fantoccini::{Client as Browser, Locator};
 use textgate::api::pb::{self, ConsentLevel};
 
-use crate::helpers::{grant, list_all, Reap, Token, TWO_TENANTS};
+use crate::browser::{accessible, fits_phone, form_token, http, shot, sign_in, sign_out};
+use crate::helpers::{grant, list_all, Token, TWO_TENANTS};
 use crate::process::Server;
 
 const PHONE: &str = "+13125550123";
@@ -39,80 +38,6 @@ fn check() -> pb::CheckMessageRequest {
         send_at: midday(),
         ..Default::default()
     }
-}
-
-/// chromedriver on a free port, killed when dropped.
-fn start_driver(driver: &Path) -> (Reap, u16) {
-    let port = textgate::testkit::free_port();
-    let child = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn chromedriver");
-    (Reap(child), port)
-}
-
-async fn connect(port: u16, chromium: &Path) -> Browser {
-    let mut caps = serde_json::Map::new();
-    let args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"];
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": chromium.display().to_string(), "args": args }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    // chromedriver starts in well under a second; allow 20 s on a busy machine.
-    for _ in 0..200 {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        if let Ok(c) = ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not accept a session on {url}");
-}
-
-fn shots_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(b: &Browser, name: &str) {
-    b.execute("document.activeElement && document.activeElement.blur()", vec![]).await.unwrap();
-    let png = b.screenshot().await.expect("screenshot");
-    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
-}
-
-/// Labels on every visible form field, one h1, a language, and the first
-/// Tab stop is the skip link: what a keyboard or screen-reader user needs.
-async fn accessible(b: &Browser, page: &str) {
-    let problems = b
-        .execute(
-            r#"const p = [];
-            for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
-              if (!el.labels || el.labels.length === 0) p.push('unlabelled ' + (el.id || el.name));
-            }
-            if (document.querySelectorAll('h1').length !== 1) p.push('not exactly one h1');
-            if (!document.documentElement.lang) p.push('no lang');
-            for (const a of document.querySelectorAll('a')) { if (!a.textContent.trim()) p.push('empty link'); }
-            return p;"#,
-            vec![],
-        )
-        .await
-        .expect("run the checks");
-    assert_eq!(problems, serde_json::json!([]), "{page}");
-    b.find(Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
-    let focused = b.execute("return document.activeElement.className", vec![]).await.unwrap();
-    assert_eq!(focused, "skip", "{page}: the first Tab stop is the skip link");
-}
-
-async fn sign_in(b: &Browser, console: SocketAddr, token: &str) {
-    b.goto(&format!("http://{console}/")).await.unwrap();
-    assert!(b.current_url().await.unwrap().path().ends_with("/sign-in"), "signed out: the sign-in form");
-    b.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
-    b.find(Locator::Css("form[action='/sign-in'] button")).await.unwrap().click().await.unwrap();
-    b.wait().for_element(Locator::Css("form[action='/sign-out']")).await.expect("signed in");
 }
 
 async fn look_up(b: &Browser, console: SocketAddr, phone: &str) -> String {
@@ -137,13 +62,6 @@ async fn export_csv(b: &Browser, console: SocketAddr) -> String {
         .await
         .expect("export");
     text.as_str().expect("text").to_string()
-}
-
-async fn sign_out(b: &Browser, console: SocketAddr) {
-    b.find(Locator::Css("form[action='/sign-out'] button")).await.unwrap().click().await.unwrap();
-    b.wait().for_element(Locator::Id("token")).await.expect("the sign-in form");
-    b.goto(&format!("http://{console}/")).await.unwrap();
-    assert!(b.current_url().await.unwrap().path().ends_with("/sign-in"), "signed out");
 }
 
 /// What northside's client does: a grant, an allowed send, STOP, a blocked send.
@@ -174,17 +92,13 @@ async fn northside_history(server: &Server) -> (Vec<pb::ConsentEvent>, String) {
 // Long: one browser session walks the whole flow, in the order a compliance officer would.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
-    let install = "apt-get install chromium chromium-driver (tools/install-test-deps)";
-    let Some(driver) = textgate::testkit::require_tool("chromedriver", install) else { return };
-    let Some(chromium) = textgate::testkit::require_tool("chromium", install) else { return };
+    let Some((_driver, b)) = crate::browser::open().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("textgate.toml");
     std::fs::write(&config, TWO_TENANTS).unwrap();
     let server = Server::start_configured(&config, &dir.path().join("data"));
     let console = server.console;
     let (events, denied_id) = northside_history(&server).await;
-    let (_driver, port) = start_driver(&driver);
-    let b = connect(port, &chromium).await;
 
     // Signed out: the form; a wrong token is refused without echoing it.
     b.goto(&format!("http://{console}/sign-in")).await.unwrap();
@@ -208,11 +122,7 @@ async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
     accessible(&b, "number").await;
     b.set_window_size(1200, 1500).await.unwrap();
     shot(&b, "number").await;
-    b.set_window_size(390, 844).await.unwrap();
-    shot(&b, "number-phone-width").await;
-    let overflow = b.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
-    assert!(overflow.as_u64().unwrap() <= 390, "no sideways scrolling at phone width: {overflow}");
-    b.set_window_size(1200, 900).await.unwrap();
+    fits_phone(&b, "number").await;
 
     // The printable record, and the policy it was decided under.
     b.find(Locator::Css("form[action='/number/record'] button")).await.unwrap().click().await.unwrap();
@@ -266,29 +176,6 @@ async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
     let tenant = b.find(Locator::Css(".tenant strong")).await.unwrap().text().await.unwrap();
     assert!(["northside", "southside"].contains(&tenant.as_str()), "{tenant}");
     b.close().await.unwrap();
-}
-
-/// One HTTP/1.0 exchange with the console: (status, head, body).
-async fn http(console: SocketAddr, method: &str, path: &str, cookie: &str, form: &str) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(console).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {console}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\n\r\n{form}",
-        form.len()
-    );
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_string(&mut raw)).await.expect("answered").unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_string(), body.to_string())
-}
-
-/// The value of `name="csrf" value="..."` in a page.
-fn form_token(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
-    page[at..at + 32].to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,9 +2,11 @@
 //! Silent unless TEST_LOG is set.
 
 mod bad_input;
+mod browser;
 mod cli;
 mod consent;
 mod console;
+mod console_reports;
 mod crash;
 mod damaged_store;
 mod decisions;
