@@ -53,7 +53,7 @@ async fn check_in(
     app.phone_hash.record(span, to.as_str());
     // A keyed call takes its key's lock before the recipient's: a second
     // call with the key waits here, then finds the first one's answer.
-    let keyed = (!req.idempotency_key.is_empty()).then(|| idempotency::digest(&req, &v.from, to));
+    let keyed = (!req.idempotency_key.is_empty()).then(|| idempotency::digest(&app.ledger, &tenant, &req, &v.from, to));
     let _key_lock = match keyed {
         Some(_) => Some(app.key_locks.lock(&tenant, &req.idempotency_key).await),
         None => None,

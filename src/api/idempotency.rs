@@ -6,11 +6,10 @@
 //! answered with a decision about a different message.
 
 use prost::Message as _;
-use sha2::{Digest, Sha256};
 
 use super::{limits, pb};
 use crate::app::App;
-use crate::consent::StoredCheck;
+use crate::consent::{Ledger, StoredCheck};
 use crate::domain::TenantId;
 use crate::error::ApiError;
 use crate::phone::PhoneNumber;
@@ -35,11 +34,19 @@ pub(super) fn validate(req: &pb::CheckMessageRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// SHA-256 over the fields a decision rests on, each length-prefixed: the
-/// normalized numbers, body, origin, category, campaign, send_at as sent
-/// (absent stays absent), state and zone. Not the client_ref or the
-/// consistency_token, which a retry may change.
-pub(super) fn digest(req: &pb::CheckMessageRequest, from: &PhoneNumber, to: &PhoneNumber) -> [u8; 32] {
+/// A keyed digest (HMAC under the tenant's request key, see
+/// `ServerKey::request_digest`) of the fields a decision rests on, each
+/// length-prefixed: the normalized numbers, body, origin, category, campaign,
+/// send_at as sent (absent stays absent), state and zone. Not the client_ref
+/// or the consistency_token, which a retry may change. Keyed, so the stored
+/// digest cannot be used to confirm a guess at the numbers and the body.
+pub(super) fn digest(
+    ledger: &Ledger,
+    tenant: &TenantId,
+    req: &pb::CheckMessageRequest,
+    from: &PhoneNumber,
+    to: &PhoneNumber,
+) -> [u8; 32] {
     let send_at = req.send_at.as_ref().map(|t| format!("{}.{}", t.seconds, t.nanos)).unwrap_or_default();
     let (origin, category) = (req.origin.to_string(), req.category.to_string());
     let fields = [
@@ -53,12 +60,7 @@ pub(super) fn digest(req: &pb::CheckMessageRequest, from: &PhoneNumber, to: &Pho
         &req.recipient_state,
         &req.recipient_time_zone,
     ];
-    let mut h = Sha256::new();
-    for f in fields {
-        h.update((f.len() as u64).to_be_bytes());
-        h.update(f.as_bytes());
-    }
-    h.finalize().into()
+    ledger.request_digest(tenant, &fields)
 }
 
 /// The stored answer to replay for a keyed request, or None when it must be
@@ -167,11 +169,13 @@ mod tests {
         assert!(validate(&keyed("", true)).is_ok(), "a dry run without a key is fine");
     }
 
-    #[test]
-    fn the_digest_covers_what_the_decision_rests_on_and_nothing_else() {
+    #[tokio::test]
+    async fn the_digest_covers_what_the_decision_rests_on_and_nothing_else() {
         let (from, to) = (PhoneNumber::parse("+13125550100").unwrap(), PhoneNumber::parse("+13125550101").unwrap());
         let base = pb::CheckMessageRequest { body: "hi".into(), ..Default::default() };
-        let d = |r: &pb::CheckMessageRequest| digest(r, &from, &to);
+        let ledger = Ledger::temporary(&crate::consent::LedgerOptions::default()).unwrap();
+        let north = TenantId::new("northside");
+        let d = |r: &pb::CheckMessageRequest| digest(&ledger, &north, r, &from, &to);
         let same = pb::CheckMessageRequest { client_ref: "x".into(), consistency_token: "1".into(), ..base.clone() };
         assert_eq!(d(&base), d(&same));
         let changed = [
@@ -188,7 +192,9 @@ mod tests {
         for c in &changed {
             assert_ne!(d(&base), d(c), "{c:?}");
         }
-        assert_ne!(d(&base), digest(&base, &to, &from), "the numbers count");
+        assert_ne!(d(&base), digest(&ledger, &north, &base, &to, &from), "the numbers count");
+        let south = TenantId::new("southside");
+        assert_ne!(d(&base), digest(&ledger, &south, &base, &from, &to), "keyed per tenant");
     }
 
     #[test]

@@ -87,6 +87,11 @@ impl Ledger {
     pub fn body_digest(&self, tenant: &TenantId, body: &str) -> String {
         self.key.body_digest(tenant.as_str(), body)
     }
+
+    /// A keyed digest of a request's fields (see `ServerKey::request_digest`).
+    pub fn request_digest(&self, tenant: &TenantId, parts: &[&str]) -> [u8; 32] {
+        self.key.request_digest(tenant.as_str(), parts)
+    }
 }
 
 #[cfg(test)]

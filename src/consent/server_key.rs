@@ -101,6 +101,20 @@ impl ServerKey {
 }
 
 impl ServerKey {
+    /// HMAC-SHA256 of `parts`, each length-prefixed, under the tenant's key
+    /// for CheckMessage request digests: what an idempotency key's stored
+    /// answer is compared against, so the store holds no plain hash of the
+    /// numbers and body it was asked about.
+    pub(super) fn request_digest(&self, tenant: &str, parts: &[&str]) -> [u8; 32] {
+        let key = self.derive("textgate check request v1", tenant);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// 16 bytes naming `phone` in the tenant's decision index: HMAC-SHA256
     /// under a key of its own, so the index holds no number and one tenant's
     /// tags say nothing about another's.
