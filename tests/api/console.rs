@@ -16,7 +16,7 @@ use fantoccini::{Client as Browser, Locator};
 use textgate::api::pb::{self, ConsentLevel};
 
 use crate::browser::{accessible, fits_phone, form_token, http, shot, sign_in, sign_out};
-use crate::helpers::{grant, list_all, Token, TWO_TENANTS};
+use crate::helpers::{grant, list_all, text_stop, Token, TWO_TENANTS};
 use crate::process::Server;
 
 const PHONE: &str = "+13125550123";
@@ -75,15 +75,7 @@ async fn northside_history(server: &Server) -> (Vec<pb::ConsentEvent>, String) {
     c.record_consent(grant("form-1", PHONE, ConsentLevel::Express)).await.unwrap();
     let allowed = c.check_message(check()).await.unwrap().into_inner();
     assert_ne!(allowed.decision(), pb::Decision::Deny, "{allowed:?}");
-    let stop = pb::ProcessInboundRequest {
-        from: PHONE.into(),
-        to: SENDER.into(),
-        body: "STOP".into(),
-        message_id: "m-stop".into(),
-        ..Default::default()
-    };
-    let answered = c.process_inbound(stop).await.unwrap().into_inner();
-    assert_eq!(answered.intent(), pb::InboundIntent::OptOut);
+    text_stop(&mut c, PHONE, SENDER, "m-stop").await;
     let denied = c.check_message(check()).await.unwrap().into_inner();
     assert_eq!(denied.decision(), pb::Decision::Deny);
     (list_all(&mut c, "").await, denied.decision_id)

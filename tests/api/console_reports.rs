@@ -16,7 +16,7 @@ use fantoccini::{Client as Browser, Locator};
 use textgate::api::pb::{self, ConsentLevel};
 
 use crate::browser::{accessible, csv_link, fits_phone, http, http_session, shot, sign_in, sign_out, table_rows};
-use crate::helpers::{grant, list_all, revoke, Client, Token, TWO_TENANTS};
+use crate::helpers::{grant, list_all, revoke, text_stop, Client, Token, TWO_TENANTS};
 use crate::process::Server;
 
 const STOPPED: &str = "+13125550123";
@@ -60,15 +60,7 @@ async fn seed(server: &Server) -> (Vec<pb::ConsentEvent>, String) {
     let mut old = revoke("revoke-old", "+13125550126");
     old.occurred_at = long_ago();
     c.record_consent(old).await.unwrap();
-    let stop = pb::ProcessInboundRequest {
-        from: STOPPED.into(),
-        to: SENDER.into(),
-        body: "STOP".into(),
-        message_id: "m-stop".into(),
-        ..Default::default()
-    };
-    let answered = c.process_inbound(stop).await.unwrap().into_inner();
-    assert_eq!(answered.intent(), pb::InboundIntent::OptOut);
+    let answered = text_stop(&mut c, STOPPED, SENDER, "m-stop").await;
     assert!(!answered.reply_body.is_empty(), "{answered:?}");
     c.record_consent(revoke("api-revoke", REVOKED)).await.unwrap();
     let mut south = client(server, "southside-token").await;

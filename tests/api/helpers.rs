@@ -308,3 +308,18 @@ impl Clock for TestClock {
         jiff::Timestamp::from_second(self.0.load(std::sync::atomic::Ordering::SeqCst)).unwrap()
     }
 }
+
+/// The person at `from` texts STOP to `to` (message id `message_id`):
+/// asserts it was taken as an opt-out and returns the answer.
+pub async fn text_stop(c: &mut Client, from: &str, to: &str, message_id: &str) -> pb::ProcessInboundResponse {
+    let stop = pb::ProcessInboundRequest {
+        from: from.into(),
+        to: to.into(),
+        body: "STOP".into(),
+        message_id: message_id.into(),
+        ..Default::default()
+    };
+    let answered = c.process_inbound(stop).await.unwrap().into_inner();
+    assert_eq!(answered.intent(), pb::InboundIntent::OptOut, "{answered:?}");
+    answered
+}
