@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 
-use crate::helpers::Reap;
+use crate::helpers::{Reap, TWO_TENANTS};
+use crate::process::Server;
 
 /// chromedriver and a browser session on it, or `None` (the test skips)
 /// when Chromium is missing and TEXTGATE_REQUIRE_EXTERNAL is not set. Keep
@@ -209,4 +210,12 @@ pub async fn http_session(console: SocketAddr, token: &str) -> String {
     assert_eq!(status, 303, "{head}");
     let set = head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).expect("a cookie");
     set.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_string()
+}
+
+/// A server in `dir` on the two tenants' configuration (northside and
+/// southside), its console on port 0.
+pub fn two_tenant_server(dir: &Path) -> Server {
+    let config = dir.join("textgate.toml");
+    std::fs::write(&config, TWO_TENANTS).unwrap();
+    Server::start_configured(&config, &dir.join("data"))
 }

@@ -16,7 +16,7 @@ use fantoccini::{Client as Browser, Locator};
 use textgate::api::pb::{self, ConsentLevel};
 
 use crate::browser::{accessible, fits_phone, form_token, http, shot, sign_in, sign_out};
-use crate::helpers::{grant, list_all, text_stop, Token, TWO_TENANTS};
+use crate::helpers::{grant, list_all, text_stop, Token};
 use crate::process::Server;
 
 const PHONE: &str = "+13125550123";
@@ -86,9 +86,7 @@ async fn northside_history(server: &Server) -> (Vec<pb::ConsentEvent>, String) {
 async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
     let Some((_driver, b)) = crate::browser::open().await else { return };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("textgate.toml");
-    std::fs::write(&config, TWO_TENANTS).unwrap();
-    let server = Server::start_configured(&config, &dir.path().join("data"));
+    let server = crate::browser::two_tenant_server(dir.path());
     let console = server.console;
     let (events, denied_id) = northside_history(&server).await;
 
@@ -173,9 +171,7 @@ async fn a_compliance_officer_proves_consent_and_the_stop_in_a_browser() {
 #[tokio::test(flavor = "multi_thread")]
 async fn exports_stream_the_whole_range_and_forms_refuse_other_sites() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("textgate.toml");
-    std::fs::write(&config, TWO_TENANTS).unwrap();
-    let server = Server::start_configured(&config, &dir.path().join("data"));
+    let server = crate::browser::two_tenant_server(dir.path());
     let console = server.console;
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap();
     let c = pb::policy_service_client::PolicyServiceClient::with_interceptor(

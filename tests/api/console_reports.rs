@@ -16,7 +16,7 @@ use fantoccini::{Client as Browser, Locator};
 use textgate::api::pb::{self, ConsentLevel};
 
 use crate::browser::{accessible, csv_link, fits_phone, http, http_session, shot, sign_in, sign_out, table_rows};
-use crate::helpers::{grant, list_all, revoke, text_stop, Client, Token, TWO_TENANTS};
+use crate::helpers::{grant, list_all, revoke, text_stop, Client, Token};
 use crate::process::Server;
 
 const STOPPED: &str = "+13125550123";
@@ -187,9 +187,7 @@ async fn refusals(console: SocketAddr, range: &str) {
 async fn reports_list_the_opt_outs_and_grants_of_a_range_for_the_signed_in_tenant_only() {
     let Some((_driver, b)) = crate::browser::open().await else { return };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("textgate.toml");
-    std::fs::write(&config, TWO_TENANTS).unwrap();
-    let server = Server::start_configured(&config, &dir.path().join("data"));
+    let server = crate::browser::two_tenant_server(dir.path());
     let console = server.console;
     let (events, reply) = seed(&server).await;
     let stop = events.iter().find(|e| e.event_id == "inbound:m-stop").unwrap();
@@ -235,9 +233,7 @@ fn shown_rows(page: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_page_shows_at_most_1000_rows_and_says_so_while_its_csv_has_every_one() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("textgate.toml");
-    std::fs::write(&config, TWO_TENANTS).unwrap();
-    let server = Server::start_configured(&config, &dir.path().join("data"));
+    let server = crate::browser::two_tenant_server(dir.path());
     let c = client(&server, "northside-token").await;
     // 1,001 numbers, each granted by a collector of its own and then revoked, from 16 writers.
     let mut writers = tokio::task::JoinSet::new();
