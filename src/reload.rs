@@ -55,11 +55,27 @@ fn modified(app: &App, path: &std::path::Path) -> [Option<SystemTime>; 2] {
     [changed(path), tokens.as_deref().and_then(changed)]
 }
 
-/// Runs until aborted: reloads on SIGHUP and on a change of the config file
-/// or of its `auth.tokens_file` (a rotated secret).
-pub async fn watch(app: Arc<App>, path: PathBuf) {
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+/// SIGHUP's handler, installed at once: until it is, a SIGHUP ends the
+/// process (the signal's default), so the server installs it before it says
+/// it is serving rather than leaving it to the [`watch`] task's first poll.
+#[cfg(unix)]
+pub type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+pub type Hangup = ();
+
+/// Installs the SIGHUP handler [`watch`] reloads on.
+#[cfg(unix)]
+pub fn hangup() -> Hangup {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+/// No SIGHUP here: [`watch`] reloads on file changes only.
+#[cfg(not(unix))]
+pub fn hangup() -> Hangup {}
+
+/// Runs until aborted: reloads on SIGHUP (`hup`, from [`hangup`]) and on a
+/// change of the config file or of its `auth.tokens_file` (a rotated secret).
+#[cfg_attr(not(unix), allow(unused_variables, unused_mut))]
+pub async fn watch(app: Arc<App>, path: PathBuf, mut hup: Hangup) {
     let mut seen = modified(&app, &path);
     let mut file_was = Config::load(&path).ok().map(|c| restart_only(&c));
     let mut tick = tokio::time::interval(POLL);

@@ -324,7 +324,8 @@ pub async fn run(
     let admin_task = spawn_admin(admin_listener, admin_bounds, &admin, admin_stopped);
     let (stop_console, console_stopped) = oneshot::channel();
     let console_task = spawn_console(console_listener, admin_bounds, &app, console_stopped);
-    let reloader = config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path)));
+    let reloader =
+        config_path.map(|path| tokio::spawn(crate::reload::watch(Arc::clone(&app), path, crate::reload::hangup())));
     let latch = tokio::spawn(watch_latch(health.clone(), Arc::clone(&ledger)));
     let pruner = tokio::spawn(crate::api::idempotency::prune(Arc::clone(&app)));
 
