@@ -105,7 +105,10 @@ async fn an_import_cut_by_a_server_kill_then_run_again_records_every_row_once() 
 
     let server = Server::start(&data);
     let before = list_all(&mut client(server.addr).await, "").await.len() as u64;
-    assert!((KILLED_ROWS / 4..KILLED_ROWS).contains(&before), "killed mid-way: {before} recorded");
+    // Listed events may run ahead of the last flush (an event is readable
+    // once applied and acknowledged once its batch is fsynced), so the kill
+    // can take back a batch or two of what was listed, never an acknowledged one.
+    assert!((KILLED_ROWS / 8..KILLED_ROWS).contains(&before), "killed mid-way: {before} recorded");
     let (code, out, err) = crate::process::import_csv(server.addr, &file);
     assert_eq!(code, Some(0), "{out}{err}");
     let want = format!("{KILLED_ROWS} rows: {} accepted, {before} duplicates, 0 rejected", KILLED_ROWS - before);
