@@ -8,6 +8,11 @@
 //! disk or make an old store unreadable. A new layout is a new set of `V2`
 //! types, a bumped schema version, and a conversion from the old records.
 //!
+//! One exception: `contact` values (activity, not consent) have a second
+//! layout beside the first, told apart by its leading byte, with no schema
+//! bump; a first-layout value is rewritten in the second on its next write
+//! (`record_contact.rs`).
+//!
 //! `tests/data/store-v1` holds a store written by the layout before these
 //! types existed; `tests/api/store_layout.rs` serves from it.
 
@@ -18,14 +23,17 @@ use serde::{Deserialize, Serialize};
 
 use super::ConsentError;
 use crate::domain::{
-    Action, ConsentEvent, ContactConsent, ContactHistory, Evidence, Marker, NewEvent, RndAnswer, RndCheck, Scope,
-    ScopeState, SentMessage, Status, TenantId,
+    Action, ConsentEvent, ContactConsent, Evidence, Marker, NewEvent, RndAnswer, RndCheck, Scope, ScopeState, Status,
+    TenantId,
 };
 use crate::phone::PhoneNumber;
 use enums::{category, category_v1, level, level_v1, rnd_answer, rnd_answer_v1, source, source_v1};
 
+#[path = "record_contact.rs"]
+mod contact;
 #[path = "record_enums.rs"]
 mod enums;
+pub use contact::{decode_contact, encode_contact};
 
 /// The schema version whose records this module reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -158,21 +166,6 @@ struct ConsentV1 {
     scopes: Vec<ScopeStateV1>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct SentV1 {
-    campaign_id: String,
-    category: CategoryV1,
-    at: Timestamp,
-}
-
-/// `contact` tree value.
-#[derive(Serialize, Deserialize)]
-struct ContactV1 {
-    last_inbound_at: Option<Timestamp>,
-    last_disclosure_at: Option<Timestamp>,
-    sends: Vec<SentV1>,
-}
-
 /// An `events` value.
 pub fn encode_event(e: &ConsentEvent) -> Vec<u8> {
     encode(&EventV1 { sequence: e.sequence, recorded_at: e.recorded_at, event: new_event_v1(&e.event) })
@@ -231,33 +224,6 @@ pub fn decode_consent(bytes: &[u8]) -> Result<ContactConsent, ConsentError> {
         }
     }
     Ok(c)
-}
-
-/// A `contact` value.
-pub fn encode_contact(h: &ContactHistory) -> Vec<u8> {
-    encode(&ContactV1 {
-        last_inbound_at: h.last_inbound_at,
-        last_disclosure_at: h.last_disclosure_at,
-        sends: h
-            .sends
-            .iter()
-            .map(|s| SentV1 { campaign_id: s.campaign_id.clone(), category: category_v1(s.category), at: s.at })
-            .collect(),
-    })
-}
-
-/// Decodes a `contact` value.
-pub fn decode_contact(bytes: &[u8]) -> Result<ContactHistory, ConsentError> {
-    let r: ContactV1 = decode(bytes, "contact history")?;
-    Ok(ContactHistory {
-        last_inbound_at: r.last_inbound_at,
-        last_disclosure_at: r.last_disclosure_at,
-        sends: r
-            .sends
-            .into_iter()
-            .map(|s| SentMessage { campaign_id: s.campaign_id, category: category(s.category), at: s.at })
-            .collect(),
-    })
 }
 
 fn encode(record: &impl Serialize) -> Vec<u8> {

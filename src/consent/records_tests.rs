@@ -16,6 +16,8 @@ const EVENT_KEYWORD_REVOKE: &str = "03000000000000001e00000000000000323032362d31
 const CONSENT_A: &str = "0100000000000000000000000000000000000000000000000000000003000000020000000000000002000000010000000200000000000000673305000000000000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a00";
 /// Number b's state: a campaign grant and a revocation for one sender.
 const CONSENT_B: &str = "020000000000000000000000000000000c000000000000002b3133313235353530303030010000000000000000000000000000000200000000000000723204000000000000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a000c000000000000006170706f696e746d656e74730000000000000000000000000200000000000000000000000200000000000000673202000000000000001b00000000000000323032362d31312d32305431353a30343a30352e3132333435365a00";
+/// Number a's contact history in the second layout (the same history).
+const CONTACT_A_V2: &str = "0201a06b016b000000000000000001b079016b000000000000000001000000000000000c000000000000006170706f696e746d656e747301000000b079016b0000000000000000";
 const CONTACT_A: &str = "011400000000000000323032362d31312d32315431303a30303a30305a011400000000000000323032362d31312d32315431313a30303a30305a01000000000000000c000000000000006170706f696e746d656e7473010000001400000000000000323032362d31312d32315431313a30303a30305a";
 
 fn bytes(h: &str) -> Vec<u8> {
@@ -66,12 +68,54 @@ fn consent_states_of_the_first_layout_decode_and_encode_to_the_same_bytes() {
 }
 
 #[test]
-fn contact_history_of_the_first_layout_decodes_and_encodes_to_the_same_bytes() {
+fn contact_history_of_the_first_layout_still_decodes_and_is_rewritten_in_the_second() {
     let h = decode_contact(&bytes(CONTACT_A)).unwrap();
     assert_eq!(h.last_inbound_at, Some("2026-11-21T10:00:00Z".parse().unwrap()));
     assert_eq!(h.sends.len(), 1);
     assert_eq!((h.sends[0].campaign_id.as_str(), h.sends[0].category), ("appointments", Category::Informational));
-    assert_eq!(hex::encode(encode_contact(&h)), CONTACT_A);
+    assert_eq!(hex::encode(contact::encode_contact_v1(&h)), CONTACT_A);
+    let second = encode_contact(&h);
+    assert_eq!(hex::encode(&second), CONTACT_A_V2);
+    assert_eq!(decode_contact(&second).unwrap(), h);
+}
+
+#[test]
+fn contact_history_round_trips_exactly_in_the_second_layout() {
+    let at = |s: &str| s.parse::<Timestamp>().unwrap();
+    let send = |campaign: &str, category, t: &str| crate::domain::SentMessage {
+        campaign_id: campaign.into(),
+        category,
+        at: at(t),
+    };
+    let cases = [
+        crate::domain::ContactHistory::default(),
+        crate::domain::ContactHistory {
+            last_inbound_at: Some(at("2026-12-05T10:00:00.123456789Z")),
+            last_disclosure_at: None,
+            sends: vec![
+                send("", Category::Informational, "1969-12-31T23:59:59.5Z"),
+                send("spring", Category::Promotional, "2026-12-05T10:00:00.000000001Z"),
+                send("spring", Category::Conversational, "9999-12-30T00:00:00.999999999Z"),
+            ],
+        },
+    ];
+    for h in cases {
+        let b = encode_contact(&h);
+        assert_eq!(b[0], 0x02, "{b:?}");
+        assert_eq!(decode_contact(&b).unwrap(), h);
+    }
+}
+
+#[test]
+fn a_second_layout_value_with_an_impossible_instant_or_cut_short_is_corrupt() {
+    let mut b = encode_contact(&crate::domain::ContactHistory {
+        last_inbound_at: Some("2026-12-05T10:00:00Z".parse().unwrap()),
+        ..Default::default()
+    });
+    assert!(matches!(decode_contact(&b[..b.len() - 1]), Err(ConsentError::Corrupt { .. })));
+    // Seconds past jiff's range (byte 2 on: the option tag, then i64 seconds).
+    b[2..10].copy_from_slice(&i64::MAX.to_le_bytes());
+    assert!(matches!(decode_contact(&b), Err(ConsentError::Corrupt { .. })));
 }
 
 #[test]
