@@ -3,7 +3,8 @@
 //!   cargo bench --bench engine
 //!
 //! `decide/typical` is what bench/run compares with one baseline RPC;
-//! `check/noted_after_*` set a busy recipient's decision beside a quiet one's.
+//! `check/noted_after_*` set a busy recipient's decision beside a quiet one's;
+//! `digest/body` is one keyed body digest of a logged decision.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -194,5 +195,13 @@ fn bench_busy_recipient(c: &mut Criterion) {
     rt.block_on(ledger.shutdown()).expect("shutdown");
 }
 
-criterion_group!(benches, bench_decide, bench_ledger, bench_busy_recipient);
+/// What a logged decision spends on keyed digests: its request's and answer's
+/// bodies (`ServerKey::body_digest`).
+fn bench_digest(c: &mut Criterion) {
+    let key = textgate::consent::server_key::ServerKey::random();
+    let body = "Your case file is ready. Please bring your ID on Tuesday.";
+    c.bench_function("digest/body", |b| b.iter(|| key.body_digest(black_box("northside"), black_box(body))));
+}
+
+criterion_group!(benches, bench_decide, bench_ledger, bench_busy_recipient, bench_digest);
 criterion_main!(benches);

@@ -13,9 +13,11 @@
 //! the backup test candidate bodies); keep `server.key` with the backups, and
 //! copy it into a restored data directory so old ids and digests still work.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -30,7 +32,16 @@ pub const BODY_DIGEST_PREFIX: &str = "hmac-sha256:";
 
 /// The store's secret. Its `Debug` shows no key.
 #[derive(Clone)]
-pub struct ServerKey([u8; 32]);
+pub struct ServerKey {
+    secret: [u8; 32],
+    /// HMAC states already keyed with a derived key, by purpose and tenant:
+    /// a digest clones one instead of deriving its key (two HMACs) and
+    /// keying a new state on every call.
+    keyed: Arc<RwLock<KeyedStates>>,
+}
+
+/// Keyed HMAC states by (purpose, tenant).
+type KeyedStates = HashMap<(&'static str, String), Hmac<Sha256>>;
 
 impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,7 +56,11 @@ fn key_err(path: &Path, what: &str) -> ConsentError {
 impl ServerKey {
     /// A key for a throwaway store.
     pub fn random() -> ServerKey {
-        ServerKey(rand::random())
+        ServerKey::new(rand::random())
+    }
+
+    fn new(secret: [u8; 32]) -> ServerKey {
+        ServerKey { secret, keyed: Arc::default() }
     }
 
     /// The key of the store in `dir`, created when the store has none yet.
@@ -63,7 +78,9 @@ impl ServerKey {
             .truncate(true)
             .mode(0o600)
             .open(&partial)
-            .and_then(|mut f| f.write_all(format!("{}\n", hex::encode(key.0)).as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|mut f| {
+                f.write_all(format!("{}\n", hex::encode(key.secret)).as_bytes()).and_then(|()| f.sync_all())
+            })
             .and_then(|()| std::fs::rename(&partial, &path))
             .and_then(|()| std::fs::File::open(dir)?.sync_all());
         written.map_err(|e| ConsentError::io(format!("creating {}", path.display()), e))?;
@@ -78,23 +95,34 @@ impl ServerKey {
         let mut key = [0u8; 32];
         hex::decode_to_slice(text.trim(), &mut key)
             .map_err(|_| key_err(&path, "not a textgate key (64 hex digits); restore it from where it is kept"))?;
-        Ok(ServerKey(key))
+        Ok(ServerKey::new(key))
     }
 
     /// A key for one purpose (and tenant), derived from this one.
     pub(super) fn derive(&self, purpose: &str, tenant: &str) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(tenant.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
+    /// An HMAC-SHA256 state keyed with [`ServerKey::derive`]`(purpose, tenant)`.
+    fn keyed(&self, purpose: &'static str, tenant: &str) -> Hmac<Sha256> {
+        let cached = self.keyed.read().unwrap_or_else(|e| e.into_inner()).get(&(purpose, tenant.to_string())).cloned();
+        cached.unwrap_or_else(|| {
+            let mac =
+                Hmac::<Sha256>::new_from_slice(&self.derive(purpose, tenant)).expect("HMAC takes keys of any length");
+            let mut all = self.keyed.write().unwrap_or_else(|e| e.into_inner());
+            all.insert((purpose, tenant.to_string()), mac.clone());
+            mac
+        })
+    }
+
     /// `hmac-sha256:` and 64 hex digits: HMAC-SHA256 of `body` under the
     /// tenant's body key.
     pub fn body_digest(&self, tenant: &str, body: &str) -> String {
-        let key = self.derive("textgate body digest v1", tenant);
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed("textgate body digest v1", tenant);
         mac.update(body.as_bytes());
         format!("{BODY_DIGEST_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
     }
@@ -106,8 +134,7 @@ impl ServerKey {
     /// answer is compared against, so the store holds no plain hash of the
     /// numbers and body it was asked about.
     pub(super) fn request_digest(&self, tenant: &str, parts: &[&str]) -> [u8; 32] {
-        let key = self.derive("textgate check request v1", tenant);
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed("textgate check request v1", tenant);
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
@@ -119,8 +146,7 @@ impl ServerKey {
     /// under a key of its own, so the index holds no number and one tenant's
     /// tags say nothing about another's.
     pub(super) fn number_tag(&self, tenant: &str, phone: &str) -> [u8; 16] {
-        let key = self.derive("textgate decision index v1", tenant);
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed("textgate decision index v1", tenant);
         mac.update(phone.as_bytes());
         let full: [u8; 32] = mac.finalize().into_bytes().into();
         full[..16].try_into().expect("16 of 32 bytes")
@@ -154,13 +180,33 @@ mod tests {
     #[test]
     fn body_digests_are_keyed_per_tenant_and_not_the_plain_sha256() {
         use sha2::Digest as _;
-        let key = ServerKey([7; 32]);
+        let key = ServerKey::new([7; 32]);
         let d = key.body_digest("northside", "123456");
         assert!(d.starts_with(BODY_DIGEST_PREFIX) && d.len() == BODY_DIGEST_PREFIX.len() + 64, "{d}");
         assert!(!d.contains(&hex::encode(Sha256::digest(b"123456"))), "not the unkeyed digest");
         assert_ne!(d, key.body_digest("southside", "123456"), "each tenant has its own key");
-        assert_ne!(d, ServerKey([8; 32]).body_digest("northside", "123456"), "each store has its own key");
+        assert_ne!(d, ServerKey::new([8; 32]).body_digest("northside", "123456"), "each store has its own key");
         assert_ne!(d, key.body_digest("northside", "123457"));
         assert!(!format!("{key:?}").contains("07"), "Debug hides the key");
+    }
+
+    #[test]
+    fn digests_are_those_of_the_derived_keys_whether_their_state_is_cached_or_not() {
+        // HMAC-SHA256 under HMAC-SHA256(secret, purpose 0x00 tenant), computed apart.
+        let body = "hmac-sha256:4fd6097f86973f9fd75f85d37f11df6bc09ff4d0372a5c67dc30f7d0659aebd0";
+        let tag = "abe9721d46eb39a3ebef063006bdfe58";
+        let key = ServerKey::new([7; 32]);
+        for _ in 0..2 {
+            assert_eq!(key.body_digest("northside", "123456"), body);
+            assert_eq!(hex::encode(key.number_tag("northside", "+13125550123")), tag);
+            assert_ne!(key.body_digest("southside", "123456"), body);
+        }
+        let derived = key.derive("textgate check request v1", "northside");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&derived).unwrap();
+        mac.update(&2u64.to_be_bytes());
+        mac.update(b"ab");
+        let want: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(key.request_digest("northside", &["ab"]), want);
+        assert_eq!(key.clone().request_digest("northside", &["ab"]), want, "a clone shares the states");
     }
 }
